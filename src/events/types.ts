@@ -1,0 +1,27 @@
+/** Normalised events: every source (DRP, Abiquo, the gateway itself) publishes this one shape. */
+
+export type EventSource = 'DRP' | 'ABIQUO' | 'GATEWAY';
+
+export interface GatewayEvent {
+  /** Unique per gateway process, monotonically increasing (decimal string). */
+  id: string;
+  source: EventSource;
+  /** Provider name from config; for GATEWAY events, the provider concerned or "gateway". */
+  provider: string;
+  /** ISO-8601 time the upstream stamped the event (or the gateway, when the upstream gave none). */
+  time: string;
+  /** DRP-style triple: type.action.key (e.g. machines.save.<uuid>, virtualmachines.DEPLOY_FINISH.abq:1/7). */
+  type: string;
+  action: string;
+  key: string;
+  principal: string | null;
+  object: unknown;
+  original: unknown;
+}
+
+/** What a source hands to the bus; the bus assigns `id`. */
+export type GatewayEventInput = Omit<GatewayEvent, 'id'>;
+
+export interface EventPublisher {
+  publish(event: GatewayEventInput): void;
+}
