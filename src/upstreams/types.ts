@@ -3,7 +3,7 @@
  * src/upstreams/ exporting a factory, and one line in src/upstreams/registry.ts.
  */
 
-export type ProviderKind = 'cloudtower' | 'abiquo' | 'tokenfile' | 'drp';
+export type ProviderKind = 'cloudtower' | 'abiquo' | 'drp';
 
 /** Normalised VM state; the raw upstream value is kept beside it in VmRecord.rawStatus. */
 export type VmStatus = 'RUNNING' | 'STOPPED' | 'SUSPENDED' | 'NOT_DEPLOYED' | 'LOCKED' | 'DELETED' | 'UNKNOWN';

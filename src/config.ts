@@ -1,0 +1,267 @@
+/**
+ * The one typed configuration, read from a YAML or JSON file with environment overrides and
+ * validated at start-up. A wrong value stops the start with a message that names the key.
+ */
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+
+const consoleMode = z.enum(['GATEWAY', 'DIRECT', 'UPSTREAM']);
+
+const tlsSchema = z
+  .object({
+    /** Path of a PEM CA file to trust for this upstream (self-signed clusters). */
+    ca: z.string().min(1).optional(),
+    /** Accept any certificate. Lab use only. */
+    insecure: z.boolean().default(false),
+  })
+  .strict()
+  .default({ insecure: false });
+
+const httpUrl = z
+  .string()
+  .refine((s) => {
+    try {
+      const u = new URL(s);
+      return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
+    } catch {
+      return false;
+    }
+  }, 'must be an absolute http:// or https:// URL');
+
+const websockifyEndpoint = z
+  .object({
+    /** ws or wss. @default wss */
+    scheme: z.enum(['ws', 'wss']).default('wss'),
+    /** TCP port of the websockify endpoint. @default 443 */
+    port: z.number().int().min(1).max(65535).default(443),
+    /** Host to use instead of the one CloudTower reports (cluster) or the API URL's host (tower). */
+    host: z.string().min(1).optional(),
+  })
+  .strict();
+
+const timeoutsSchema = z
+  .object({
+    /** Milliseconds to establish a TCP/TLS connection. @default 5000 */
+    connectMs: z.number().int().positive().default(5_000),
+    /** Milliseconds for a whole upstream request (headers and body). @default 15000 */
+    requestMs: z.number().int().positive().default(15_000),
+  })
+  .strict()
+  .default({ connectMs: 5_000, requestMs: 15_000 });
+
+const providerName = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{0,62}$/, 'must be lowercase letters, digits and dashes, starting with a letter (it becomes the prefix of VM ids)');
+
+const cloudTowerProvider = z
+  .object({
+    name: providerName,
+    kind: z.literal('cloudtower'),
+    url: httpUrl,
+    username: z.string().min(1).optional(),
+    password: z.string().min(1).optional(),
+    /** An API token or key, sent raw in `Authorization` (instead of username/password). */
+    token: z.string().min(1).optional(),
+    /** Login source. @default LOCAL */
+    userSource: z.enum(['LOCAL', 'LDAP', 'AUTHN', 'SSO']).default('LOCAL'),
+    /** Console mode when a caller names none. @default GATEWAY */
+    consoleMode: consoleMode.default('GATEWAY'),
+    /** How the gateway (GATEWAY mode) reaches the VM's websockify: straight to the cluster, or through CloudTower. @default cluster */
+    gatewayRoute: z.enum(['cluster', 'tower']).default('cluster'),
+    websockify: z
+      .object({
+        cluster: websockifyEndpoint.default({ scheme: 'wss', port: 443 }),
+        tower: websockifyEndpoint.default({ scheme: 'wss', port: 443 }),
+      })
+      .strict()
+      .default({ cluster: { scheme: 'wss', port: 443 }, tower: { scheme: 'wss', port: 443 } }),
+    tls: tlsSchema,
+    timeouts: timeoutsSchema,
+  })
+  .strict()
+  .refine((p) => p.token !== undefined || (p.username !== undefined && p.password !== undefined), {
+    message: 'needs either `token` or both `username` and `password`',
+  });
+
+const abiquoProvider = z
+  .object({
+    name: providerName,
+    kind: z.literal('abiquo'),
+    url: httpUrl,
+    username: z.string().min(1).optional(),
+    password: z.string().min(1).optional(),
+    token: z.string().min(1).optional(),
+    /** `Token` or `Bearer` when `token` is used. @default Token */
+    tokenScheme: z.enum(['Token', 'Bearer']).default('Token'),
+    /** API version in the media types. @default 4.7 */
+    apiVersion: z.string().min(1).default('4.7'),
+    /** json (API 3.0+) or xml (older APIs). @default json */
+    format: z.enum(['json', 'xml']).default('json'),
+    /** Enterprises walked at once. @default 8 */
+    concurrency: z.number().int().min(1).max(64).default(8),
+    /** Collection page size (`limit`). @default 25 */
+    pageSize: z.number().int().min(1).max(1000).default(25),
+    events: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** Outbound API `action` filter. */
+        actions: z.array(z.string().min(1)).min(1).default(['DEPLOY', 'UNDEPLOY', 'DEPLOY_FINISH', 'UNDEPLOY_FINISH']),
+        /** Stream URL; defaults to `<origin of url>/m/stream`. */
+        url: httpUrl.optional(),
+      })
+      .strict()
+      .default({ enabled: true, actions: ['DEPLOY', 'UNDEPLOY', 'DEPLOY_FINISH', 'UNDEPLOY_FINISH'] }),
+    /** Keep a websockify token file on disk in sync with the VM set. */
+    tokenFile: z.object({ path: z.string().min(1) }).strict().optional(),
+    consoleMode: z.literal('GATEWAY').default('GATEWAY'),
+    tls: tlsSchema,
+    timeouts: timeoutsSchema,
+  })
+  .strict()
+  .refine((p) => p.token !== undefined || (p.username !== undefined && p.password !== undefined), {
+    message: 'needs either `token` or both `username` and `password`',
+  });
+
+const drpProvider = z
+  .object({
+    name: providerName,
+    kind: z.literal('drp'),
+    /** Base URL of the DRP API, e.g. https://drp.example:8092 */
+    url: httpUrl,
+    username: z.string().min(1).optional(),
+    password: z.string().min(1).optional(),
+    token: z.string().min(1).optional(),
+    tls: tlsSchema,
+  })
+  .strict()
+  .refine((p) => p.token !== undefined || (p.username !== undefined && p.password !== undefined), {
+    message: 'needs either `token` or both `username` and `password`',
+  });
+
+export const providerSchema = z.discriminatedUnion('kind', [cloudTowerProvider, abiquoProvider, drpProvider]);
+
+export const configSchema = z
+  .object({
+    server: z
+      .object({
+        /** Address to listen on. @default 127.0.0.1 */
+        host: z.string().min(1).default('127.0.0.1'),
+        /** Port to listen on; 0 picks a free one. @default 4000 */
+        port: z.number().int().min(0).max(65535).default(4000),
+        /** The gateway's URL as browsers see it (behind a load balancer); console URLs are built from it. */
+        publicUrl: httpUrl.optional(),
+        /** Allow schema introspection. @default true in the embedded default, false otherwise */
+        introspection: z.boolean().optional(),
+        /** Serve the demo page at `/`. @default true in the embedded default, false otherwise */
+        demo: z.boolean().optional(),
+      })
+      .strict()
+      .default({ host: '127.0.0.1', port: 4000 }),
+    log: z
+      .object({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      })
+      .strict()
+      .default({ level: 'info' }),
+    console: z
+      .object({
+        /** Seconds a console ticket stays valid. @default 30 */
+        ticketTtlSeconds: z.number().int().min(1).max(3600).default(30),
+        /** Allow a ticket to be redeemed more than once before it expires. @default false */
+        reusableTickets: z.boolean().default(false),
+        /** Largest WebSocket frame accepted from a client, bytes. @default 1 MiB */
+        maxFrameBytes: z.number().int().min(1024).default(1024 * 1024),
+        /** Close a console with no traffic either way after this many seconds. @default 600 */
+        idleTimeoutSeconds: z.number().int().min(1).default(600),
+        /** Interval of WebSocket pings to console clients, seconds. @default 30 */
+        pingIntervalSeconds: z.number().int().min(1).default(30),
+        /** A websockify token file or directory (`token: host:port` lines) served at /websockify?token=. */
+        tokenFile: z.string().min(1).optional(),
+      })
+      .strict()
+      .default({ ticketTtlSeconds: 30, reusableTickets: false, maxFrameBytes: 1024 * 1024, idleTimeoutSeconds: 600, pingIntervalSeconds: 30 }),
+    providers: z.array(providerSchema).min(1, 'at least one provider is required'),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    const seen = new Set<string>();
+    cfg.providers.forEach((p, i) => {
+      if (seen.has(p.name)) ctx.addIssue({ code: 'custom', path: ['providers', i, 'name'], message: `duplicate provider name "${p.name}"` });
+      seen.add(p.name);
+    });
+  });
+
+export type GatewayConfig = z.infer<typeof configSchema>;
+export type ProviderConfig = z.infer<typeof providerSchema>;
+export type CloudTowerProviderConfig = Extract<ProviderConfig, { kind: 'cloudtower' }>;
+export type AbiquoProviderConfig = Extract<ProviderConfig, { kind: 'abiquo' }>;
+export type DrpProviderConfig = Extract<ProviderConfig, { kind: 'drp' }>;
+
+/** Input accepted by validateConfig (before defaults are applied). */
+export type GatewayConfigInput = z.input<typeof configSchema>;
+
+/** Validate a raw object; throws ConfigError naming each bad key (never echoing its value: it may be a secret). */
+export function validateConfig(raw: unknown): GatewayConfig {
+  const result = configSchema.safeParse(raw);
+  if (result.success) return result.data;
+  const issues = result.error.issues.map((issue) => {
+    const key = issue.path.length > 0 ? issue.path.map(String).join('.') : '(root)';
+    return `${key}: ${issue.message}`;
+  });
+  throw new ConfigError(issues);
+}
+
+/**
+ * Environment overrides, applied on top of the file. Secrets can live only in the environment:
+ * CONSOLE_GATEWAY_PROVIDER_<NAME>_PASSWORD / _TOKEN / _USERNAME (NAME upper-cased, dashes as underscores).
+ */
+export function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const out: Record<string, unknown> = structuredClone(raw);
+  const server = { ...((out.server as Record<string, unknown> | undefined) ?? {}) };
+  if (env.CONSOLE_GATEWAY_HOST) server.host = env.CONSOLE_GATEWAY_HOST;
+  if (env.CONSOLE_GATEWAY_PORT) server.port = toNumber(env.CONSOLE_GATEWAY_PORT, 'CONSOLE_GATEWAY_PORT');
+  if (env.CONSOLE_GATEWAY_PUBLIC_URL) server.publicUrl = env.CONSOLE_GATEWAY_PUBLIC_URL;
+  if (Object.keys(server).length > 0) out.server = server;
+  if (env.CONSOLE_GATEWAY_LOG_LEVEL) out.log = { ...((out.log as object | undefined) ?? {}), level: env.CONSOLE_GATEWAY_LOG_LEVEL };
+  if (Array.isArray(out.providers)) {
+    out.providers = out.providers.map((p: unknown) => {
+      if (typeof p !== 'object' || p === null) return p;
+      const provider = { ...(p as Record<string, unknown>) };
+      const prefix = `CONSOLE_GATEWAY_PROVIDER_${String(provider.name ?? '').toUpperCase().replace(/-/g, '_')}_`;
+      for (const field of ['username', 'password', 'token', 'url'] as const) {
+        const value = env[prefix + field.toUpperCase()];
+        if (value) provider[field] = value;
+      }
+      return provider;
+    });
+  }
+  return out;
+}
+
+function toNumber(value: string, name: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n)) throw new ConfigError([`${name}: must be an integer, got "${value}"`]);
+  return n;
+}
+
+/** Read a config file (YAML or JSON; JSON is valid YAML), apply the environment and validate. */
+export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError([`--config: cannot read "${path}": ${(err as NodeJS.ErrnoException).code ?? String(err)}`]);
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError([`--config: "${path}" is not valid YAML or JSON: ${(err as Error).message.split('\n')[0]}`]);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new ConfigError([`(root): "${path}" must contain a mapping with at least a \`providers\` list`]);
+  }
+  return validateConfig(applyEnvOverrides(raw as Record<string, unknown>, env));
+}

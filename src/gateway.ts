@@ -1,0 +1,137 @@
+/**
+ * The gateway's domain layer: VM listings across providers, console access, readiness. GraphQL
+ * resolvers are thin wrappers over this; so are the CLI and tests.
+ */
+import { BadUserInputError, ConsoleUnavailableError, GatewayError, NotFoundError, isGatewayError } from './errors.js';
+import { decodeCursor, encodeCursor } from './paging.js';
+import type { ConsoleAccessRecord, ConsoleMode, Provider, ReadyStatus, VmFilter, VmRecord } from './upstreams/types.js';
+import { formatVmId, parseVmId } from './vm-id.js';
+
+export const MAX_PAGE_SIZE = 500;
+
+/** Mints gateway console URLs (GATEWAY mode); present once the console endpoint is mounted. */
+export interface ConsoleUrlMinter {
+  mint(req: { vmId: string; provider: string; upstreamId: string; caller: string }): Promise<ConsoleAccessRecord>;
+}
+
+export interface VmEdgeRecord {
+  cursor: string;
+  node: VmRecord;
+}
+
+export interface VmConnectionRecord {
+  edges: VmEdgeRecord[];
+  hasNextPage: boolean;
+  /** Providers that failed while listing all providers; reported as GraphQL errors beside the data. */
+  failures: GatewayError[];
+}
+
+export interface ListVmsArgs {
+  provider?: string | null;
+  filter?: VmFilter | null;
+  first?: number | null;
+  after?: string | null;
+}
+
+export class Gateway {
+  readonly providers: ReadonlyMap<string, Provider>;
+  consoleUrls: ConsoleUrlMinter | null = null;
+
+  constructor(providers: ReadonlyMap<string, Provider>) {
+    this.providers = providers;
+  }
+
+  provider(name: string): Provider {
+    const p = this.providers.get(name);
+    if (!p) throw new NotFoundError(`no provider named "${name}"`, { provider: name });
+    return p;
+  }
+
+  async listVms(args: ListVmsArgs): Promise<VmConnectionRecord> {
+    const first = args.first ?? 50;
+    if (!Number.isInteger(first) || first < 0 || first > MAX_PAGE_SIZE) {
+      throw new BadUserInputError(`\`first\` must be between 0 and ${MAX_PAGE_SIZE}`, { field: 'first' });
+    }
+    let order = [...this.providers.values()];
+    if (args.provider != null) {
+      const only = this.providers.get(args.provider);
+      if (!only) throw new BadUserInputError(`no provider named "${args.provider}"`, { field: 'provider' });
+      order = [only];
+    }
+    let start = 0;
+    let skip = 0;
+    if (args.after != null) {
+      const cursor = decodeCursor(args.after);
+      start = order.findIndex((p) => p.name === cursor.p);
+      if (start < 0) throw new BadUserInputError('`after` names a provider outside this listing', { field: 'after' });
+      skip = cursor.o + 1;
+    }
+
+    const edges: VmEdgeRecord[] = [];
+    const failures: GatewayError[] = [];
+    let hasNextPage = false;
+    for (let i = start; i < order.length; i++) {
+      const provider = order[i]!;
+      const offset = i === start ? skip : 0;
+      const remaining = first - edges.length;
+      let page;
+      try {
+        // With nothing left to fill, ask for one record only to learn whether a next page exists.
+        page = await provider.listVms({ filter: args.filter ?? {}, skip: offset, first: Math.max(remaining, 1) });
+      } catch (err) {
+        // Asked for one provider: its failure is the answer. Across providers: list the others and report it.
+        if (order.length === 1 || !isGatewayError(err)) throw err;
+        failures.push(err);
+        continue;
+      }
+      const taken = page.vms.slice(0, remaining);
+      taken.forEach((vm, j) => edges.push({ cursor: encodeCursor({ p: provider.name, o: offset + j }), node: vm }));
+      if (page.vms.length > taken.length || (edges.length === first && page.hasMore)) {
+        hasNextPage = true;
+        break;
+      }
+    }
+    return { edges, hasNextPage, failures };
+  }
+
+  async getVm(id: string): Promise<VmRecord> {
+    const { provider, upstreamId } = parseVmId(id);
+    const p = this.provider(provider);
+    p.parseUpstreamId(upstreamId);
+    const vm = await p.getVm(upstreamId);
+    if (!vm) throw new NotFoundError(`VM "${formatVmId(provider, upstreamId)}" does not exist`, { provider });
+    return vm;
+  }
+
+  async consoleAccess(vmId: string, mode: ConsoleMode | null | undefined, caller: string): Promise<ConsoleAccessRecord> {
+    const { provider: providerName, upstreamId } = parseVmId(vmId);
+    const provider = this.provider(providerName);
+    provider.parseUpstreamId(upstreamId);
+    const chosen = mode ?? provider.defaultConsoleMode;
+    if (chosen === 'GATEWAY') {
+      if (!this.consoleUrls) throw new ConsoleUnavailableError('GATEWAY console mode is not available on this gateway', { mode: chosen });
+      // Mint only for VMs that exist: a ticket for nothing would fail later, with a worse error.
+      await this.getVm(vmId);
+      return this.consoleUrls.mint({ vmId: formatVmId(providerName, upstreamId), provider: providerName, upstreamId, caller });
+    }
+    if (!provider.upstreamConsoleUrl) {
+      throw new ConsoleUnavailableError(`provider "${providerName}" offers only GATEWAY consoles`, { provider: providerName, mode: chosen });
+    }
+    return provider.upstreamConsoleUrl(upstreamId, chosen);
+  }
+
+  /** Each provider's readiness, checked in parallel. */
+  async readiness(): Promise<{ ok: boolean; upstreams: Record<string, ReadyStatus & { kind: string }> }> {
+    const entries = await Promise.all(
+      [...this.providers.values()].map(async (p) => {
+        const status = await p.checkReady().catch((): ReadyStatus => ({ ok: false, detail: 'readiness check failed' }));
+        return [p.name, { kind: p.kind, ...status }] as const;
+      }),
+    );
+    return { ok: entries.every(([, s]) => s.ok), upstreams: Object.fromEntries(entries) };
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.providers.values()].map((p) => p.close()));
+  }
+}

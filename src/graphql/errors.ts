@@ -1,0 +1,64 @@
+/**
+ * One error policy for HTTP and graphql-ws: GatewayErrors keep their message and code; GraphQL's own
+ * validation errors pass; anything else becomes a generic INTERNAL_SERVER_ERROR. Never a stack trace.
+ */
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { ErrorCode, isGatewayError } from '../errors.js';
+import type { Logger } from '../logger.js';
+
+/** Codes produced by GraphQL/Apollo themselves for bad operations; their messages are about the query, not us. */
+const PASS_THROUGH = new Set([
+  'GRAPHQL_PARSE_FAILED',
+  'GRAPHQL_VALIDATION_FAILED',
+  'BAD_USER_INPUT',
+  'BAD_REQUEST',
+  'PERSISTED_QUERY_NOT_FOUND',
+  'PERSISTED_QUERY_NOT_SUPPORTED',
+  'OPERATION_RESOLUTION_FAILURE',
+]);
+
+function originalOf(error: unknown): unknown {
+  let current = error;
+  // Resolver errors arrive wrapped in GraphQLError; the cause we care about is the innermost original.
+  while (current instanceof GraphQLError && current.originalError) current = current.originalError;
+  return current;
+}
+
+/** The formatter, logging what it masks so operators can see the real cause. */
+export function createErrorFormatter(logger: Logger): (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError {
+  return (formatted, error) => {
+    const result = formatGatewayError(formatted, error);
+    const code = result.extensions?.code;
+    if (code === ErrorCode.Internal) {
+      logger.error({ err: originalOf(error), path: formatted.path }, 'internal error in GraphQL operation');
+    } else if (typeof code === 'string' && code.startsWith('UPSTREAM_')) {
+      // Operators need to see upstream trouble; the message is already secret-free (see errors.ts).
+      logger.warn({ code, provider: result.extensions?.provider, path: formatted.path, reason: result.message }, 'upstream failure');
+    }
+    return result;
+  };
+}
+
+export function formatGatewayError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+  const original = originalOf(error);
+  const base = { ...(formatted.locations ? { locations: formatted.locations } : {}), ...(formatted.path ? { path: formatted.path } : {}) };
+  if (isGatewayError(original)) {
+    return { ...base, message: original.message, extensions: { ...original.details, code: original.code } };
+  }
+  const code = formatted.extensions?.code;
+  if (original instanceof GraphQLError || (typeof code === 'string' && PASS_THROUGH.has(code))) {
+    const extensions = { ...formatted.extensions };
+    delete extensions.stacktrace;
+    delete extensions.exception;
+    return { ...base, message: formatted.message, extensions: { ...extensions, code: typeof code === 'string' ? code : ErrorCode.Internal } };
+  }
+  return { ...base, message: 'Internal server error', extensions: { code: ErrorCode.Internal } };
+}
+
+/** A GatewayError (or anything) as a GraphQLError, for partial errors that did not come from a resolver throw. */
+export function toGraphQLError(error: unknown, path?: ReadonlyArray<string | number>): GraphQLError {
+  return new GraphQLError(error instanceof Error ? error.message : 'error', {
+    ...(path ? { path } : {}),
+    originalError: error instanceof Error ? error : undefined,
+  });
+}

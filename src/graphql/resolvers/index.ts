@@ -1,0 +1,12 @@
+/** All resolvers, by domain. Add a domain's resolver map here. */
+import type { IResolvers } from '@graphql-tools/utils';
+import type { Resolvers } from '../generated/types.js';
+import { consoleResolvers } from './console.js';
+import { scalarResolvers } from './scalars.js';
+import { vmResolvers } from './vms.js';
+
+const domains: Resolvers[] = [scalarResolvers, vmResolvers, consoleResolvers];
+
+export function mergeResolvers(): IResolvers[] {
+  return domains as IResolvers[];
+}

@@ -1,0 +1,30 @@
+import type { Resolvers } from '../generated/types.js';
+import { formatVmId } from '../../vm-id.js';
+import type { ProviderKind } from '../../upstreams/types.js';
+
+const KIND: Record<ProviderKind, 'CLOUDTOWER' | 'ABIQUO' | 'DRP'> = {
+  cloudtower: 'CLOUDTOWER',
+  abiquo: 'ABIQUO',
+  drp: 'DRP',
+};
+
+export const vmResolvers: Resolvers = {
+  Query: {
+    vms: async (_parent, args, ctx) => {
+      const connection = await ctx.gateway.listVms(args);
+      ctx.partialErrors.push(...connection.failures);
+      return connection;
+    },
+    vm: (_parent, { id }, ctx) => ctx.gateway.getVm(id),
+    providers: (_parent, _args, ctx) => [...ctx.gateway.providers.values()].map((p) => ({ name: p.name, kind: KIND[p.kind] })),
+  },
+  VmConnection: {
+    edges: (c) => c.edges,
+    nodes: (c) => c.edges.map((e) => e.node),
+    pageInfo: (c) => ({ hasNextPage: c.hasNextPage, endCursor: c.edges.at(-1)?.cursor ?? null }),
+  },
+  Vm: {
+    id: (vm) => formatVmId(vm.provider, vm.upstreamId),
+    provider: (vm) => ({ name: vm.provider, kind: KIND[vm.providerKind] }),
+  },
+};

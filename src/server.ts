@@ -1,0 +1,171 @@
+/**
+ * One HTTP server, one port: GraphQL over HTTP (Apollo, Express 5) and over WebSocket (graphql-ws) on
+ * /graphql, the console proxy on /websockify, /healthz, /readyz and the demo page.
+ */
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { expressMiddleware } from '@as-integrations/express5';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import express from 'express';
+import type { GraphQLSchema } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
+import type { Gateway } from './gateway.js';
+import type { GatewayContext } from './graphql/context.js';
+import { createErrorFormatter, toGraphQLError } from './graphql/errors.js';
+import { buildGatewaySchema } from './graphql/schema.js';
+import type { Logger } from './logger.js';
+
+/** Something else that accepts WebSocket upgrades on its own path (the console proxy). */
+export interface UpgradeRoute {
+  path: string;
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+}
+
+export interface HttpServerOptions {
+  gateway: Gateway;
+  logger: Logger;
+  host: string;
+  port: number;
+  introspection: boolean;
+  /** Extra WebSocket endpoints beside /graphql. */
+  upgradeRoutes?: UpgradeRoute[];
+  /** Extra Express routes (demo page, static assets), mounted before the 404 handler. */
+  routes?: (app: express.Express) => void;
+  /** Largest JSON body accepted on /graphql. @default 100kb */
+  maxBodyBytes?: number;
+}
+
+export interface RunningHttpServer {
+  server: Server;
+  /** http://host:port as bound (port resolved when 0 was asked). */
+  url: string;
+  port: number;
+  schema: GraphQLSchema;
+  /** Stop accepting, close graphql-ws clients with 1001, drain HTTP. */
+  close(): Promise<void>;
+}
+
+type ErrorFormatter = ReturnType<typeof createErrorFormatter>;
+
+/** Appends errors that did not stop an operation (a provider down while listing all) to the response. */
+function partialErrorsPlugin(formatError: ErrorFormatter): ApolloServerPlugin<GatewayContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async willSendResponse({ contextValue, response }) {
+          if (contextValue.partialErrors.length === 0 || response.body.kind !== 'single') return;
+          const extra = contextValue.partialErrors.map((e) => formatError({ message: e.message }, e));
+          response.body.singleResult.errors = [...(response.body.singleResult.errors ?? []), ...extra];
+        },
+      };
+    },
+  };
+}
+
+export async function startHttpServer(opts: HttpServerOptions): Promise<RunningHttpServer> {
+  const { gateway, logger } = opts;
+  const schema = buildGatewaySchema();
+  const app = express();
+  app.disable('x-powered-by');
+  const server = createServer(app);
+
+  const formatError = createErrorFormatter(logger);
+  const graphqlWss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 64 * 1024 });
+  const wsCleanup = useServer<Record<string, unknown> | undefined, { request: IncomingMessage }>(
+    {
+      schema,
+      context: (): GatewayContext => ({ gateway, caller: 'anonymous', partialErrors: [] }),
+      onNext: (_ctx, _id, _payload, args, result) => {
+        const partial = (args.contextValue as GatewayContext).partialErrors;
+        const errors = [...(result.errors ?? []), ...partial.map((e) => toGraphQLError(e))];
+        if (errors.length === 0) return undefined;
+        return { ...result, errors: errors.map((e) => formatError(e.toJSON(), e)) };
+      },
+      onError: (_ctx, _id, _payload, errors) => errors.map((e) => formatError(e.toJSON(), e)),
+    },
+    graphqlWss,
+  );
+
+  const routes = new Map<string, UpgradeRoute['handleUpgrade']>([
+    ['/graphql', (req, socket, head) => graphqlWss.handleUpgrade(req, socket, head, (ws) => graphqlWss.emit('connection', ws, req))],
+  ]);
+  for (const route of opts.upgradeRoutes ?? []) routes.set(route.path, route.handleUpgrade);
+  server.on('upgrade', (req, socket, head) => {
+    const path = new URL(req.url ?? '/', 'http://gateway').pathname.replace(/\/+$/, '') || '/';
+    const handler = routes.get(path);
+    if (!handler) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    socket.on('error', (err) => logger.debug({ err: { code: (err as NodeJS.ErrnoException).code } }, 'upgrade socket error'));
+    handler(req, socket, head);
+  });
+
+  const apollo = new ApolloServer<GatewayContext>({
+    schema,
+    introspection: opts.introspection,
+    includeStacktraceInErrorResponses: false,
+    csrfPrevention: true,
+    formatError,
+    plugins: [ApolloServerPluginDrainHttpServer({ httpServer: server }), partialErrorsPlugin(formatError)],
+    logger: {
+      debug: (m) => logger.debug(m),
+      info: (m) => logger.info(m),
+      warn: (m) => logger.warn(m),
+      error: (m) => logger.error(m),
+    },
+  });
+  await apollo.start();
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const readiness = await gateway.readiness();
+    res.status(readiness.ok ? 200 : 503).json({ status: readiness.ok ? 'ready' : 'not ready', upstreams: readiness.upstreams });
+  });
+  app.use(
+    '/graphql',
+    express.json({ limit: opts.maxBodyBytes ?? 100 * 1024 }),
+    expressMiddleware(apollo, {
+      context: async (): Promise<GatewayContext> => ({ gateway, caller: 'anonymous', partialErrors: [] }),
+    }),
+  );
+  opts.routes?.(app);
+  app.use((_req, res) => {
+    res.status(404).json({ error: 'not found' });
+  });
+  // Express 5 error handler: body too large, malformed JSON... never a stack trace.
+  app.use((err: { status?: number; type?: string }, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+    const status = typeof err.status === 'number' && err.status >= 400 && err.status < 500 ? err.status : 500;
+    if (status === 500) logger.error({ err }, 'unhandled HTTP error');
+    res.status(status).json({ errors: [{ message: status === 500 ? 'Internal server error' : (err.type ?? 'bad request'), extensions: { code: status === 413 ? 'PAYLOAD_TOO_LARGE' : status === 500 ? 'INTERNAL_SERVER_ERROR' : 'BAD_REQUEST' } }] });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const hostForUrl = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+
+  let closing: Promise<void> | null = null;
+  return {
+    server,
+    schema,
+    port: address.port,
+    url: `http://${hostForUrl}:${address.port}`,
+    close: () =>
+      (closing ??= (async () => {
+        // dispose() completes subscriptions and closes clients with 1001; a bare close() would not.
+        await wsCleanup.dispose();
+        await apollo.stop();
+      })()),
+  };
+}

@@ -1,0 +1,64 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { postGraphQL } from './helpers/gateway.js';
+
+const TSX = join(process.cwd(), 'node_modules', '.bin', 'tsx');
+let child: ChildProcess | undefined;
+afterEach(() => {
+  if (child && child.exitCode === null) child.kill('SIGKILL');
+  child = undefined;
+});
+
+function run(args: string[], env: Record<string, string> = {}): { proc: ChildProcess; output: () => string; exited: Promise<number | null> } {
+  const proc = spawn(TSX, ['src/main.ts', ...args], { env: { ...process.env, CONSOLE_GATEWAY_LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout!.on('data', (d) => (out += d));
+  proc.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  return { proc, output: () => out, exited };
+}
+
+describe('CLI', () => {
+  it('starts the embedded default, prints where to go, serves the example query, and exits 0 on SIGTERM', async () => {
+    const r = run([], { CONSOLE_GATEWAY_PORT: '0' });
+    child = r.proc;
+    const url = await new Promise<string>((resolve, reject) => {
+      r.proc.stdout!.on('data', () => {
+        const m = /GraphQL\s+(http:\/\/127\.0\.0\.1:\d+)\/graphql/.exec(r.output());
+        if (m && r.output().includes('Try:')) resolve(m[1]!);
+      });
+      void r.exited.then(() => reject(new Error(`exited early:\n${r.output()}`)));
+    });
+    // The banner's example query, as a person would paste it.
+    const example = /-d '(.*)'/.exec(r.output())![1]!;
+    const { query } = JSON.parse(example) as { query: string };
+    const res: any = await postGraphQL(url, query);
+    expect(res.errors).toBeUndefined();
+    expect(res.data.vms.nodes.length).toBeGreaterThan(0);
+    expect(res.data.consoleUrl).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/websockify\/\?uuid=/);
+    r.proc.kill('SIGTERM');
+    expect(await r.exited).toBe(0);
+  });
+
+  it('refuses a bad config with a message naming the key and exit code 78', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cg-cli-'));
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(file, 'providers:\n  - name: t\n    kind: cloudtower\n    url: not-a-url\n    token: abc\n');
+    const r = run(['--config', file]);
+    child = r.proc;
+    expect(await r.exited).toBe(78);
+    expect(r.output()).toContain('providers.0.url: must be an absolute http:// or https:// URL');
+  });
+
+  it('prints usage for --help and for unknown flags', async () => {
+    const help = run(['--help']);
+    expect(await help.exited).toBe(0);
+    expect(help.output()).toContain('usage: console-gateway');
+    const bad = run(['--nope']);
+    expect(await bad.exited).toBe(2);
+    expect(bad.output()).toContain('usage: console-gateway');
+  });
+});

@@ -1,0 +1,68 @@
+/** Starts a CloudTower simulator and a gateway configured for it, both on ephemeral loopback ports. */
+import { startGateway, type RunningGateway } from '../../src/app.js';
+import { validateConfig } from '../../src/config.js';
+import { startCloudTowerSimulator, DEFAULT_CLOUDTOWER_USER, type CloudTowerSimulator, type CloudTowerSimulatorOptions } from '../../src/upstreams/cloudtower/simulator/index.js';
+import { captureLogger } from './log-capture.js';
+
+export interface GraphQLResponse<T = Record<string, unknown>> {
+  data?: T | null;
+  errors?: { message: string; path?: (string | number)[]; extensions?: Record<string, unknown> & { code?: string } }[];
+}
+
+export interface TowerGateway {
+  sim: CloudTowerSimulator;
+  gateway: RunningGateway;
+  logs: ReturnType<typeof captureLogger>;
+  gql<T = Record<string, any>>(query: string, variables?: Record<string, unknown>): Promise<GraphQLResponse<T>>;
+  close(): Promise<void>;
+}
+
+export async function postGraphQL<T>(baseUrl: string, query: string, variables?: Record<string, unknown>): Promise<GraphQLResponse<T>> {
+  const res = await fetch(`${baseUrl}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query, variables }),
+  });
+  return (await res.json()) as GraphQLResponse<T>;
+}
+
+export async function startTowerGateway(
+  opts: { sim?: CloudTowerSimulatorOptions; provider?: Record<string, unknown>; config?: Record<string, unknown>; extraProviders?: Record<string, unknown>[] } = {},
+): Promise<TowerGateway> {
+  const sim = await startCloudTowerSimulator(opts.sim ?? {});
+  const logs = captureLogger();
+  const config = validateConfig({
+    server: { host: '127.0.0.1', port: 0 },
+    ...opts.config,
+    providers: [
+      {
+        name: 'tower',
+        kind: 'cloudtower',
+        url: sim.url,
+        username: DEFAULT_CLOUDTOWER_USER.username,
+        password: DEFAULT_CLOUDTOWER_USER.password,
+        websockify: { cluster: { scheme: 'ws', port: sim.port }, tower: { scheme: 'ws', port: sim.port } },
+        timeouts: { connectMs: 2_000, requestMs: 3_000 },
+        ...opts.provider,
+      },
+      ...(opts.extraProviders ?? []),
+    ],
+  });
+  let gateway: RunningGateway;
+  try {
+    gateway = await startGateway(config, { logger: logs.logger });
+  } catch (err) {
+    await sim.close();
+    throw err;
+  }
+  return {
+    sim,
+    gateway,
+    logs,
+    gql: (query, variables) => postGraphQL(gateway.url, query, variables),
+    close: async () => {
+      await gateway.close();
+      await sim.close();
+    },
+  };
+}

@@ -1,0 +1,346 @@
+import net from 'node:net';
+import { once } from 'node:events';
+import { EventEmitter } from 'node:events';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import WebSocket from 'ws';
+import { CLOSE_CONSOLE_UNAVAILABLE, startCloudTowerSimulator } from '../../../src/upstreams/cloudtower/simulator/index.js';
+import type { CloudTowerSimulator, CloudTowerSimulatorOptions, VncAnswer } from '../../../src/upstreams/cloudtower/simulator/index.js';
+import { bridge } from '../../../src/upstreams/cloudtower/simulator/websockify.js';
+
+const WEB01 = 'clsim0vm000web01000000001';
+const WIN = 'clsim0vm000win01000000004';
+
+let sim: CloudTowerSimulator | undefined;
+const cleanups: (() => void | Promise<void>)[] = [];
+
+afterEach(async () => {
+  vi.useRealTimers();
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  await sim?.close();
+  sim = undefined;
+});
+
+/** A TCP echo server standing in for a VM's RFB server; records when a peer ends its side. */
+async function startEchoServer(): Promise<{ port: number; ended: Promise<void>; connections: net.Socket[] }> {
+  const connections: net.Socket[] = [];
+  let markEnded!: () => void;
+  const ended = new Promise<void>((resolve) => (markEnded = resolve));
+  const server = net.createServer((socket) => {
+    connections.push(socket);
+    socket.on('end', () => {
+      markEnded();
+      socket.end();
+    });
+    socket.on('error', () => socket.destroy());
+    socket.pipe(socket, { end: false });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  cleanups.push(async () => {
+    for (const socket of connections) socket.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  });
+  return { port: (server.address() as net.AddressInfo).port, ended, connections };
+}
+
+async function start(options: CloudTowerSimulatorOptions = {}): Promise<{ s: CloudTowerSimulator; token: string }> {
+  const s = await startCloudTowerSimulator(options);
+  sim = s;
+  const res = await fetch(`${s.url}/v2/api/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'admin', password: 'HC!r0cks', source: 'LOCAL' }),
+  });
+  return { s, token: ((await res.json()) as { data: { token: string } }).data.token };
+}
+
+async function vnc(s: CloudTowerSimulator, token: string, id: string): Promise<VncAnswer> {
+  const res = await fetch(`${s.url}/api`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'content-language': 'en-US', authorization: token },
+    body: JSON.stringify({
+      operationName: 'vnc',
+      variables: { input: { vm: { id } } },
+      query: 'query vnc($input: VncInput!) { vnc(input: $input) { vm_uuid host_ip cluster_ip raw_token token } }',
+    }),
+  });
+  return ((await res.json()) as { data: { vnc: VncAnswer } }).data.vnc;
+}
+
+function wsBase(s: CloudTowerSimulator): string {
+  return s.url.replace('http://', 'ws://');
+}
+
+const directUrl = (s: CloudTowerSimulator, v: VncAnswer): string =>
+  `${wsBase(s)}/websockify/?uuid=${v.vm_uuid}&token=${v.raw_token}&host=${v.host_ip}`;
+const towerUrl = (s: CloudTowerSimulator, v: VncAnswer): string =>
+  `${wsBase(s)}/websockify/?token=${encodeURIComponent(v.token)}&uuid=${v.vm_uuid}&host=${v.host_ip}`;
+
+type Outcome = { kind: 'open'; ws: WebSocket } | { kind: 'refused'; status: number };
+
+function connect(url: string, protocols: string[] = ['binary', 'base64']): Promise<Outcome> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, protocols);
+    ws.once('open', () => {
+      cleanups.push(() => ws.terminate());
+      resolve({ kind: 'open', ws });
+    });
+    ws.once('unexpected-response', (_req, res) => {
+      res.resume();
+      ws.terminate();
+      resolve({ kind: 'refused', status: res.statusCode ?? 0 });
+    });
+    ws.once('error', reject);
+  });
+}
+
+async function open(url: string, protocols?: string[]): Promise<WebSocket> {
+  const outcome = await connect(url, protocols);
+  if (outcome.kind !== 'open') throw new Error(`refused with ${outcome.status}`);
+  return outcome.ws;
+}
+
+/** Send `payload` and collect echoed bytes until as many came back. */
+async function roundTrip(ws: WebSocket, payload: Buffer): Promise<Buffer> {
+  const received: Buffer[] = [];
+  let total = 0;
+  const done = new Promise<void>((resolve) => {
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      expect(isBinary).toBe(true);
+      received.push(data);
+      total += data.length;
+      if (total >= payload.length) resolve();
+    });
+  });
+  ws.send(payload);
+  await done;
+  return Buffer.concat(received);
+}
+
+describe('CloudTower simulator: websockify', () => {
+  it('accepts the direct form, negotiates binary and bridges bytes both ways', async () => {
+    const echo = await startEchoServer();
+    const { s, token } = await start({ consoleFor: () => ({ host: '127.0.0.1', port: echo.port }) });
+    const v = await vnc(s, token, WEB01);
+    const ws = await open(directUrl(s, v));
+    expect(ws.protocol).toBe('binary');
+    const payload = Buffer.from('RFB 003.008\n\x00\x01\x02\xff', 'latin1');
+    expect(await roundTrip(ws, payload)).toEqual(payload);
+    expect(s.websockifyConnections).toEqual([
+      { uuid: v.vm_uuid, host: v.host_ip, form: 'direct', status: 101, protocol: 'binary', vmId: WEB01 },
+    ]);
+  });
+
+  it('accepts the through-tower form with the URL-encoded token and carries 1 MiB intact', async () => {
+    const echo = await startEchoServer();
+    const { s, token } = await start({ consoleFor: () => ({ host: '127.0.0.1', port: echo.port }) });
+    const v = await vnc(s, token, WEB01);
+    const ws = await open(towerUrl(s, v));
+    const payload = Buffer.alloc(1024 * 1024);
+    for (let i = 0; i < payload.length; i++) payload[i] = (i * 31 + 7) & 0xff;
+    expect((await roundTrip(ws, payload)).equals(payload)).toBe(true);
+    expect(s.websockifyConnections[0]?.form).toBe('tower');
+  });
+
+  it('refuses a token put in the URL without encoding (its + reads as a space)', async () => {
+    const { s, token } = await start();
+    const v = await vnc(s, token, WEB01);
+    const raw = `${wsBase(s)}/websockify/?token=${v.token}&uuid=${v.vm_uuid}&host=${v.host_ip}`;
+    expect(await connect(raw)).toEqual({ kind: 'refused', status: 403 });
+  });
+
+  it.each([
+    ['wrong token', (v: VncAnswer) => ({ ...v, raw_token: '0'.repeat(32) })],
+    ['wrong uuid', (v: VncAnswer) => ({ ...v, vm_uuid: '6a1f2c3e-0004-4a5b-8c9d-000000000004' })],
+    ['wrong host', (v: VncAnswer) => ({ ...v, host_ip: '127.0.0.2' })],
+  ])('refuses the upgrade with 403 for a %s', async (_label, tamper) => {
+    const { s, token } = await start();
+    const v = await vnc(s, token, WEB01);
+    expect(await connect(directUrl(s, tamper(v)))).toEqual({ kind: 'refused', status: 403 });
+    expect(s.websockifyConnections).toEqual([
+      expect.objectContaining({ form: null, status: 403, vmId: null }),
+    ]);
+  });
+
+  it('refuses missing parameters and credentials that were never issued', async () => {
+    const { s } = await start();
+    expect(await connect(`${wsBase(s)}/websockify/`)).toEqual({ kind: 'refused', status: 403 });
+    const made = `${wsBase(s)}/websockify/?uuid=6a1f2c3e-0001-4a5b-8c9d-000000000001&token=${'a'.repeat(32)}&host=127.0.0.1`;
+    expect(await connect(made)).toEqual({ kind: 'refused', status: 403 });
+    expect(await connect(`${wsBase(s)}/not-websockify/`)).toEqual({ kind: 'refused', status: 404 });
+  });
+
+  it('honours the credential lifetime (fake clock): valid just before, refused at expiry', async () => {
+    const echo = await startEchoServer();
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(new Date('2025-01-01T00:00:00Z'));
+    const { s, token } = await start({ consoleFor: () => ({ host: '127.0.0.1', port: echo.port }), vncCredentialTtlMs: 60_000 });
+    const v = await vnc(s, token, WEB01);
+    vi.setSystemTime(new Date('2025-01-01T00:00:59.999Z'));
+    const ws = await open(directUrl(s, v));
+    ws.terminate();
+    vi.setSystemTime(new Date('2025-01-01T00:01:00Z'));
+    expect(await connect(directUrl(s, v))).toEqual({ kind: 'refused', status: 403 });
+  });
+
+  it('defaults the lifetime to 5 minutes', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(new Date('2025-01-01T00:00:00Z'));
+    const { s, token } = await start();
+    const v = await vnc(s, token, WEB01);
+    vi.setSystemTime(new Date('2025-01-01T00:04:59Z'));
+    expect((await connect(towerUrl(s, v))).kind).toBe('open');
+    vi.setSystemTime(new Date('2025-01-01T00:05:00Z'));
+    expect(await connect(towerUrl(s, v))).toEqual({ kind: 'refused', status: 403 });
+  });
+
+  it('refuses credentials of a removed VM and after revokeVncCredentials', async () => {
+    const { s, token } = await start();
+    const web = await vnc(s, token, WEB01);
+    const win = await vnc(s, token, WIN);
+    s.removeVm(WEB01);
+    expect(await connect(directUrl(s, web))).toEqual({ kind: 'refused', status: 403 });
+    s.revokeVncCredentials();
+    expect(await connect(directUrl(s, win))).toEqual({ kind: 'refused', status: 403 });
+  });
+
+  it('accepts a client offering no subprotocol, with none selected', async () => {
+    const echo = await startEchoServer();
+    const { s, token } = await start({ consoleFor: () => ({ host: '127.0.0.1', port: echo.port }) });
+    const v = await vnc(s, token, WEB01);
+    const ws = await open(directUrl(s, v), []);
+    expect(ws.protocol).toBe('');
+    expect(s.websockifyConnections[0]?.protocol).toBe('');
+  });
+
+  it('closes with 1011 after the handshake when the VM has no reachable console', async () => {
+    const { s, token } = await start({ consoleFor: () => null });
+    const v = await vnc(s, token, WEB01);
+    const ws = await open(directUrl(s, v));
+    const [code] = (await once(ws, 'close')) as [number];
+    expect(code).toBe(CLOSE_CONSOLE_UNAVAILABLE);
+  });
+
+  it('passes the VM in API shape to consoleFor', async () => {
+    const echo = await startEchoServer();
+    const consoleFor = vi.fn(() => ({ host: '127.0.0.1', port: echo.port }));
+    const { s, token } = await start({ consoleFor });
+    await open(directUrl(s, await vnc(s, token, WIN)));
+    expect(consoleFor).toHaveBeenCalledWith(expect.objectContaining({ id: WIN, name: 'win-build', status: 'STOPPED' }));
+  });
+
+  it('closes the WebSocket when the console ends, and ends the console when the WebSocket closes', async () => {
+    const echo = await startEchoServer();
+    const { s, token } = await start({ consoleFor: () => ({ host: '127.0.0.1', port: echo.port }) });
+    const first = await open(directUrl(s, await vnc(s, token, WEB01)));
+    await roundTrip(first, Buffer.from('x'));
+    const closed = once(first, 'close');
+    echo.connections[0]?.end();
+    const [code] = (await closed) as [number];
+    expect(code).toBe(1000);
+
+    const second = await open(directUrl(s, await vnc(s, token, WEB01)));
+    await roundTrip(second, Buffer.from('y'));
+    second.close();
+    await echo.ended;
+  });
+
+  it('websockify faults: an error fault on /websockify/ answers the upgrade with 500', async () => {
+    const { s, token } = await start();
+    const v = await vnc(s, token, WEB01);
+    s.injectFault({ kind: 'error', path: '/websockify/' });
+    expect(await connect(directUrl(s, v))).toEqual({ kind: 'refused', status: 500 });
+  });
+
+  it('close() ends open console sessions', async () => {
+    const echo = await startEchoServer();
+    const { s, token } = await start({ consoleFor: () => ({ host: '127.0.0.1', port: echo.port }) });
+    const ws = await open(directUrl(s, await vnc(s, token, WEB01)));
+    const closed = once(ws, 'close');
+    await s.close();
+    await closed;
+  });
+});
+
+/** Stand-ins exposing just what `bridge` touches, so backpressure can be driven step by step. */
+class FakeWebSocket extends EventEmitter {
+  readyState: number = WebSocket.OPEN;
+  bufferedAmount = 0;
+  paused = false;
+  readonly sendCallbacks: (() => void)[] = [];
+  readonly sent: Buffer[] = [];
+  send(data: Buffer, _opts: unknown, cb: () => void): void {
+    this.sent.push(data);
+    this.sendCallbacks.push(cb);
+  }
+  pause(): void {
+    this.paused = true;
+  }
+  resume(): void {
+    this.paused = false;
+  }
+  close(): void {
+    this.readyState = WebSocket.CLOSED;
+  }
+}
+
+class FakeTcp extends EventEmitter {
+  paused = false;
+  destroyed = false;
+  writeReturns = true;
+  readonly written: Buffer[] = [];
+  pause(): this {
+    this.paused = true;
+    return this;
+  }
+  resume(): this {
+    this.paused = false;
+    return this;
+  }
+  write(data: Buffer): boolean {
+    this.written.push(data);
+    return this.writeReturns;
+  }
+  end(cb?: () => void): void {
+    cb?.();
+  }
+  destroy(): void {
+    this.destroyed = true;
+  }
+}
+
+describe('websockify bridge backpressure', () => {
+  it('pauses the console socket above the high-water mark and resumes it once sends drain', () => {
+    const ws = new FakeWebSocket();
+    const tcp = new FakeTcp();
+    bridge(ws as unknown as WebSocket, tcp as unknown as net.Socket, 1000);
+    expect(tcp.paused).toBe(false);
+    ws.bufferedAmount = 800;
+    tcp.emit('data', Buffer.alloc(100));
+    expect(tcp.paused).toBe(false);
+    ws.bufferedAmount = 1200;
+    tcp.emit('data', Buffer.alloc(400));
+    expect(tcp.paused).toBe(true);
+    ws.bufferedAmount = 700; // above the low-water mark (500): stay paused
+    ws.sendCallbacks[0]?.();
+    expect(tcp.paused).toBe(true);
+    ws.bufferedAmount = 0;
+    ws.sendCallbacks[1]?.();
+    expect(tcp.paused).toBe(false);
+    expect(ws.sent.map((b) => b.length)).toEqual([100, 400]);
+  });
+
+  it('pauses the WebSocket while the console socket cannot take more, resumes on drain', () => {
+    const ws = new FakeWebSocket();
+    const tcp = new FakeTcp();
+    bridge(ws as unknown as WebSocket, tcp as unknown as net.Socket, 1000);
+    ws.emit('message', Buffer.from('a'));
+    expect(ws.paused).toBe(false);
+    tcp.writeReturns = false;
+    ws.emit('message', Buffer.from('b'));
+    expect(ws.paused).toBe(true);
+    tcp.emit('drain');
+    expect(ws.paused).toBe(false);
+    expect(Buffer.concat(tcp.written).toString()).toBe('ab');
+  });
+});
