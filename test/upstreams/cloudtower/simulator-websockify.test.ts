@@ -1,6 +1,5 @@
 import net from 'node:net';
-import { once } from 'node:events';
-import { EventEmitter } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { CLOSE_CONSOLE_UNAVAILABLE, startCloudTowerSimulator } from '../../../src/upstreams/cloudtower/simulator/index.js';

@@ -34,7 +34,7 @@ export interface WebsockifyLogEntry {
   host: string | null;
   /** Which URL form matched; null when the credentials were refused. */
   form: WebsockifyUrlForm | null;
-  /** HTTP status of the handshake answer (101 when upgraded). */
+  /** HTTP status of the handshake answer (101 when upgraded, 0 when a `hang` fault held it). */
   status: number;
   /** Negotiated subprotocol ('' when none). */
   protocol: string;
@@ -175,7 +175,12 @@ export class Websockify {
     entry.form = match.form;
     entry.vmId = vm.id;
 
-    const target = this.#options.consoleFor?.(toApiVm(vm)) ?? null;
+    let target: ConsoleEndpoint | null;
+    try {
+      target = this.#options.consoleFor?.(toApiVm(vm)) ?? null;
+    } catch {
+      target = null; // a faulty locator is an unreachable console, not a crashed simulator
+    }
     const tcp = target ? await connectConsole(target) : null;
     if (tcp) this.#consoleSockets.add(tcp);
     tcp?.on('close', () => this.#consoleSockets.delete(tcp));
