@@ -16,6 +16,7 @@ export const ErrorCode = {
   Forbidden: 'FORBIDDEN',
   Unauthenticated: 'UNAUTHENTICATED',
   RateLimited: 'RATE_LIMITED',
+  SubscriberTooSlow: 'SUBSCRIBER_TOO_SLOW',
   Internal: 'INTERNAL_SERVER_ERROR',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
