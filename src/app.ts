@@ -6,8 +6,8 @@ import type { GatewayConfig } from './config.js';
 import { Gateway } from './gateway.js';
 import type { Logger } from './logger.js';
 import { startHttpServer, type RunningHttpServer } from './server.js';
-import type { EventPublisher } from './events/types.js';
-import { createProviders } from './upstreams/registry.js';
+import { EventBus } from './events/bus.js';
+import { createUpstreams } from './upstreams/registry.js';
 
 export interface StartGatewayOptions {
   logger: Logger;
@@ -23,12 +23,10 @@ export interface RunningGateway {
   close(): Promise<void>;
 }
 
-const noEvents: EventPublisher = { publish: () => undefined };
-
 export async function startGateway(config: GatewayConfig, opts: StartGatewayOptions): Promise<RunningGateway> {
   const { logger } = opts;
-  const providers = createProviders(config, { logger, events: noEvents });
-  const gateway = new Gateway(providers);
+  const bus = new EventBus({ onListenerError: (err) => logger.error({ err }, 'event bus listener failed') });
+  const gateway = new Gateway(createUpstreams(config, { logger, bus }), bus);
   let http: RunningHttpServer;
   try {
     http = await startHttpServer({

@@ -4,7 +4,8 @@
  */
 import { BadUserInputError, ConsoleUnavailableError, GatewayError, NotFoundError, isGatewayError } from './errors.js';
 import { decodeCursor, encodeCursor } from './paging.js';
-import type { ConsoleAccessRecord, ConsoleMode, Provider, ReadyStatus, VmFilter, VmRecord } from './upstreams/types.js';
+import { EventBus } from './events/bus.js';
+import type { ConsoleAccessRecord, ConsoleMode, Provider, ReadyStatus, Upstream, VmFilter, VmRecord } from './upstreams/types.js';
 import { formatVmId, parseVmId } from './vm-id.js';
 
 export const MAX_PAGE_SIZE = 500;
@@ -34,16 +35,23 @@ export interface ListVmsArgs {
 }
 
 export class Gateway {
+  /** Upstreams with VMs. */
   readonly providers: ReadonlyMap<string, Provider>;
+  /** Every configured upstream (VM providers and event-only sources), in config order. */
+  readonly upstreams: ReadonlyMap<string, Upstream>;
+  /** The one event stream subscriptions read from. */
+  readonly events: EventBus;
   consoleUrls: ConsoleUrlMinter | null = null;
 
-  constructor(providers: ReadonlyMap<string, Provider>) {
-    this.providers = providers;
+  constructor(upstreams: { all: ReadonlyMap<string, Upstream>; providers: ReadonlyMap<string, Provider> }, events = new EventBus()) {
+    this.upstreams = upstreams.all;
+    this.providers = upstreams.providers;
+    this.events = events;
   }
 
   provider(name: string): Provider {
     const p = this.providers.get(name);
-    if (!p) throw new NotFoundError(`no provider named "${name}"`, { provider: name });
+    if (!p) throw new NotFoundError(`no VM provider named "${name}"`, { provider: name });
     return p;
   }
 
@@ -120,10 +128,10 @@ export class Gateway {
     return provider.upstreamConsoleUrl(upstreamId, chosen);
   }
 
-  /** Each provider's readiness, checked in parallel. */
+  /** Each upstream's readiness, checked in parallel. */
   async readiness(): Promise<{ ok: boolean; upstreams: Record<string, ReadyStatus & { kind: string }> }> {
     const entries = await Promise.all(
-      [...this.providers.values()].map(async (p) => {
+      [...this.upstreams.values()].map(async (p) => {
         const status = await p.checkReady().catch((): ReadyStatus => ({ ok: false, detail: 'readiness check failed' }));
         return [p.name, { kind: p.kind, ...status }] as const;
       }),
@@ -132,6 +140,7 @@ export class Gateway {
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled([...this.providers.values()].map((p) => p.close()));
+    await Promise.allSettled([...this.upstreams.values()].map((p) => p.close()));
+    this.events.close();
   }
 }

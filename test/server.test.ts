@@ -101,10 +101,11 @@ describe('HTTP server', () => {
       },
       parseUpstreamId: () => undefined,
       checkReady: async () => ({ ok: true }),
+      state: async () => ({ connected: true, lastEventAt: null, registrations: [], lastError: null }),
       close: async () => undefined,
     };
     const logs = captureLogger();
-    bare = await startHttpServer({ gateway: new Gateway(new Map([['boom', boom]])), logger: logs.logger, host: '127.0.0.1', port: 0, introspection: false });
+    bare = await startHttpServer({ gateway: new Gateway({ all: new Map([['boom', boom]]), providers: new Map([['boom', boom]]) }), logger: logs.logger, host: '127.0.0.1', port: 0, introspection: false });
     const res = await fetch(`${bare.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ vms { nodes { id } } }' }) });
     const body = (await res.json()) as any;
     expect(body.errors).toEqual([expect.objectContaining({ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } })]);

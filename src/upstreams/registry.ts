@@ -1,31 +1,49 @@
 /**
- * Where provider kinds are registered: one line per kind. Each factory turns a validated provider
- * config into a Provider.
+ * Where upstream kinds are registered: one line per kind. Each factory turns a validated provider
+ * config into an Upstream, which is also a Provider when the upstream has VMs.
  */
 import type { GatewayConfig, ProviderConfig } from '../config.js';
+import type { EventBus } from '../events/bus.js';
 import { ConfigError } from '../errors.js';
-import type { EventPublisher } from '../events/types.js';
 import type { Logger } from '../logger.js';
 import { CloudTowerProvider } from './cloudtower/provider.js';
-import type { Provider } from './types.js';
+import { DrpEventSource } from './drp/source.js';
+import type { Provider, Upstream } from './types.js';
 
-export interface ProviderDeps {
+export interface UpstreamDeps {
   logger: Logger;
-  events: EventPublisher;
+  bus: EventBus;
 }
 
-type Factory<K extends ProviderConfig['kind']> = (config: Extract<ProviderConfig, { kind: K }>, deps: ProviderDeps) => Provider;
+type Factory<K extends ProviderConfig['kind']> = (config: Extract<ProviderConfig, { kind: K }>, deps: UpstreamDeps) => Upstream | Provider;
 
-const factories: { [K in ProviderConfig['kind']]?: Factory<K> } = {
+const factories: { [K in ProviderConfig['kind']]: Factory<K> } = {
   cloudtower: (config) => new CloudTowerProvider(config),
+  abiquo: () => {
+    throw new ConfigError(['providers: kind "abiquo" is not available in this build yet']);
+  },
+  drp: (config, deps) => new DrpEventSource(config, deps),
 };
 
-export function createProviders(config: GatewayConfig, deps: ProviderDeps): Map<string, Provider> {
+export function isProvider(upstream: Upstream): upstream is Provider {
+  return typeof (upstream as Partial<Provider>).listVms === 'function';
+}
+
+export interface Upstreams {
+  /** Every configured upstream, in config order. */
+  all: Map<string, Upstream>;
+  /** Those with VMs. */
+  providers: Map<string, Provider>;
+}
+
+export function createUpstreams(config: GatewayConfig, deps: UpstreamDeps): Upstreams {
+  const all = new Map<string, Upstream>();
   const providers = new Map<string, Provider>();
-  for (const [i, pc] of config.providers.entries()) {
-    const factory = factories[pc.kind] as Factory<typeof pc.kind> | undefined;
-    if (!factory) throw new ConfigError([`providers.${i}.kind: "${pc.kind}" is not supported by this build`]);
-    providers.set(pc.name, factory(pc as never, { ...deps, logger: deps.logger.child({ provider: pc.name }) }));
+  for (const pc of config.providers) {
+    const factory = factories[pc.kind] as Factory<typeof pc.kind>;
+    const upstream = factory(pc as never, { ...deps, logger: deps.logger.child({ provider: pc.name }) });
+    all.set(pc.name, upstream);
+    if (isProvider(upstream)) providers.set(pc.name, upstream);
   }
-  return providers;
+  return { all, providers };
 }

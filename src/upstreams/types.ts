@@ -97,9 +97,29 @@ export interface ReadyStatus {
   latencyMs?: number;
 }
 
-export interface Provider {
+/** What the `upstreams` query shows for one upstream. */
+export interface UpstreamStateRecord {
+  /** Event streams: connected now. Request/response APIs: the last readiness check succeeded. */
+  connected: boolean;
+  lastEventAt: string | null;
+  /** Event filters registered upstream (DRP). */
+  registrations: string[];
+  /** Secret-free. */
+  lastError: string | null;
+}
+
+/** Anything configured under `providers`: VM providers and event-only sources (DRP) alike. */
+export interface Upstream {
   readonly name: string;
   readonly kind: ProviderKind;
+  checkReady(): Promise<ReadyStatus>;
+  /** Connection state for the `upstreams` query; request/response upstreams may derive it from checkReady. */
+  state(): Promise<UpstreamStateRecord>;
+  close(): Promise<void>;
+}
+
+/** An upstream that has VMs. */
+export interface Provider extends Upstream {
   /** The console mode used when a caller does not ask for one. */
   readonly defaultConsoleMode: ConsoleMode;
   listVms(req: VmListRequest): Promise<VmListPage>;
@@ -111,6 +131,4 @@ export interface Provider {
   consoleTarget(upstreamId: string): Promise<ConsoleTarget>;
   /** Validate an upstream id's syntax; throw BadUserInputError if malformed. */
   parseUpstreamId(upstreamId: string): void;
-  checkReady(): Promise<ReadyStatus>;
-  close(): Promise<void>;
 }

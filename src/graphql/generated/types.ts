@@ -3,6 +3,7 @@
 import type { GraphQLResolveInfo, GraphQLScalarType, GraphQLScalarTypeConfig } from 'graphql';
 import type { VmRecord, ConsoleAccessRecord } from '../../upstreams/types.js';
 import type { VmConnectionRecord } from '../../gateway.js';
+import type { GatewayEvent } from '../../events/types.js';
 import type { GatewayContext } from '../context.js';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
@@ -17,6 +18,8 @@ export type Scalars = {
   Float: { input: number; output: number; }
   /** An ISO-8601 date and time, e.g. 2026-01-02T03:04:05.000Z. */
   DateTime: { input: string; output: string; }
+  /** Any JSON value (an upstream object as the upstream sent it). */
+  JSON: { input: unknown; output: unknown; }
 };
 
 export type Cluster = {
@@ -48,6 +51,35 @@ export type Enterprise = {
   id: Scalars['ID']['output'];
   name: Scalars['String']['output'];
 };
+
+export type Event = {
+  __typename?: 'Event';
+  action: Scalars['String']['output'];
+  /** Unique and increasing within one gateway process. */
+  id: Scalars['ID']['output'];
+  key: Scalars['String']['output'];
+  object?: Maybe<Scalars['JSON']['output']>;
+  original?: Maybe<Scalars['JSON']['output']>;
+  principal?: Maybe<Scalars['String']['output']>;
+  provider: Scalars['String']['output'];
+  source: EventSource;
+  time: Scalars['DateTime']['output'];
+  type: Scalars['String']['output'];
+};
+
+export type EventFilter = {
+  /** DRP-style `type.action.key`; each part `*` or an exact value, at most 512 bytes. Default `*.*.*`. */
+  pattern?: InputMaybe<Scalars['String']['input']>;
+  /** Only these provider names (default: all). */
+  providers?: InputMaybe<Array<Scalars['String']['input']>>;
+  /** Only these sources (default: all). */
+  sources?: InputMaybe<Array<EventSource>>;
+};
+
+export type EventSource =
+  | 'ABIQUO'
+  | 'DRP'
+  | 'GATEWAY';
 
 export type Host = {
   __typename?: 'Host';
@@ -86,6 +118,8 @@ export type Query = {
   consoleUrl: Scalars['String']['output'];
   /** The configured providers. */
   providers: Array<Provider>;
+  /** Each upstream's connection state, as the gateway sees it. */
+  upstreams: Array<UpstreamState>;
   /** One VM by its global id (`<provider>:<upstream id>`). Unknown VM: NOT_FOUND. */
   vm?: Maybe<Vm>;
   /**
@@ -118,6 +152,35 @@ export type QueryVmsArgs = {
   filter?: InputMaybe<VmFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
   provider?: InputMaybe<Scalars['String']['input']>;
+};
+
+export type Subscription = {
+  __typename?: 'Subscription';
+  /**
+   * One stream of normalised events from every source: DRP object events, Abiquo VM events and the
+   * gateway's own (upstream connected/disconnected, console session opened/closed). A bad filter is a
+   * BAD_USER_INPUT error when the subscription starts; a subscriber that cannot keep up is ended with
+   * SUBSCRIBER_TOO_SLOW rather than buffered without limit.
+   */
+  events: Event;
+};
+
+
+export type SubscriptionEventsArgs = {
+  filter?: InputMaybe<EventFilter>;
+};
+
+export type UpstreamState = {
+  __typename?: 'UpstreamState';
+  /** For event streams: connected now. For request/response APIs: the last readiness check succeeded. */
+  connected: Scalars['Boolean']['output'];
+  kind: ProviderKind;
+  /** The last error, without secrets. */
+  lastError?: Maybe<Scalars['String']['output']>;
+  lastEventAt?: Maybe<Scalars['DateTime']['output']>;
+  name: Scalars['String']['output'];
+  /** Event filters registered upstream (DRP). */
+  registrations: Array<Scalars['String']['output']>;
 };
 
 export type Vm = {
@@ -253,15 +316,21 @@ export type ResolversTypes = {
   ConsoleMode: ConsoleMode;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   Enterprise: ResolverTypeWrapper<Enterprise>;
+  Event: ResolverTypeWrapper<GatewayEvent>;
+  EventFilter: EventFilter;
+  EventSource: EventSource;
   Float: ResolverTypeWrapper<Scalars['Float']['output']>;
   Host: ResolverTypeWrapper<Host>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
+  JSON: ResolverTypeWrapper<Scalars['JSON']['output']>;
   PageInfo: ResolverTypeWrapper<PageInfo>;
   Provider: ResolverTypeWrapper<Provider>;
   ProviderKind: ProviderKind;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
+  Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  UpstreamState: ResolverTypeWrapper<UpstreamState>;
   Vm: ResolverTypeWrapper<VmRecord>;
   VmConnection: ResolverTypeWrapper<VmConnectionRecord>;
   VmEdge: ResolverTypeWrapper<Omit<VmEdge, 'node'> & { node: ResolversTypes['Vm'] }>;
@@ -276,14 +345,19 @@ export type ResolversParentTypes = {
   ConsoleAccess: ConsoleAccessRecord;
   DateTime: Scalars['DateTime']['output'];
   Enterprise: Enterprise;
+  Event: GatewayEvent;
+  EventFilter: EventFilter;
   Float: Scalars['Float']['output'];
   Host: Host;
   ID: Scalars['ID']['output'];
   Int: Scalars['Int']['output'];
+  JSON: Scalars['JSON']['output'];
   PageInfo: PageInfo;
   Provider: Provider;
   Query: Record<PropertyKey, never>;
   String: Scalars['String']['output'];
+  Subscription: Record<PropertyKey, never>;
+  UpstreamState: UpstreamState;
   Vm: VmRecord;
   VmConnection: VmConnectionRecord;
   VmEdge: Omit<VmEdge, 'node'> & { node: ResolversParentTypes['Vm'] };
@@ -311,11 +385,28 @@ export type EnterpriseResolvers<ContextType = GatewayContext, ParentType extends
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
 
+export type EventResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Event'] = ResolversParentTypes['Event']> = {
+  action?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  key?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  object?: Resolver<Maybe<ResolversTypes['JSON']>, ParentType, ContextType>;
+  original?: Resolver<Maybe<ResolversTypes['JSON']>, ParentType, ContextType>;
+  principal?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  provider?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  source?: Resolver<ResolversTypes['EventSource'], ParentType, ContextType>;
+  time?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  type?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
 export type HostResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Host'] = ResolversParentTypes['Host']> = {
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   ip?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
+
+export interface JsonScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['JSON'], any> {
+  name: 'JSON';
+}
 
 export type PageInfoResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = {
   endCursor?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
@@ -331,8 +422,22 @@ export type QueryResolvers<ContextType = GatewayContext, ParentType extends Reso
   console?: Resolver<ResolversTypes['ConsoleAccess'], ParentType, ContextType, RequireFields<QueryConsoleArgs, 'vmId'>>;
   consoleUrl?: Resolver<ResolversTypes['String'], ParentType, ContextType, RequireFields<QueryConsoleUrlArgs, 'vmId'>>;
   providers?: Resolver<Array<ResolversTypes['Provider']>, ParentType, ContextType>;
+  upstreams?: Resolver<Array<ResolversTypes['UpstreamState']>, ParentType, ContextType>;
   vm?: Resolver<Maybe<ResolversTypes['Vm']>, ParentType, ContextType, RequireFields<QueryVmArgs, 'id'>>;
   vms?: Resolver<ResolversTypes['VmConnection'], ParentType, ContextType, RequireFields<QueryVmsArgs, 'first'>>;
+};
+
+export type SubscriptionResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = {
+  events?: SubscriptionResolver<ResolversTypes['Event'], "events", ParentType, ContextType, Partial<SubscriptionEventsArgs>>;
+};
+
+export type UpstreamStateResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['UpstreamState'] = ResolversParentTypes['UpstreamState']> = {
+  connected?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  kind?: Resolver<ResolversTypes['ProviderKind'], ParentType, ContextType>;
+  lastError?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  lastEventAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  registrations?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
 };
 
 export type VmResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Vm'] = ResolversParentTypes['Vm']> = {
@@ -366,10 +471,14 @@ export type Resolvers<ContextType = GatewayContext> = {
   ConsoleAccess?: ConsoleAccessResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
   Enterprise?: EnterpriseResolvers<ContextType>;
+  Event?: EventResolvers<ContextType>;
   Host?: HostResolvers<ContextType>;
+  JSON?: GraphQLScalarType;
   PageInfo?: PageInfoResolvers<ContextType>;
   Provider?: ProviderResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
+  Subscription?: SubscriptionResolvers<ContextType>;
+  UpstreamState?: UpstreamStateResolvers<ContextType>;
   Vm?: VmResolvers<ContextType>;
   VmConnection?: VmConnectionResolvers<ContextType>;
   VmEdge?: VmEdgeResolvers<ContextType>;

@@ -2,10 +2,11 @@
 import type { IResolvers } from '@graphql-tools/utils';
 import type { Resolvers } from '../generated/types.js';
 import { consoleResolvers } from './console.js';
+import { eventResolvers } from './events.js';
 import { scalarResolvers } from './scalars.js';
 import { vmResolvers } from './vms.js';
 
-const domains: Resolvers[] = [scalarResolvers, vmResolvers, consoleResolvers];
+const domains: Resolvers[] = [scalarResolvers, vmResolvers, consoleResolvers, eventResolvers];
 
 export function mergeResolvers(): IResolvers[] {
   return domains as IResolvers[];

@@ -8,6 +8,8 @@ function toIso(value: unknown): string {
 }
 
 export const scalarResolvers: Resolvers = {
+  // Upstream objects pass through as they came; JSON values need no coercion on the way out.
+  JSON: new GraphQLScalarType({ name: 'JSON', serialize: (v) => v, parseValue: (v) => v }),
   DateTime: new GraphQLScalarType({
     name: 'DateTime',
     serialize: toIso,

@@ -2,7 +2,7 @@ import type { Resolvers } from '../generated/types.js';
 import { formatVmId } from '../../vm-id.js';
 import type { ProviderKind } from '../../upstreams/types.js';
 
-const KIND: Record<ProviderKind, 'CLOUDTOWER' | 'ABIQUO' | 'DRP'> = {
+export const KIND: Record<ProviderKind, 'CLOUDTOWER' | 'ABIQUO' | 'DRP'> = {
   cloudtower: 'CLOUDTOWER',
   abiquo: 'ABIQUO',
   drp: 'DRP',
@@ -16,7 +16,7 @@ export const vmResolvers: Resolvers = {
       return connection;
     },
     vm: (_parent, { id }, ctx) => ctx.gateway.getVm(id),
-    providers: (_parent, _args, ctx) => [...ctx.gateway.providers.values()].map((p) => ({ name: p.name, kind: KIND[p.kind] })),
+    providers: (_parent, _args, ctx) => [...ctx.gateway.upstreams.values()].map((p) => ({ name: p.name, kind: KIND[p.kind] })),
   },
   VmConnection: {
     edges: (c) => c.edges,

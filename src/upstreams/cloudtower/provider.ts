@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import type { CloudTowerProviderConfig } from '../../config.js';
 import { BadUserInputError, ConsoleUnavailableError, NotFoundError, isGatewayError } from '../../errors.js';
-import type { ConsoleAccessRecord, ConsoleTarget, Provider, ReadyStatus, VmFilter, VmListPage, VmListRequest, VmRecord, VmStatus } from '../types.js';
+import type { ConsoleAccessRecord, ConsoleTarget, Provider, ReadyStatus, UpstreamStateRecord, VmFilter, VmListPage, VmListRequest, VmRecord, VmStatus } from '../types.js';
 import { CloudTowerClient, type CloudTowerVm, type CloudTowerVnc } from './client.js';
 import { describeEndpoint, directConsoleUrl, towerConsoleUrl } from './console-urls.js';
 
@@ -108,6 +108,12 @@ export class CloudTowerProvider implements Provider {
     } catch (err) {
       return { ok: false, detail: isGatewayError(err) ? `${err.code}: ${err.message}` : 'unexpected error' };
     }
+  }
+
+  /** CloudTower is request/response: "connected" means a readiness probe just succeeded. */
+  async state(): Promise<UpstreamStateRecord> {
+    const ready = await this.checkReady();
+    return { connected: ready.ok, lastEventAt: null, registrations: [], lastError: ready.ok ? null : (ready.detail ?? null) };
   }
 
   close(): Promise<void> {
