@@ -4,8 +4,8 @@
  */
 import type { GatewayConfig, ProviderConfig } from '../config.js';
 import type { EventBus } from '../events/bus.js';
-import { ConfigError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { createAbiquoProvider } from './abiquo/provider.js';
 import { CloudTowerProvider } from './cloudtower/provider.js';
 import { DrpEventSource } from './drp/source.js';
 import type { Provider, Upstream } from './types.js';
@@ -19,9 +19,7 @@ type Factory<K extends ProviderConfig['kind']> = (config: Extract<ProviderConfig
 
 const factories: { [K in ProviderConfig['kind']]: Factory<K> } = {
   cloudtower: (config) => new CloudTowerProvider(config),
-  abiquo: () => {
-    throw new ConfigError(['providers: kind "abiquo" is not available in this build yet']);
-  },
+  abiquo: (config, deps) => createAbiquoProvider(config, { publisher: deps.bus, logger: deps.logger }),
   drp: (config, deps) => new DrpEventSource(config, deps),
 };
 

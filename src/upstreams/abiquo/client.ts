@@ -1,0 +1,315 @@
+/**
+ * Abiquo REST client: the walk of seed 001 (enterprises -> each one's `virtualmachines` link -> VMs),
+ * with versioned media types in JSON (API 3.0+) or XML (older APIs), `startwith`/`limit` paging that
+ * follows `rel:"next"`, and bounded concurrency across enterprises. One undici Pool per upstream.
+ *
+ * Links are followed only when they stay on the configured API's origin: an upstream (or whatever sits
+ * in front of it) must not be able to steer the gateway's credentials to another host.
+ */
+import { Pool } from 'undici';
+import type { Dispatcher } from 'undici';
+import {
+  GatewayError,
+  UpstreamAuthFailedError,
+  UpstreamResponseError,
+  isGatewayError,
+} from '../../errors.js';
+import { transportError } from '../http-errors.js';
+import type { TlsOptions } from '../types.js';
+import { createLimiter, type Limiter } from './limiter.js';
+import { formatMediaType, type AbiquoFormat } from './media-types.js';
+import {
+  DecodeError,
+  decodeEnterprise,
+  decodeErrorBody,
+  decodePage,
+  decodeVm,
+  type AbiquoEnterprise,
+  type AbiquoPage,
+  type AbiquoVm,
+} from './model.js';
+import { parseXmlRoot } from './xml.js';
+
+export type AbiquoAuth =
+  | { username: string; password: string }
+  /** Sent as `Authorization: <scheme> <token>`. */
+  | { token: string; scheme?: 'Token' | 'Bearer' };
+
+export interface AbiquoClientOptions {
+  /** Provider name, used in error messages. */
+  name: string;
+  /** API root, e.g. `https://abiquo.example/api`. A bare origin means `<origin>/api`. */
+  url: string;
+  auth: AbiquoAuth;
+  /** `version` parameter of the media types. @default '4.7' */
+  apiVersion?: string;
+  /** Wire format: json (API 3.0+) or xml (older APIs). @default 'json' */
+  format?: AbiquoFormat;
+  /** Collection page size (`limit`). @default 25 */
+  pageSize?: number;
+  /** Enterprises whose VMs are fetched at once (walks and single refreshes together). @default 8 */
+  concurrency?: number;
+  tls?: TlsOptions;
+  /** Milliseconds to connect. @default 5000 */
+  connectTimeoutMs?: number;
+  /** Milliseconds allowed for the headers, and again for the body, of each request. @default 15000 */
+  requestTimeoutMs?: number;
+}
+
+export interface AbiquoEnterpriseVm {
+  enterpriseId: number;
+  vm: AbiquoVm;
+}
+
+export interface AbiquoWalkError {
+  enterpriseId: number;
+  error: GatewayError;
+}
+
+export interface AbiquoWalkResult {
+  /** Every enterprise listed, including those whose VMs could not be read. */
+  enterprises: AbiquoEnterprise[];
+  /** VMs of the enterprises that were read completely. */
+  vms: AbiquoEnterpriseVm[];
+  /** One entry per enterprise whose VMs could not be read. */
+  errors: AbiquoWalkError[];
+}
+
+/** `Authorization` header value for these credentials. Contains a secret: never log it. */
+export function authorizationHeader(auth: AbiquoAuth): string {
+  if ('token' in auth) return `${auth.scheme ?? 'Token'} ${auth.token}`;
+  return `Basic ${Buffer.from(`${auth.username}:${auth.password}`, 'utf8').toString('base64')}`;
+}
+
+/** The API root URL (no trailing slash) for a configured URL; a bare origin gets `/api`. */
+export function apiRootOf(url: string): URL {
+  const u = new URL(url);
+  u.search = '';
+  u.hash = '';
+  const path = u.pathname.replace(/\/+$/, '');
+  u.pathname = path === '' ? '/api' : path;
+  return u;
+}
+
+// A runaway `next` chain (a buggy or hostile upstream) stops here instead of looping forever.
+const MAX_PAGES = 10_000;
+
+interface CollectionSpec<T> {
+  /** Media type entity, e.g. `virtualmachines`. */
+  entity: string;
+  /** XML root and item element names. */
+  rootTag: string;
+  itemTag: string;
+  decode: (v: unknown) => T;
+  /** What is being read, for error messages (no URLs: they may be long and are the upstream's business). */
+  what: string;
+}
+
+export class AbiquoClient {
+  readonly name: string;
+  readonly apiRoot: URL;
+  readonly format: AbiquoFormat;
+  readonly #pool: Pool;
+  readonly #authorization: string;
+  readonly #version: string;
+  readonly #pageSize: number;
+  readonly #limit: Limiter;
+
+  constructor(opts: AbiquoClientOptions) {
+    this.name = opts.name;
+    this.apiRoot = apiRootOf(opts.url);
+    this.format = opts.format ?? 'json';
+    this.#authorization = authorizationHeader(opts.auth);
+    this.#version = opts.apiVersion ?? '4.7';
+    this.#pageSize = opts.pageSize ?? 25;
+    const concurrency = opts.concurrency ?? 8;
+    this.#limit = createLimiter(concurrency);
+    const requestTimeoutMs = opts.requestTimeoutMs ?? 15_000;
+    this.#pool = new Pool(this.apiRoot.origin, {
+      // One spare connection for the enterprise list and readiness probes beside a full walk.
+      connections: concurrency + 1,
+      connect: {
+        timeout: opts.connectTimeoutMs ?? 5_000,
+        ...(opts.tls?.ca ? { ca: opts.tls.ca } : {}),
+        ...(opts.tls?.insecure ? { rejectUnauthorized: false } : {}),
+      },
+      headersTimeout: requestTimeoutMs,
+      bodyTimeout: requestTimeoutMs,
+    });
+  }
+
+  /** All enterprises, every page. */
+  async listEnterprises(): Promise<AbiquoEnterprise[]> {
+    return this.#collect(this.#url('admin/enterprises'), {
+      entity: 'enterprises',
+      rootTag: 'enterprises',
+      itemTag: 'enterprise',
+      decode: decodeEnterprise,
+      what: 'the enterprise list',
+    });
+  }
+
+  /**
+   * All VMs of one enterprise, read through its `virtualmachines` link (or the documented
+   * `/admin/enterprises/{id}/action/virtualmachines` when the entity carries none). Shares the
+   * concurrency limit with walks.
+   */
+  async listEnterpriseVms(enterprise: AbiquoEnterprise | number): Promise<AbiquoVm[]> {
+    const id = typeof enterprise === 'number' ? enterprise : enterprise.id;
+    const link = typeof enterprise === 'number' ? undefined : enterprise.links.find((l) => l.rel === 'virtualmachines');
+    const spec: CollectionSpec<AbiquoVm> = {
+      entity: 'virtualmachines',
+      rootTag: 'virtualMachines',
+      itemTag: 'virtualMachine',
+      decode: decodeVm,
+      what: `the virtual machines of enterprise ${id}`,
+    };
+    return this.#limit(async () => {
+      const url = link ? this.#sameOrigin(link.href, spec.what) : this.#url(`admin/enterprises/${id}/action/virtualmachines`);
+      return this.#collect(url, spec);
+    });
+  }
+
+  /**
+   * The whole walk. Fails only when the enterprise list cannot be read; an enterprise whose VMs
+   * cannot be read is reported in `errors` and the others' VMs are still returned.
+   */
+  async walk(): Promise<AbiquoWalkResult> {
+    const enterprises = await this.listEnterprises();
+    const vms: AbiquoEnterpriseVm[] = [];
+    const errors: AbiquoWalkError[] = [];
+    await Promise.all(
+      enterprises.map(async (enterprise) => {
+        try {
+          for (const vm of await this.listEnterpriseVms(enterprise)) vms.push({ enterpriseId: enterprise.id, vm });
+        } catch (err) {
+          errors.push({ enterpriseId: enterprise.id, error: this.#asGatewayError(err) });
+        }
+      }),
+    );
+    errors.sort((a, b) => a.enterpriseId - b.enterpriseId);
+    return { enterprises, vms, errors };
+  }
+
+  /** One small request to prove the API answers and accepts our credentials. */
+  async ping(): Promise<void> {
+    const url = this.#url('admin/enterprises');
+    url.searchParams.set('startwith', '0');
+    url.searchParams.set('limit', '1');
+    await this.#getPage(url, {
+      entity: 'enterprises',
+      rootTag: 'enterprises',
+      itemTag: 'enterprise',
+      decode: decodeEnterprise,
+      what: 'the enterprise list',
+    });
+  }
+
+  /** Close the pool; requests still in flight fail (callers shutting down do not wait for a slow upstream). */
+  async close(): Promise<void> {
+    await this.#pool.destroy();
+  }
+
+  #url(relative: string): URL {
+    return new URL(`${this.apiRoot.pathname}/${relative}`, this.apiRoot.origin);
+  }
+
+  #sameOrigin(href: string, what: string): URL {
+    let url: URL;
+    try {
+      url = new URL(href, this.apiRoot);
+    } catch {
+      throw new UpstreamResponseError(this.name, `a link in ${what} is not a URL`);
+    }
+    if (url.origin !== this.apiRoot.origin) {
+      throw new UpstreamResponseError(this.name, `a link in ${what} points outside the configured API origin; not followed`);
+    }
+    return url;
+  }
+
+  async #collect<T>(first: URL, spec: CollectionSpec<T>): Promise<T[]> {
+    const out: T[] = [];
+    let url: URL | null = first;
+    url.searchParams.set('startwith', url.searchParams.get('startwith') ?? '0');
+    url.searchParams.set('limit', url.searchParams.get('limit') ?? String(this.#pageSize));
+    const seen = new Set<string>();
+    while (url) {
+      if (seen.has(url.href) || seen.size >= MAX_PAGES) {
+        throw new UpstreamResponseError(this.name, `paging of ${spec.what} does not end`);
+      }
+      seen.add(url.href);
+      const page: AbiquoPage<T> = await this.#getPage(url, spec);
+      out.push(...page.items);
+      const next = page.links.find((l) => l.rel === 'next');
+      // An empty page with a `next` link would never end; stop at the first empty page.
+      url = next && page.items.length > 0 ? this.#sameOrigin(next.href, spec.what) : null;
+    }
+    return out;
+  }
+
+  async #getPage<T>(url: URL, spec: CollectionSpec<T>): Promise<AbiquoPage<T>> {
+    const { status, contentType, text } = await this.#get(url, spec.entity);
+    if (status === 401 || status === 403) throw new UpstreamAuthFailedError(this.name, `HTTP ${status} reading ${spec.what}`);
+    if (status >= 300) {
+      const err = this.#errorBody(text, contentType);
+      throw new UpstreamResponseError(this.name, `${spec.what}: HTTP ${status}${err ? ` (${err.code})` : ''}`, {
+        status,
+        ...(err ? { upstreamCode: err.code } : {}),
+      });
+    }
+    try {
+      const tree = this.#parseBody(text, contentType, spec.rootTag);
+      return decodePage(tree, spec.itemTag, spec.decode);
+    } catch (err) {
+      if (err instanceof DecodeError) throw new UpstreamResponseError(this.name, `${spec.what}: ${err.message}`, { status });
+      throw err;
+    }
+  }
+
+  #parseBody(text: string, contentType: string, rootTag: string): unknown {
+    if (this.format === 'json') {
+      if (!/json/i.test(contentType)) throw new DecodeError('a body that is not JSON');
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        throw new DecodeError('a body that is not valid JSON');
+      }
+    }
+    if (!/xml/i.test(contentType)) throw new DecodeError('a body that is not XML');
+    return parseXmlRoot(text, rootTag);
+  }
+
+  #errorBody(text: string, contentType: string): { code: string; message: string } | null {
+    try {
+      if (/json/i.test(contentType)) return decodeErrorBody(JSON.parse(text));
+      if (/xml/i.test(contentType)) return decodeErrorBody(parseXmlRoot(text, 'errors'));
+    } catch {
+      // An unreadable error body: the status alone is reported.
+    }
+    return null;
+  }
+
+  async #get(url: URL, entity: string): Promise<{ status: number; contentType: string; text: string }> {
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await this.#pool.request({
+        method: 'GET',
+        path: url.pathname + url.search,
+        headers: {
+          accept: formatMediaType(entity, this.format, this.#version),
+          authorization: this.#authorization,
+        },
+      });
+      const text = await res.body.text();
+      const ct = res.headers['content-type'];
+      return { status: res.statusCode, contentType: (Array.isArray(ct) ? ct[0] : ct) ?? '', text };
+    } catch (err) {
+      throw transportError(this.name, err);
+    }
+  }
+
+  #asGatewayError(err: unknown): GatewayError {
+    if (isGatewayError(err)) return err;
+    return new UpstreamResponseError(this.name, 'unexpected failure while reading virtual machines', {}, { cause: err });
+  }
+}

@@ -1,0 +1,474 @@
+/**
+ * An Abiquo API server over node:http, loopback only: the two REST resources of seed 001 (enterprises,
+ * an enterprise's virtual machines) with versioned media types in JSON and XML, paging, Basic/Token
+ * auth, and the Outbound API's server-sent event stream at /m/stream. Control methods change the
+ * data, emit events, drop streams and inject faults, so the gateway can be tested against it.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { formatMediaType, parseMediaType, type AbiquoFormat } from '../media-types.js';
+import type { AbiquoLink } from '../model.js';
+import { defaultAbiquoData, simVm, type AbiquoSimEnterprise, type AbiquoSimVm } from './data.js';
+import { renderVmEvent, vmCloudUri, type AbiquoEventFormat } from './events.js';
+import { renderCollection, renderErrors, renderMalformed, type SimEntity } from './render.js';
+
+/**
+ * - `error`: HTTP 500 with an Abiquo error body.
+ * - `malformed`: HTTP 200 with the right media type and a truncated body (JSON or XML, as asked).
+ * - `hang`: never answer; the socket stays open until the client gives up or the simulator closes.
+ */
+export type AbiquoSimFault = 'error' | 'malformed' | 'hang';
+
+/** Where a fault applies: the enterprise list, one enterprise's VM list, or the event stream. */
+export type AbiquoSimFaultTarget = 'enterprises' | 'stream' | number;
+
+export interface AbiquoSimulatorOptions {
+  /** Enterprises and VMs served. @default defaultAbiquoData() */
+  data?: AbiquoSimEnterprise[];
+  /** Basic auth user. @default 'admin' */
+  username?: string;
+  /** Basic auth password (Abiquo's documented default). @default 'xabiquo' */
+  password?: string;
+  /** Tokens accepted as `Authorization: Token <t>` or `Bearer <t>`. @default [] */
+  tokens?: string[];
+  /** Milliseconds added before answering each REST request. @default 0 */
+  latencyMs?: number;
+  /** Event body format on the stream. @default 'legacy' */
+  eventFormat?: AbiquoEventFormat;
+  /**
+   * Status for an `Accept` naming another entity or a non-Abiquo type. Abiquo refuses a wrong media type,
+   * but whether with 406 or 415 is unverified; null serves JSON regardless. @default 406
+   */
+  wrongMediaTypeStatus?: 406 | 415 | null;
+  /** `limit` when the request names none. @default 25 */
+  defaultLimit?: number;
+  /** Base URL used in links instead of the server's own (tests of link-following rules). */
+  publicBaseUrl?: string;
+  /**
+   * Live console for a VM that has a remote desktop address: its vdrpIP/vdrpPort are served from the
+   * answer instead of the data set. VMs without a vdrp address keep none. Return null to keep the data's.
+   */
+  consoleFor?: (vm: AbiquoSimVm, enterpriseId: number) => { host: string; port: number } | null;
+}
+
+export interface AbiquoSimStats {
+  /** REST requests answered or in progress (not streams). */
+  requests: number;
+  enterpriseListRequests: number;
+  vmListRequests: number;
+  /** Highest number of REST requests in progress at once since the last reset. */
+  maxInFlight: number;
+  /** Stream connections accepted since the last reset. */
+  streamConnections: number;
+  /** Streams open now. */
+  openStreams: number;
+  /** `Accept` header of the latest REST request. */
+  lastAccept: string | null;
+}
+
+interface StreamClient {
+  res: ServerResponse;
+  /** null = every action. */
+  actions: Set<string> | null;
+}
+
+const MEDIA_ENTITY = { enterprises: 'enterprises', vms: 'virtualmachines' } as const;
+
+export class AbiquoSimulator {
+  /** Origin, e.g. http://127.0.0.1:PORT */
+  readonly url: string;
+  readonly apiUrl: string;
+  readonly streamUrl: string;
+  latencyMs: number;
+  eventFormat: AbiquoEventFormat;
+
+  readonly #server: Server;
+  readonly #opts: AbiquoSimulatorOptions;
+  readonly #data: AbiquoSimEnterprise[];
+  readonly #faults = new Map<AbiquoSimFaultTarget, AbiquoSimFault>();
+  readonly #streams = new Set<StreamClient>();
+  readonly #streamWaiters: Array<{ count: number; resolve: () => void }> = [];
+  #streamRefusal: number | null = null;
+  #inFlight = 0;
+  #stats: AbiquoSimStats = AbiquoSimulator.#emptyStats();
+
+  private constructor(server: Server, opts: AbiquoSimulatorOptions) {
+    this.#server = server;
+    this.#opts = opts;
+    this.#data = structuredClone(opts.data ?? defaultAbiquoData());
+    this.latencyMs = opts.latencyMs ?? 0;
+    this.eventFormat = opts.eventFormat ?? 'legacy';
+    const { port } = server.address() as AddressInfo;
+    this.url = `http://127.0.0.1:${port}`;
+    this.apiUrl = `${this.url}/api`;
+    this.streamUrl = `${this.url}/m/stream`;
+  }
+
+  static async start(opts: AbiquoSimulatorOptions = {}): Promise<AbiquoSimulator> {
+    const server = createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve());
+    });
+    const sim = new AbiquoSimulator(server, opts);
+    server.on('request', (req, res) => sim.#handle(req, res));
+    return sim;
+  }
+
+  static #emptyStats(): AbiquoSimStats {
+    return { requests: 0, enterpriseListRequests: 0, vmListRequests: 0, maxInFlight: 0, streamConnections: 0, openStreams: 0, lastAccept: null };
+  }
+
+  // ---- control -------------------------------------------------------------------------------
+
+  stats(): AbiquoSimStats {
+    return { ...this.#stats, openStreams: this.#streams.size };
+  }
+
+  resetStats(): void {
+    this.#stats = AbiquoSimulator.#emptyStats();
+  }
+
+  setFault(target: AbiquoSimFaultTarget, fault: AbiquoSimFault | null): void {
+    if (fault === null) this.#faults.delete(target);
+    else this.#faults.set(target, fault);
+  }
+
+  /** Answer new stream requests with this HTTP status (e.g. 503) until called with null. */
+  refuseStreams(status: number | null): void {
+    this.#streamRefusal = status;
+  }
+
+  /** A deep copy of the data set as served now (before consoleFor). */
+  snapshot(): AbiquoSimEnterprise[] {
+    return structuredClone(this.#data);
+  }
+
+  addEnterprise(id: number, name: string): void {
+    if (this.#data.some((e) => e.id === id)) throw new Error(`enterprise ${id} exists`);
+    this.#data.push({ id, name, vms: [] });
+  }
+
+  removeEnterprise(id: number): void {
+    const i = this.#data.findIndex((e) => e.id === id);
+    if (i >= 0) this.#data.splice(i, 1);
+  }
+
+  /** Add or replace a VM without emitting events (changes made while a consumer is away). */
+  putVm(enterpriseId: number, vm: AbiquoSimVm): void {
+    const ent = this.#enterprise(enterpriseId);
+    const i = ent.vms.findIndex((v) => v.id === vm.id);
+    if (i >= 0) ent.vms[i] = structuredClone(vm);
+    else ent.vms.push(structuredClone(vm));
+  }
+
+  /** Remove a VM without emitting events. */
+  removeVm(enterpriseId: number, vmId: number): void {
+    const ent = this.#enterprise(enterpriseId);
+    ent.vms = ent.vms.filter((v) => v.id !== vmId);
+  }
+
+  /**
+   * Deploy a VM: it appears (or is replaced) running with a remote desktop address, then DEPLOY and
+   * DEPLOY_FINISH are emitted, as the real platform emits both.
+   */
+  deployVm(enterpriseId: number, vm: Partial<AbiquoSimVm> & { id: number }): AbiquoSimVm {
+    const deployed = simVm(vm.id, { ...vm, state: 'ON' });
+    this.putVm(enterpriseId, deployed);
+    this.emitVmEvent(enterpriseId, deployed.id, 'DEPLOY');
+    this.emitVmEvent(enterpriseId, deployed.id, 'DEPLOY_FINISH');
+    return deployed;
+  }
+
+  /** Undeploy: the VM stays, NOT_ALLOCATED and without a remote desktop address; UNDEPLOY + UNDEPLOY_FINISH. */
+  undeployVm(enterpriseId: number, vmId: number): void {
+    const vm = this.#enterprise(enterpriseId).vms.find((v) => v.id === vmId);
+    if (!vm) throw new Error(`no VM ${vmId} in enterprise ${enterpriseId}`);
+    this.emitVmEvent(enterpriseId, vmId, 'UNDEPLOY');
+    Object.assign(vm, { state: 'NOT_ALLOCATED', vdrpIP: null, vdrpPort: null });
+    this.emitVmEvent(enterpriseId, vmId, 'UNDEPLOY_FINISH');
+  }
+
+  /** Emit a VM event; the enterprise and VM need not exist (tests of events for unknown entities). */
+  emitVmEvent(enterpriseId: number, vmId: number, action: string): void {
+    const ent = this.#data.find((e) => e.id === enterpriseId);
+    const vm = ent?.vms.find((v) => v.id === vmId);
+    const body = renderVmEvent(
+      {
+        action,
+        enterpriseId,
+        enterpriseName: ent?.name ?? `enterprise-${enterpriseId}`,
+        vmId,
+        vmLabel: vm?.label ?? vm?.name ?? `vm-${vmId}`,
+        vdcId: vm?.vdcId ?? 1,
+        vappId: vm?.vappId ?? 1,
+        time: Date.now(),
+      },
+      this.eventFormat,
+    );
+    this.emitRaw(body);
+  }
+
+  /** Send any JSON object to the streams whose action filter admits its `action`. */
+  emitRaw(event: Record<string, unknown>): void {
+    const line = `data: ${JSON.stringify(event)}\n\n`;
+    for (const s of this.#streams) {
+      if (s.actions === null || s.actions.has(String(event.action))) s.res.write(line);
+    }
+  }
+
+  /** End every open event stream (the server side of a network drop). */
+  dropStreams(): void {
+    for (const s of this.#streams) s.res.end();
+    this.#streams.clear();
+  }
+
+  /** Resolves once at least `count` streams are connected. */
+  waitForStreams(count = 1): Promise<void> {
+    if (this.#streams.size >= count) return Promise.resolve();
+    return new Promise((resolve) => this.#streamWaiters.push({ count, resolve }));
+  }
+
+  async close(): Promise<void> {
+    this.dropStreams();
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    this.#server.closeAllConnections();
+    await closed;
+  }
+
+  // ---- HTTP ----------------------------------------------------------------------------------
+
+  #enterprise(id: number): AbiquoSimEnterprise {
+    const ent = this.#data.find((e) => e.id === id);
+    if (!ent) throw new Error(`no enterprise ${id}`);
+    return ent;
+  }
+
+  #base(): string {
+    return (this.#opts.publicBaseUrl ?? this.url).replace(/\/+$/, '') + '/api';
+  }
+
+  #authorised(req: IncomingMessage): boolean {
+    const header = req.headers.authorization ?? '';
+    const [scheme, value = ''] = header.split(' ', 2);
+    if (scheme === 'Basic') {
+      const decoded = Buffer.from(value, 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      return (
+        colon > 0 &&
+        decoded.slice(0, colon) === (this.#opts.username ?? 'admin') &&
+        decoded.slice(colon + 1) === (this.#opts.password ?? 'xabiquo')
+      );
+    }
+    if (scheme === 'Token' || scheme === 'Bearer') return (this.#opts.tokens ?? []).includes(value);
+    return false;
+  }
+
+  #handle(req: IncomingMessage, res: ServerResponse): void {
+    const url = new URL(req.url ?? '/', 'http://sim.invalid');
+    if (url.pathname === '/m/stream') {
+      this.#handleStream(req, res, url);
+      return;
+    }
+    this.#stats.requests++;
+    this.#stats.lastAccept = req.headers.accept ?? null;
+    this.#inFlight++;
+    this.#stats.maxInFlight = Math.max(this.#stats.maxInFlight, this.#inFlight);
+    res.once('close', () => this.#inFlight--);
+    const answer = (): void => this.#handleRest(req, res, url);
+    if (this.latencyMs > 0) setTimeout(answer, this.latencyMs);
+    else answer();
+  }
+
+  #handleRest(req: IncomingMessage, res: ServerResponse, url: URL): void {
+    const entMatch = /^\/api\/admin\/enterprises\/(\d+)\/action\/virtualmachines\/?$/.exec(url.pathname);
+    const isList = /^\/api\/admin\/enterprises\/?$/.test(url.pathname);
+    const mediaEntity = isList ? MEDIA_ENTITY.enterprises : entMatch ? MEDIA_ENTITY.vms : null;
+    const negotiated = this.#negotiate(req.headers.accept, mediaEntity);
+    const format: AbiquoFormat = negotiated.format;
+    const fail = (status: number, code: string, message: string): void => {
+      res.writeHead(status, {
+        'content-type': formatMediaType('errors', format, negotiated.version),
+        ...(status === 401 ? { 'www-authenticate': 'Basic realm="Abiquo Api"' } : {}),
+      });
+      res.end(renderErrors([{ code, message }], format));
+    };
+
+    // Unverified codes: Abiquo's own for these cases were not found in public docs.
+    if (!this.#authorised(req)) return fail(401, 'AUTH-1', 'Authentication is required or the credentials are wrong');
+    if (req.method !== 'GET') return fail(405, 'GEN-1', 'Method not allowed');
+    if (mediaEntity === null) return fail(404, 'GEN-0', 'No resource at this URI');
+    if (negotiated.refused !== null) return fail(negotiated.refused, 'GEN-2', 'The requested media type is not supported here');
+
+    let page: { startwith: number; limit: number };
+    try {
+      page = this.#paging(url);
+    } catch {
+      return fail(400, 'QUERY-1', 'startwith and limit must be non-negative integers');
+    }
+
+    let target: AbiquoSimFaultTarget = 'enterprises';
+    let entities: SimEntity[];
+    let path: string;
+    if (isList) {
+      this.#stats.enterpriseListRequests++;
+      entities = this.#data.map((e) => this.#enterpriseEntity(e, format, negotiated.version));
+      path = '/admin/enterprises';
+    } else {
+      this.#stats.vmListRequests++;
+      const id = Number(entMatch![1]);
+      target = id;
+      const ent = this.#data.find((e) => e.id === id);
+      if (!ent && !this.#faults.has(id)) return fail(404, 'EN-0', 'The requested enterprise does not exist');
+      entities = (ent?.vms ?? []).map((vm) => this.#vmEntity(id, vm, format, negotiated.version));
+      path = `/admin/enterprises/${id}/action/virtualmachines`;
+    }
+
+    const fault = this.#faults.get(target);
+    if (fault === 'hang') return;
+    if (fault === 'error') return fail(500, 'GEN-500', 'Unexpected error in the simulated API');
+    res.writeHead(200, { 'content-type': formatMediaType(mediaEntity, format, negotiated.version) });
+    if (fault === 'malformed') return void res.end(renderMalformed(format));
+
+    const { startwith, limit } = page;
+    const items = limit === 0 ? entities.slice(startwith) : entities.slice(startwith, startwith + limit);
+    const rootTag = isList ? 'enterprises' : 'virtualMachines';
+    const itemTag = isList ? 'enterprise' : 'virtualMachine';
+    res.end(
+      renderCollection(
+        { rootTag, itemTag, items, totalSize: entities.length, links: this.#pageLinks(path, startwith, limit, entities.length) },
+        format,
+      ),
+    );
+  }
+
+  #negotiate(
+    accept: string | undefined,
+    entity: string | null,
+  ): { format: AbiquoFormat; version: string | null; refused: 406 | 415 | null } {
+    const wrong = this.#opts.wrongMediaTypeStatus === undefined ? 406 : this.#opts.wrongMediaTypeStatus;
+    if (accept === undefined || accept.trim() === '' || accept.trim() === '*/*') return { format: 'json', version: null, refused: null };
+    const parsed = parseMediaType(accept);
+    if (parsed && (entity === null || parsed.entity === entity)) return { format: parsed.format, version: parsed.version, refused: null };
+    // The error body itself follows the format the client seemed to want.
+    const format: AbiquoFormat = parsed?.format ?? (/xml/i.test(accept) ? 'xml' : 'json');
+    return { format, version: parsed?.version ?? null, refused: wrong };
+  }
+
+  #paging(url: URL): { startwith: number; limit: number } {
+    const num = (name: string, dflt: number): number => {
+      const raw = url.searchParams.get(name);
+      if (raw === null) return dflt;
+      if (!/^\d{1,9}$/.test(raw)) throw new Error('bad paging');
+      return Number(raw);
+    };
+    return { startwith: num('startwith', 0), limit: num('limit', this.#opts.defaultLimit ?? 25) };
+  }
+
+  #pageLinks(path: string, startwith: number, limit: number, total: number): AbiquoLink[] {
+    const href = (s: number): string => `${this.#base()}${path}?startwith=${s}&limit=${limit}`;
+    if (limit === 0) return [{ rel: 'first', href: href(0) }, { rel: 'last', href: href(0) }];
+    const last = total === 0 ? 0 : Math.floor((total - 1) / limit) * limit;
+    const links: AbiquoLink[] = [{ rel: 'first', href: href(0) }];
+    if (startwith > 0) links.push({ rel: 'prev', href: href(Math.max(0, startwith - limit)) });
+    if (startwith + limit < total) links.push({ rel: 'next', href: href(startwith + limit) });
+    links.push({ rel: 'last', href: href(last) });
+    return links;
+  }
+
+  #enterpriseEntity(e: AbiquoSimEnterprise, format: AbiquoFormat, version: string | null): SimEntity {
+    const self = `${this.#base()}/admin/enterprises/${e.id}`;
+    return {
+      links: [
+        { rel: 'edit', href: self, type: formatMediaType('enterprise', format, version), title: e.name },
+        {
+          rel: 'virtualmachines',
+          href: `${self}/action/virtualmachines`,
+          type: formatMediaType('virtualmachines', format, version),
+          title: 'virtual machines',
+        },
+      ],
+      fields: [
+        ['id', e.id],
+        ['name', e.name],
+      ],
+    };
+  }
+
+  #vmEntity(enterpriseId: number, vm: AbiquoSimVm, format: AbiquoFormat, version: string | null): SimEntity {
+    const base = this.#base();
+    const cloudUri = vmCloudUri(vm.vdcId, vm.vappId, vm.id);
+    const live = vm.vdrpIP !== null && this.#opts.consoleFor ? this.#opts.consoleFor(vm, enterpriseId) : null;
+    return {
+      links: [
+        { rel: 'edit', href: base + cloudUri, type: formatMediaType('virtualmachine', format, version), title: vm.label ?? vm.name },
+        {
+          rel: 'enterprise',
+          href: `${base}/admin/enterprises/${enterpriseId}`,
+          type: formatMediaType('enterprise', format, version),
+        },
+        {
+          rel: 'virtualappliance',
+          href: `${base}/cloud/virtualdatacenters/${vm.vdcId}/virtualappliances/${vm.vappId}`,
+          type: formatMediaType('virtualappliance', format, version),
+        },
+      ],
+      fields: [
+        ['id', vm.id],
+        ['name', vm.name],
+        ['label', vm.label],
+        ['uuid', vm.uuid],
+        ['state', vm.state],
+        ['cpu', vm.cpu],
+        ['ram', vm.ram],
+        ['vdrpIP', live?.host ?? vm.vdrpIP],
+        ['vdrpPort', live?.port ?? vm.vdrpPort],
+        ['vdrpEnabled', vm.vdrpEnabled],
+        ['password', vm.password],
+      ],
+    };
+  }
+
+  // ---- Outbound API stream --------------------------------------------------------------------
+
+  #handleStream(req: IncomingMessage, res: ServerResponse, url: URL): void {
+    const fail = (status: number, code: string, message: string): void => {
+      res.writeHead(status, { 'content-type': formatMediaType('errors', 'json') });
+      res.end(renderErrors([{ code, message }], 'json'));
+    };
+    if (!this.#authorised(req)) return fail(401, 'AUTH-1', 'Authentication is required or the credentials are wrong');
+    if (this.#streamRefusal !== null) return fail(this.#streamRefusal, 'M-1', 'The event stream is not available');
+    if (this.#faults.get('stream') === 'error') return fail(500, 'M-500', 'Unexpected error in the simulated stream');
+    if (this.#faults.get('stream') === 'hang') return;
+    if (url.searchParams.get('X-Atmosphere-Transport') !== 'sse') return fail(400, 'M-2', 'Only the sse transport is simulated');
+
+    const actions = url.searchParams.get('action');
+    const client: StreamClient = {
+      res,
+      actions: actions ? new Set(actions.split(',').map((a) => a.trim()).filter((a) => a !== '')) : null,
+    };
+    const tracking = url.searchParams.get('X-Atmosphere-tracking-id') ?? req.headers['x-atmosphere-tracking-id'];
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      ...(typeof tracking === 'string' ? { 'x-atmosphere-tracking-id': tracking } : {}),
+    });
+    // The documented first message after connecting is blank.
+    res.write('data: \n\n');
+    this.#streams.add(client);
+    this.#stats.streamConnections++;
+    res.once('close', () => this.#streams.delete(client));
+    for (let i = this.#streamWaiters.length - 1; i >= 0; i--) {
+      const w = this.#streamWaiters[i]!;
+      if (this.#streams.size >= w.count) {
+        this.#streamWaiters.splice(i, 1);
+        w.resolve();
+      }
+    }
+  }
+}
+
+/** Start a simulator on an ephemeral loopback port. */
+export function startAbiquoSimulator(opts: AbiquoSimulatorOptions = {}): Promise<AbiquoSimulator> {
+  return AbiquoSimulator.start(opts);
+}
