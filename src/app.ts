@@ -6,6 +6,9 @@ import type { GatewayConfig } from './config.js';
 import { Gateway } from './gateway.js';
 import type { Logger } from './logger.js';
 import { startHttpServer, type RunningHttpServer } from './server.js';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import { createGatewayConsole, CONSOLE_PATH } from './console/gateway-console.js';
+import { mountDemo } from './demo/routes.js';
 import { EventBus } from './events/bus.js';
 import { createUpstreams } from './upstreams/registry.js';
 
@@ -27,27 +30,40 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
   const { logger } = opts;
   const bus = new EventBus({ onListenerError: (err) => logger.error({ err }, 'event bus listener failed') });
   const gateway = new Gateway(createUpstreams(config, { logger, bus }), bus);
-  let http: RunningHttpServer;
+  const metrics = new Registry();
+  collectDefaultMetrics({ register: metrics });
+  let http: RunningHttpServer | undefined;
+  const consoles = createGatewayConsole({ config, gateway, logger, metrics, publicUrl: () => config.server.publicUrl ?? http!.url });
+  gateway.consoleUrls = consoles.minter;
+  const demo = config.server.demo ?? opts.embedded ?? false;
   try {
     http = await startHttpServer({
       gateway,
       logger,
+      metrics,
       host: config.server.host,
       port: config.server.port,
       introspection: config.server.introspection ?? opts.embedded ?? false,
+      limits: config.limits,
+      upgradeRoutes: [{ path: CONSOLE_PATH, handleUpgrade: consoles.endpoint.handleUpgrade }],
+      ...(demo ? { routes: mountDemo } : {}),
     });
   } catch (err) {
+    await consoles.close();
     await gateway.close();
     throw err;
   }
+  const running = http;
   let closing: Promise<void> | null = null;
   return {
     gateway,
-    http,
-    url: http.url,
+    http: running,
+    url: running.url,
     close: () =>
       (closing ??= (async () => {
-        await http.close();
+        // Consoles first: upgraded sockets are not tracked by the HTTP server's drain.
+        await consoles.close();
+        await running.close();
         await gateway.close();
       })()),
   };

@@ -182,6 +182,39 @@ export const configSchema = z
       })
       .strict()
       .default({ ticketTtlSeconds: 30, reusableTickets: false, maxFrameBytes: 1024 * 1024, idleTimeoutSeconds: 600, pingIntervalSeconds: 30 }),
+    limits: z
+      .object({
+        /** Deepest selection nesting. @default 10 */
+        maxDepth: z.number().int().min(1).default(10),
+        /** Aliases in one operation. @default 15 */
+        maxAliases: z.number().int().min(0).default(15),
+        /** graphql-armor cost of one operation. @default 5000 */
+        maxCost: z.number().int().min(1).default(5000),
+        /** Lexical tokens in one document. @default 2000 */
+        maxTokens: z.number().int().min(10).default(2000),
+        /** Directives in one operation. @default 20 */
+        maxDirectives: z.number().int().min(0).default(20),
+        /** Largest HTTP request body on /graphql, bytes. @default 102400 */
+        maxBodyBytes: z.number().int().min(1024).default(100 * 1024),
+        /** Operations running at once on one graphql-ws connection. @default 50 */
+        maxSubscriptionsPerConnection: z.number().int().min(1).default(50),
+        /** graphql-ws: close a socket that sends no connection_init within this time, milliseconds. @default 3000 */
+        wsConnectionInitTimeoutMs: z.number().int().min(100).default(3_000),
+        /** graphql-ws: ping idle sockets this often, milliseconds (0 = never). @default 12000 */
+        wsKeepAliveMs: z.number().int().min(0).default(12_000),
+      })
+      .strict()
+      .default({
+        maxDepth: 10,
+        maxAliases: 15,
+        maxCost: 5000,
+        maxTokens: 2000,
+        maxDirectives: 20,
+        maxBodyBytes: 100 * 1024,
+        maxSubscriptionsPerConnection: 50,
+        wsConnectionInitTimeoutMs: 3_000,
+        wsKeepAliveMs: 12_000,
+      }),
     providers: z.array(providerSchema).min(1, 'at least one provider is required'),
   })
   .strict()

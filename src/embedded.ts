@@ -5,72 +5,100 @@
 import { startGateway, type RunningGateway } from './app.js';
 import { validateConfig, applyEnvOverrides, type GatewayConfigInput } from './config.js';
 import type { Logger } from './logger.js';
-import { startCloudTowerSimulator, type CloudTowerSimulator } from './upstreams/cloudtower/simulator/index.js';
+import { ConsoleFarm } from './rfb/console-farm.js';
+import { defaultAbiquoData, startAbiquoSimulator, type AbiquoSimulator } from './upstreams/abiquo/simulator/index.js';
+import { defaultCloudTowerVms, startCloudTowerSimulator, type CloudTowerSimulator } from './upstreams/cloudtower/simulator/index.js';
+import { startDrpSimulator, type DrpSimulator } from './upstreams/drp/simulator.js';
 
 export interface EmbeddedOptions {
   logger: Logger;
   env?: NodeJS.ProcessEnv;
   /** Gateway port. @default 4000 (CONSOLE_GATEWAY_PORT overrides) */
   port?: number;
+  /** How often the DRP simulator emits a demo event, milliseconds; 0 = never. @default 15000 */
+  drpEventEveryMs?: number;
 }
 
 export interface RunningEmbedded extends RunningGateway {
   cloudTower: CloudTowerSimulator;
+  abiquo: AbiquoSimulator;
+  drp: DrpSimulator;
+  /** Live RFB consoles: `tower/<vm id>` and `abiquo/<enterprise id>/<vm id>`. */
+  consoles: ConsoleFarm;
   /** What to print for a person who just ran `npm start`. */
   banner: string;
 }
 
-/** Simulated CloudTower credentials; they only exist inside this process. */
-const SIM_USER = { username: 'admin', password: 'embedded-sim-password' };
+/** Simulated upstream credentials; they exist only inside this process. */
+const TOWER_USER = { username: 'admin', password: 'embedded-tower-password' };
+const ABIQUO_USER = { username: 'admin', password: 'embedded-abiquo-password' };
+const DRP_USER = { username: 'rocketskates', password: 'r0cketsk8ts' };
 
 export async function startEmbedded(opts: EmbeddedOptions): Promise<RunningEmbedded> {
-  const cloudTower = await startCloudTowerSimulator({ users: [SIM_USER] });
-  const simPort = new URL(cloudTower.url).port;
-  const raw: GatewayConfigInput = {
-    server: { host: '127.0.0.1', port: opts.port ?? 4000, introspection: true, demo: true },
-    providers: [
-      {
-        name: 'tower',
-        kind: 'cloudtower',
-        url: cloudTower.url,
-        ...SIM_USER,
-        // The simulator serves the cluster's and the tower's websockify on its own plain-HTTP port.
-        websockify: {
-          cluster: { scheme: 'ws', port: Number(simPort) },
-          tower: { scheme: 'ws', port: Number(simPort) },
-        },
-      },
-    ],
-  };
-  const config = validateConfig(applyEnvOverrides(raw as Record<string, unknown>, opts.env ?? {}));
-  let gateway: RunningGateway;
+  const consoles = new ConsoleFarm();
+  const started: { close(): Promise<void> }[] = [consoles];
+  let closing: Promise<void> | null = null;
+  // Gateway first, then the simulators it talks to, then their consoles.
+  const closeAll = (): Promise<void> =>
+    (closing ??= (async () => {
+      for (const s of [...started].reverse()) await s.close().catch(() => undefined);
+    })());
   try {
-    gateway = await startGateway(config, { logger: opts.logger, embedded: true });
+    const towerVms = defaultCloudTowerVms();
+    for (const vm of towerVms) await consoles.add(`tower/${vm.id}`, { name: vm.name });
+    const cloudTower = await startCloudTowerSimulator({ users: [TOWER_USER], vms: towerVms, consoleFor: (vm) => consoles.locate(`tower/${vm.id}`) });
+    started.push(cloudTower);
+
+    const abiquoData = defaultAbiquoData();
+    for (const ent of abiquoData) {
+      for (const vm of ent.vms) {
+        if (vm.vdrpIP !== null) await consoles.add(`abiquo/${ent.id}/${vm.id}`, { name: vm.label ?? vm.name, ...(vm.password ? { password: vm.password } : {}) });
+      }
+    }
+    const abiquo = await startAbiquoSimulator({ data: abiquoData, ...ABIQUO_USER, consoleFor: (vm, ent) => consoles.locate(`abiquo/${ent}/${vm.id}`) });
+    started.push(abiquo);
+
+    const drp = await startDrpSimulator({ users: { [DRP_USER.username]: DRP_USER.password }, autoEmitEveryMs: opts.drpEventEveryMs ?? 15_000 });
+    started.push(drp);
+
+    const simPort = new URL(cloudTower.url).port;
+    const raw: GatewayConfigInput = {
+      server: { host: '127.0.0.1', port: opts.port ?? 4000, introspection: true, demo: true },
+      providers: [
+        {
+          name: 'tower',
+          kind: 'cloudtower',
+          url: cloudTower.url,
+          ...TOWER_USER,
+          // The simulator serves the cluster's and the tower's websockify on its own plain-HTTP port.
+          websockify: { cluster: { scheme: 'ws', port: Number(simPort) }, tower: { scheme: 'ws', port: Number(simPort) } },
+        },
+        { name: 'abiquo', kind: 'abiquo', url: abiquo.url, ...ABIQUO_USER },
+        { name: 'drp', kind: 'drp', url: drp.url, ...DRP_USER },
+      ],
+    };
+    const config = validateConfig(applyEnvOverrides(raw as Record<string, unknown>, opts.env ?? {}));
+    const gateway = await startGateway(config, { logger: opts.logger, embedded: true });
+    started.push(gateway);
+
+    const [someVm] = (await gateway.gateway.listVms({ provider: 'tower', first: 1 })).edges;
+    const vmId = someVm ? `${someVm.node.provider}:${someVm.node.upstreamId}` : 'tower:<vm id>';
+    const banner = [
+      '',
+      'console-gateway (embedded default: simulated upstreams on 127.0.0.1)',
+      `  demo page    ${gateway.url}/   (pick a VM; its console opens through the gateway)`,
+      `  GraphQL      ${gateway.url}/graphql   (HTTP and graphql-ws)`,
+      `  health       ${gateway.url}/healthz   ${gateway.url}/readyz   metrics ${gateway.url}/metrics`,
+      `  simulators   CloudTower ${cloudTower.url}   Abiquo ${abiquo.url}   DRP ${drp.url}`,
+      '',
+      'Try:',
+      `  curl -s ${gateway.url}/graphql -H 'content-type: application/json' \\`,
+      `    -d '{"query":"{ vms(first: 3) { nodes { id name status } } consoleUrl(vmId: \\"${vmId}\\") }"}'`,
+      '',
+    ].join('\n');
+    return { ...gateway, cloudTower, abiquo, drp, consoles, banner, close: closeAll };
   } catch (err) {
-    await cloudTower.close();
+    await closeAll();
     throw err;
   }
-  const [someVm] = (await gateway.gateway.listVms({ first: 1 })).edges;
-  const vmId = someVm ? `${someVm.node.provider}:${someVm.node.upstreamId}` : 'tower:<vm id>';
-  const banner = [
-    '',
-    'console-gateway (embedded default: simulated upstreams on 127.0.0.1)',
-    `  GraphQL      ${gateway.url}/graphql`,
-    `  health       ${gateway.url}/healthz   ${gateway.url}/readyz`,
-    `  CloudTower simulator  ${cloudTower.url}`,
-    '',
-    'Try:',
-    `  curl -s ${gateway.url}/graphql -H 'content-type: application/json' \\`,
-    `    -d '{"query":"{ vms(first: 3) { nodes { id name status } } consoleUrl(vmId: \\"${vmId}\\", mode: DIRECT) }"}'`,
-    '',
-  ].join('\n');
-  return {
-    ...gateway,
-    cloudTower,
-    banner,
-    close: async () => {
-      await gateway.close();
-      await cloudTower.close();
-    },
-  };
 }

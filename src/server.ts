@@ -9,13 +9,15 @@ import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import express from 'express';
-import type { GraphQLSchema } from 'graphql';
+import type { Registry } from 'prom-client';
+import { GraphQLError, NoSchemaIntrospectionCustomRule, parse, specifiedRules, validate, type DocumentNode, type GraphQLSchema, type ValidationRule } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Gateway } from './gateway.js';
 import type { GatewayContext } from './graphql/context.js';
 import { createErrorFormatter, toGraphQLError } from './graphql/errors.js';
 import { buildGatewaySchema } from './graphql/schema.js';
+import { limitRules, type QueryLimits } from './graphql/limits.js';
 import type { Logger } from './logger.js';
 
 /** Something else that accepts WebSocket upgrades on its own path (the console proxy). */
@@ -34,8 +36,15 @@ export interface HttpServerOptions {
   upgradeRoutes?: UpgradeRoute[];
   /** Extra Express routes (demo page, static assets), mounted before the 404 handler. */
   routes?: (app: express.Express) => void;
-  /** Largest JSON body accepted on /graphql. @default 100kb */
-  maxBodyBytes?: number;
+  /** Operation limits (HTTP and WebSocket alike), body size and graphql-ws behaviour. */
+  limits: QueryLimits & {
+    maxBodyBytes: number;
+    maxSubscriptionsPerConnection: number;
+    wsConnectionInitTimeoutMs: number;
+    wsKeepAliveMs: number;
+  };
+  /** Served on /metrics in the Prometheus text format. */
+  metrics?: Registry;
 }
 
 export interface RunningHttpServer {
@@ -49,6 +58,10 @@ export interface RunningHttpServer {
 }
 
 type ErrorFormatter = ReturnType<typeof createErrorFormatter>;
+
+function withCode(error: GraphQLError, code: string): GraphQLError {
+  return error.extensions.code ? error : new GraphQLError(error.message, { nodes: error.nodes, extensions: { ...error.extensions, code } });
+}
 
 /** Appends errors that did not stop an operation (a provider down while listing all) to the response. */
 function partialErrorsPlugin(formatError: ErrorFormatter): ApolloServerPlugin<GatewayContext> {
@@ -73,11 +86,36 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   const server = createServer(app);
 
   const formatError = createErrorFormatter(logger);
-  const graphqlWss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 64 * 1024 });
+  const { limits } = opts;
+  const extraRules: ValidationRule[] = [...limitRules(limits), ...(opts.introspection ? [] : [NoSchemaIntrospectionCustomRule])];
+  const graphqlWss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: limits.maxBodyBytes });
   const wsCleanup = useServer<Record<string, unknown> | undefined, { request: IncomingMessage }>(
     {
       schema,
+      connectionInitWaitTimeout: limits.wsConnectionInitTimeoutMs,
       context: (): GatewayContext => ({ gateway, caller: 'anonymous', partialErrors: [] }),
+      // The same parse limit and validation rules as HTTP: graphql-ws would otherwise validate with graphql's defaults only.
+      onSubscribe: (ctx, _id, payload) => {
+        // graphql-ws has already reserved this operation's id in ctx.subscriptions when onSubscribe runs.
+        if (Object.keys(ctx.subscriptions).length > limits.maxSubscriptionsPerConnection) {
+          return [new GraphQLError(`at most ${limits.maxSubscriptionsPerConnection} operations may run at once on one connection`, { extensions: { code: 'RATE_LIMITED' } })];
+        }
+        let document: DocumentNode;
+        try {
+          document = parse(payload.query, { maxTokens: limits.maxTokens });
+        } catch (err) {
+          return [err instanceof GraphQLError ? withCode(err, 'GRAPHQL_PARSE_FAILED') : new GraphQLError('syntax error', { extensions: { code: 'GRAPHQL_PARSE_FAILED' } })];
+        }
+        const errors = validate(schema, document, [...specifiedRules, ...extraRules]);
+        if (errors.length > 0) return errors.map((e) => withCode(e, 'GRAPHQL_VALIDATION_FAILED'));
+        return {
+          schema,
+          document,
+          variableValues: payload.variables ?? null,
+          operationName: payload.operationName ?? null,
+          contextValue: { gateway, caller: 'anonymous', partialErrors: [] } satisfies GatewayContext,
+        };
+      },
       onNext: (_ctx, _id, _payload, args, result) => {
         const partial = (args.contextValue as GatewayContext).partialErrors;
         const errors = [...(result.errors ?? []), ...partial.map((e) => toGraphQLError(e))];
@@ -87,6 +125,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       onError: (_ctx, _id, _payload, errors) => errors.map((e) => formatError(e.toJSON(), e)),
     },
     graphqlWss,
+    limits.wsKeepAliveMs,
   );
 
   const routes = new Map<string, UpgradeRoute['handleUpgrade']>([
@@ -110,6 +149,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     includeStacktraceInErrorResponses: false,
     csrfPrevention: true,
     formatError,
+    validationRules: extraRules,
+    parseOptions: { maxTokens: limits.maxTokens },
     plugins: [ApolloServerPluginDrainHttpServer({ httpServer: server }), partialErrorsPlugin(formatError)],
     logger: {
       debug: (m) => logger.debug(m),
@@ -127,9 +168,15 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     const readiness = await gateway.readiness();
     res.status(readiness.ok ? 200 : 503).json({ status: readiness.ok ? 'ready' : 'not ready', upstreams: readiness.upstreams });
   });
+  if (opts.metrics) {
+    const registry = opts.metrics;
+    app.get('/metrics', async (_req, res) => {
+      res.type(registry.contentType).send(await registry.metrics());
+    });
+  }
   app.use(
     '/graphql',
-    express.json({ limit: opts.maxBodyBytes ?? 100 * 1024 }),
+    express.json({ limit: limits.maxBodyBytes }),
     expressMiddleware(apollo, {
       context: async (): Promise<GatewayContext> => ({ gateway, caller: 'anonymous', partialErrors: [] }),
     }),

@@ -38,7 +38,8 @@ describe('CLI', () => {
     const res: any = await postGraphQL(url, query);
     expect(res.errors).toBeUndefined();
     expect(res.data.vms.nodes.length).toBeGreaterThan(0);
-    expect(res.data.consoleUrl).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/websockify\/\?uuid=/);
+    expect(res.data.consoleUrl).toBe(`${url.replace('http', 'ws')}/websockify?ticket=${new URL(res.data.consoleUrl).searchParams.get('ticket')}`);
+    expect(new URL(res.data.consoleUrl).searchParams.get('ticket')).toMatch(/^[A-Za-z0-9_-]{43,}$/);
     r.proc.kill('SIGTERM');
     expect(await r.exited).toBe(0);
   });

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
+import { validateConfig } from '../src/config.js';
 import { Gateway } from '../src/gateway.js';
 import { startHttpServer, type RunningHttpServer } from '../src/server.js';
 import type { Provider } from '../src/upstreams/types.js';
@@ -105,7 +106,7 @@ describe('HTTP server', () => {
       close: async () => undefined,
     };
     const logs = captureLogger();
-    bare = await startHttpServer({ gateway: new Gateway({ all: new Map([['boom', boom]]), providers: new Map([['boom', boom]]) }), logger: logs.logger, host: '127.0.0.1', port: 0, introspection: false });
+    bare = await startHttpServer({ gateway: new Gateway({ all: new Map([['boom', boom]]), providers: new Map([['boom', boom]]) }), logger: logs.logger, host: '127.0.0.1', port: 0, introspection: false, limits: validateConfig({ providers: [{ name: 'x', kind: 'cloudtower', url: 'http://127.0.0.1:1', token: 't' }] }).limits });
     const res = await fetch(`${bare.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ vms { nodes { id } } }' }) });
     const body = (await res.json()) as any;
     expect(body.errors).toEqual([expect.objectContaining({ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } })]);

@@ -1,7 +1,14 @@
 /** Starts a CloudTower simulator and a gateway configured for it, both on ephemeral loopback ports. */
 import { startGateway, type RunningGateway } from '../../src/app.js';
 import { validateConfig } from '../../src/config.js';
-import { startCloudTowerSimulator, DEFAULT_CLOUDTOWER_USER, type CloudTowerSimulator, type CloudTowerSimulatorOptions } from '../../src/upstreams/cloudtower/simulator/index.js';
+import { ConsoleFarm } from '../../src/rfb/console-farm.js';
+import {
+  startCloudTowerSimulator,
+  defaultCloudTowerVms,
+  DEFAULT_CLOUDTOWER_USER,
+  type CloudTowerSimulator,
+  type CloudTowerSimulatorOptions,
+} from '../../src/upstreams/cloudtower/simulator/index.js';
 import { captureLogger } from './log-capture.js';
 
 export interface GraphQLResponse<T = Record<string, unknown>> {
@@ -11,6 +18,8 @@ export interface GraphQLResponse<T = Record<string, unknown>> {
 
 export interface TowerGateway {
   sim: CloudTowerSimulator;
+  /** A live RFB console per simulated VM, keyed by CloudTower VM id. */
+  consoles: ConsoleFarm;
   gateway: RunningGateway;
   logs: ReturnType<typeof captureLogger>;
   gql<T = Record<string, any>>(query: string, variables?: Record<string, unknown>): Promise<GraphQLResponse<T>>;
@@ -29,7 +38,10 @@ export async function postGraphQL<T>(baseUrl: string, query: string, variables?:
 export async function startTowerGateway(
   opts: { sim?: CloudTowerSimulatorOptions; provider?: Record<string, unknown>; config?: Record<string, unknown>; extraProviders?: Record<string, unknown>[] } = {},
 ): Promise<TowerGateway> {
-  const sim = await startCloudTowerSimulator(opts.sim ?? {});
+  const consoles = new ConsoleFarm();
+  const vms = opts.sim?.vms ?? defaultCloudTowerVms();
+  for (const vm of vms) await consoles.add(vm.id, { name: vm.name });
+  const sim = await startCloudTowerSimulator({ consoleFor: (vm) => consoles.locate(vm.id), ...opts.sim, vms });
   const logs = captureLogger();
   const config = validateConfig({
     server: { host: '127.0.0.1', port: 0 },
@@ -53,16 +65,19 @@ export async function startTowerGateway(
     gateway = await startGateway(config, { logger: logs.logger });
   } catch (err) {
     await sim.close();
+    await consoles.close();
     throw err;
   }
   return {
     sim,
+    consoles,
     gateway,
     logs,
     gql: (query, variables) => postGraphQL(gateway.url, query, variables),
     close: async () => {
       await gateway.close();
       await sim.close();
+      await consoles.close();
     },
   };
 }

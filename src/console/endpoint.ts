@@ -1,0 +1,301 @@
+/**
+ * The console endpoint: a websockify-compatible WebSocket proxy mounted on the gateway's HTTP
+ * server (`upgrade` for /websockify). noVNC connects here with a ticket minted by GraphQL (or a
+ * websockify token-file token); the gateway connects to the VM's console and pipes bytes.
+ *
+ * Order of an upgrade: read the credential -> redeem it -> only then accept the WebSocket. A
+ * refused credential gets a plain HTTP answer (401/403/...) and no WebSocket ever exists.
+ */
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import type { WebSocket } from 'ws';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { TokenFileResolver } from '../upstreams/tokenfile/resolver.js';
+import { ConsoleCloseCode, closeReason } from './close-codes.js';
+import { ConsoleMetrics } from './metrics.js';
+import { ConsoleSession } from './session.js';
+import type { BackpressureDirection, ResolvedTarget, SessionIdentity, SessionSummary } from './session.js';
+import { isTicketError } from './tickets.js';
+import type { TicketRecord, TicketService } from './tickets.js';
+import { BINARY_SUBPROTOCOL, UpgradeRefusalCode, isRefusal, parseUpgradeRequest, refuseUpgrade } from './upgrade-request.js';
+import type { ParsedUpgrade, UpgradeRefusal } from './upgrade-request.js';
+
+export interface ConsoleLimits {
+  /** Largest WebSocket message accepted (from the browser or an upstream websockify), bytes; bigger closes with 1009. @default 1_048_576 (1 MiB) */
+  maxFrameBytes?: number;
+  /** Close a console with no bytes either way for this long, milliseconds; 0 disables. Checked once per tick, so up to one tick late. @default 600_000 (10 min) */
+  idleTimeoutMs?: number;
+  /** Ping browsers this often, milliseconds; one that has not answered by the next ping is closed with 4005. Also the tick of the shared sweep. 0 disables pings. @default 30_000 */
+  pingIntervalMs?: number;
+  /** Queue size towards either side at which the other side stops being read, bytes. @default 1_048_576 (1 MiB) */
+  highWaterMarkBytes?: number;
+  /** Give up connecting to an upstream after this long, milliseconds. @default 10_000 */
+  upstreamConnectTimeoutMs?: number;
+  /** After `closeAll`, cut off peers that have not finished their close handshake by then, milliseconds. @default 5_000 */
+  shutdownGraceMs?: number;
+}
+
+export type ConsoleSessionEvent =
+  | ({ type: 'opened'; startedAt: string } & SessionIdentity)
+  | ({ type: 'closed' } & SessionSummary)
+  | { type: 'backpressure'; sessionId: string; direction: BackpressureDirection; paused: boolean };
+
+export interface ConsoleEndpointOptions {
+  tickets: TicketService;
+  /**
+   * Where the console of a redeemed ticket's VM is. Called after the WebSocket is accepted, so a
+   * failure reaches the browser as close code 4006 with a reason noVNC can show. Must compute the
+   * target from the gateway's own data, never from anything the browser sent.
+   */
+  resolveTarget: (ticket: TicketRecord) => Promise<ResolvedTarget>;
+  /** Serves `?token=` like `websockify --token-plugin TokenFile`. Not closed by the endpoint. @default none (`?token=` answers 404) */
+  tokenFile?: TokenFileResolver | null;
+  logger: Logger;
+  /** Registry to register the console metrics on. @default none (no metrics) */
+  metrics?: Registry;
+  limits?: ConsoleLimits;
+  /** Session lifecycle and flow-control notifications (safe fields only). Exceptions are logged and ignored. */
+  onSessionEvent?: (e: ConsoleSessionEvent) => void;
+  /**
+   * The VM the request itself is for, when the mount carries one (e.g. `/websockify/<vmId>`): the
+   * ticket must then be for that VM (else 403 TICKET_WRONG_VM). It only narrows; the target still
+   * comes from the ticket. @default none
+   */
+  expectedVmId?: (req: IncomingMessage) => string | undefined;
+  /** Clock, epoch ms (session times, idle detection). @default Date.now */
+  now?: () => number;
+}
+
+export interface ConsoleEndpoint {
+  /** Call from the HTTP server's `upgrade` event for the console path. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** Sessions with an accepted WebSocket that have not ended. */
+  sessions(): number;
+  /** Close every session with `code` and wait until all have ended. */
+  closeAll(code?: number, reason?: string): Promise<void>;
+  /** Refuse new upgrades, drop pending ones, close every session and stop the sweep. */
+  close(): Promise<void>;
+}
+
+interface Grant {
+  identity: Omit<SessionIdentity, 'sessionId' | 'remoteAddress'>;
+  resolve: () => Promise<ResolvedTarget>;
+}
+
+const DEFAULT_LIMITS: Required<ConsoleLimits> = {
+  maxFrameBytes: 1024 * 1024,
+  idleTimeoutMs: 10 * 60_000,
+  pingIntervalMs: 30_000,
+  highWaterMarkBytes: 1024 * 1024,
+  upstreamConnectTimeoutMs: 10_000,
+  shutdownGraceMs: 5_000,
+};
+
+export function createConsoleEndpoint(options: ConsoleEndpointOptions): ConsoleEndpoint {
+  const limits: Required<ConsoleLimits> = { ...DEFAULT_LIMITS, ...stripUndefined(options.limits ?? {}) };
+  const logger = options.logger;
+  const now = options.now ?? Date.now;
+  const sessions = new Set<ConsoleSession>();
+  /** Upgrade sockets waiting for their credential to be checked. */
+  const pending = new Set<Duplex>();
+  const idPrefix = randomBytes(3).toString('hex');
+  let nextId = 0;
+  let closing = false;
+  let ticker: NodeJS.Timeout | null = null;
+  // Without pings the sweep still has idle timeouts and stalled closes to look after.
+  const tickMs = limits.pingIntervalMs > 0 ? limits.pingIntervalMs : Math.min(30_000, Math.max(1_000, limits.idleTimeoutMs / 4 || 30_000));
+
+  const wss = new WebSocketServer({
+    noServer: true,
+    perMessageDeflate: false,
+    maxPayload: limits.maxFrameBytes,
+    clientTracking: false,
+    // Never select `ticket.*`: echoing it would put the ticket in the response headers.
+    handleProtocols: (offered: Set<string>) => (offered.has(BINARY_SUBPROTOCOL) ? BINARY_SUBPROTOCOL : false),
+  });
+
+  const metrics = options.metrics
+    ? new ConsoleMetrics(options.metrics, () => {
+        let bytesToUpstream = 0;
+        let bytesToClient = 0;
+        for (const s of sessions) {
+          bytesToUpstream += s.bytesToUpstream;
+          bytesToClient += s.bytesToClient;
+        }
+        return { sessions: sessions.size, bytesToUpstream, bytesToClient };
+      })
+    : null;
+
+  const emit = (e: ConsoleSessionEvent): void => {
+    if (!options.onSessionEvent) return;
+    try {
+      options.onSessionEvent(e);
+    } catch (err) {
+      logger.error({ errName: err instanceof Error ? err.name : typeof err }, 'console onSessionEvent listener threw');
+    }
+  };
+
+  const tick = (): void => {
+    const t = now();
+    const ping = limits.pingIntervalMs > 0;
+    for (const s of sessions) s.tick(t, limits.idleTimeoutMs, ping);
+  };
+
+  const refuse = (socket: Duplex, refusal: UpgradeRefusal, req: IncomingMessage, ticketId: string | null = null): void => {
+    if (refusal.code.startsWith('TICKET_')) metrics?.ticketRefused(refusal.code);
+    else metrics?.upgradeRefused(refusal.code);
+    // Refusals are part of the audit trail: who tried, and why it failed. Never the credential.
+    logger.info({ remoteAddress: req.socket.remoteAddress ?? null, status: refusal.status, reason: refusal.code, ticketId }, 'console upgrade refused');
+    refuseUpgrade(socket, refusal.status, refusal.code);
+  };
+
+  async function authorize(parsed: ParsedUpgrade, req: IncomingMessage): Promise<Grant | (UpgradeRefusal & { ticketId?: string | null })> {
+    const cred = parsed.credential;
+    if (cred.kind === 'token') {
+      const tokenFile = options.tokenFile;
+      if (!tokenFile) return { status: 404, code: UpgradeRefusalCode.TokensNotEnabled };
+      const hostPort = tokenFile.lookup(cred.token);
+      if (!hostPort) return { status: 401, code: UpgradeRefusalCode.TokenUnknown };
+      return {
+        identity: { caller: 'token-file', vmId: null, ticketId: null },
+        resolve: async () => ({
+          kind: 'tcp',
+          host: hostPort.host,
+          port: hostPort.port,
+          describe: `tcp://${formatHostPort(hostPort.host, hostPort.port)}`,
+          provider: 'tokenfile',
+        }),
+      };
+    }
+    let record: TicketRecord;
+    try {
+      const expected = options.expectedVmId?.(req);
+      record = await options.tickets.redeem(cred.ticket, expected === undefined ? {} : { vmId: expected });
+    } catch (err) {
+      if (isTicketError(err)) return { status: err.status, code: err.code, ticketId: err.ticketId };
+      logger.error({ errName: err instanceof Error ? err.name : typeof err }, 'console ticket redemption failed');
+      return { status: 500, code: UpgradeRefusalCode.Internal };
+    }
+    metrics?.ticketRedeemed();
+    return {
+      identity: { caller: record.caller, vmId: record.vmId, ticketId: record.ticketId },
+      resolve: () => options.resolveTarget(record),
+    };
+  }
+
+  function open(ws: WebSocket, grant: Grant, req: IncomingMessage): void {
+    const identity: SessionIdentity = { sessionId: `${idPrefix}-${++nextId}`, ...grant.identity, remoteAddress: req.socket.remoteAddress ?? null };
+    const session = new ConsoleSession(ws, {
+      identity,
+      limits: {
+        connectTimeoutMs: limits.upstreamConnectTimeoutMs,
+        highWaterMarkBytes: limits.highWaterMarkBytes,
+        maxFrameBytes: limits.maxFrameBytes,
+      },
+      logger,
+      now,
+      hooks: {
+        backpressure: (s, direction, paused) => emit({ type: 'backpressure', sessionId: s.identity.sessionId, direction, paused }),
+        ended: (s, summary) => {
+          sessions.delete(s);
+          metrics?.sessionEnded(summary);
+          logger.info(summary, 'console session');
+          emit({ type: 'closed', ...summary });
+          if (sessions.size === 0 && ticker) {
+            clearInterval(ticker);
+            ticker = null;
+          }
+        },
+      },
+    });
+    sessions.add(session);
+    if (!ticker) {
+      ticker = setInterval(tick, tickMs);
+      ticker.unref();
+    }
+    emit({ type: 'opened', ...identity, startedAt: new Date(session.startedAtMs).toISOString() });
+    void session.start(grant.resolve);
+  }
+
+  function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const onSocketError = (): void => {
+      socket.destroy();
+    };
+    socket.on('error', onSocketError);
+    if (closing) {
+      refuse(socket, { status: 503, code: UpgradeRefusalCode.ShuttingDown }, req);
+      return;
+    }
+    const parsed = parseUpgradeRequest(req);
+    if (isRefusal(parsed)) {
+      refuse(socket, parsed, req);
+      return;
+    }
+    pending.add(socket);
+    authorize(parsed, req).then(
+      (grant) => {
+        pending.delete(socket);
+        if ('status' in grant) {
+          refuse(socket, grant, req, grant.ticketId ?? null);
+          return;
+        }
+        if (closing) {
+          refuse(socket, { status: 503, code: UpgradeRefusalCode.ShuttingDown }, req);
+          return;
+        }
+        if (socket.destroyed) {
+          logger.debug({ remoteAddress: req.socket.remoteAddress ?? null, ticketId: grant.identity.ticketId }, 'console client left before the upgrade completed');
+          return;
+        }
+        socket.removeListener('error', onSocketError);
+        wss.handleUpgrade(req, socket, head, (ws) => open(ws, grant, req));
+      },
+      (err: unknown) => {
+        pending.delete(socket);
+        logger.error({ errName: err instanceof Error ? err.name : typeof err }, 'console upgrade failed');
+        refuse(socket, { status: 500, code: UpgradeRefusalCode.Internal }, req);
+      },
+    );
+  }
+
+  async function closeAll(code: number = ConsoleCloseCode.GoingAway, reason: string = closeReason[ConsoleCloseCode.GoingAway]): Promise<void> {
+    const closingNow = [...sessions];
+    if (closingNow.length === 0) return;
+    for (const s of closingNow) s.shutdown(code, reason);
+    // One timer for the whole batch: peers that have not completed the close by then are cut off.
+    const grace = setTimeout(() => {
+      for (const s of closingNow) if (!s.ended) s.terminate();
+    }, limits.shutdownGraceMs);
+    grace.unref();
+    try {
+      await Promise.all(closingNow.map((s) => s.whenEnded));
+    } finally {
+      clearTimeout(grace);
+    }
+  }
+
+  async function close(): Promise<void> {
+    closing = true;
+    for (const socket of pending) socket.destroy();
+    pending.clear();
+    await closeAll();
+    if (ticker) {
+      clearInterval(ticker);
+      ticker = null;
+    }
+    await new Promise<void>((resolve) => wss.close(() => resolve()));
+  }
+
+  return { handleUpgrade, sessions: () => sessions.size, closeAll, close };
+}
+
+function formatHostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,89 @@
+/**
+ * Raw TCP to a VNC server: the gateway is the websockify. Used for token-file targets and for
+ * providers that expose VNC host:port (Abiquo's vdrpIP/vdrpPort).
+ */
+import { connect } from 'node:net';
+import type { Socket } from 'node:net';
+import { ConsoleCloseCode } from '../close-codes.js';
+import { LegConnectError } from './types.js';
+import type { LegEvents, LegOptions, UpstreamLeg } from './types.js';
+
+/** How often TCP keepalive probes an idle upstream, milliseconds: finds VNC servers that vanished. */
+const KEEPALIVE_DELAY_MS = 60_000;
+
+export function connectTcpLeg(target: { host: string; port: number }, options: LegOptions, events: LegEvents): Promise<UpstreamLeg> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: target.host, port: target.port });
+    const fail = (detail: string): void => {
+      socket.destroy();
+      reject(new LegConnectError(ConsoleCloseCode.UpstreamUnreachable, detail));
+    };
+    const onError = (err: NodeJS.ErrnoException): void => fail(err.code ?? 'connect error');
+    const onTimeout = (): void => fail('connect timeout');
+    socket.once('error', onError);
+    socket.once('timeout', onTimeout);
+    socket.setTimeout(options.connectTimeoutMs);
+    socket.once('connect', () => {
+      socket.removeListener('error', onError);
+      socket.removeListener('timeout', onTimeout);
+      socket.setTimeout(0);
+      socket.setNoDelay(true);
+      socket.setKeepAlive(true, KEEPALIVE_DELAY_MS);
+      resolve(new TcpLeg(socket, options.highWaterMarkBytes, events));
+    });
+  });
+}
+
+class TcpLeg implements UpstreamLeg {
+  readonly #socket: Socket;
+  readonly #highWaterMark: number;
+  #errorCode: string | null = null;
+
+  constructor(socket: Socket, highWaterMark: number, events: LegEvents) {
+    this.#socket = socket;
+    this.#highWaterMark = highWaterMark;
+    socket.on('data', events.data);
+    socket.on('drain', events.drain);
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      this.#errorCode = err.code ?? 'socket error';
+    });
+    // allowHalfOpen is off: when the VNC server ends, Node ends our side and 'close' follows.
+    socket.once('close', () => {
+      events.closed({ code: ConsoleCloseCode.UpstreamClosed, detail: this.#errorCode ?? 'upstream closed' });
+    });
+  }
+
+  get bufferedBytes(): number {
+    return this.#socket.writableLength;
+  }
+
+  write(chunk: Buffer): boolean {
+    // The socket's own mark is 16 KiB; ours is larger. Past ours, write() has returned false
+    // too, so Node will emit the 'drain' that resumes the browser.
+    const belowSocketMark = this.#socket.write(chunk);
+    return belowSocketMark || this.#socket.writableLength <= this.#highWaterMark;
+  }
+
+  pause(): void {
+    this.#socket.pause();
+  }
+
+  resume(): void {
+    this.#socket.resume();
+  }
+
+  end(): void {
+    const socket = this.#socket;
+    if (socket.destroyed || socket.writableEnded) {
+      if (socket.writableFinished) socket.destroy();
+      return;
+    }
+    // Flush, send FIN, and stop waiting for the server's own FIN: nothing it says now has a reader.
+    socket.once('finish', () => socket.destroy());
+    socket.end();
+  }
+
+  destroy(): void {
+    this.#socket.destroy();
+  }
+}

@@ -1,0 +1,520 @@
+/**
+ * One console: a browser WebSocket joined to one upstream leg. This is the product's hot path, so
+ * the per-chunk work is a counter increment, one buffered-size check and a send; no copies, no
+ * timers, no clock reads (idle time is judged by the shared ticker from the byte counters).
+ *
+ * Flow control: when one side's outgoing queue passes the high-water mark, the other side stops
+ * being read until that queue has drained, so a slow browser throttles the VNC server through TCP
+ * backpressure instead of filling gateway memory (and vice versa).
+ */
+import { WebSocket } from 'ws';
+import type { Logger } from 'pino';
+import type { ConsoleTarget } from '../upstreams/types.js';
+import { BrowserNoneSecurityServer, UpstreamVncAuthenticator } from '../rfb/handshake.js';
+import { RfbErrorCode, isRfbError } from '../rfb/errors.js';
+import { ConsoleCloseCode, closeReason, isSendableCloseCode } from './close-codes.js';
+import { LegConnectError } from './legs/types.js';
+import type { LegClosed, LegEvents, LegOptions, UpstreamLeg } from './legs/types.js';
+import { connectTcpLeg } from './legs/tcp.js';
+import { connectWebSocketLeg } from './legs/websocket.js';
+
+const BINARY = { binary: true } as const;
+
+export type ResolvedTarget = ConsoleTarget & { provider: string };
+
+/** Who and what a session is for; everything here is safe to log. */
+export interface SessionIdentity {
+  sessionId: string;
+  caller: string;
+  /** Global VM id; null for token-file consoles, which know only host:port. */
+  vmId: string | null;
+  /** Correlates with the ticket's mint log line; null for token-file consoles. */
+  ticketId: string | null;
+  /** The browser's address as the gateway's socket sees it (a load balancer's, behind one). */
+  remoteAddress: string | null;
+}
+
+/** The audit record of a finished session. No ticket, token, password or upstream query string. */
+export interface SessionSummary extends SessionIdentity {
+  provider: string | null;
+  /** `ConsoleTarget.describe`, e.g. `wss://10.0.0.2:443/websockify/`. */
+  target: string | null;
+  startedAt: string;
+  endedAt: string;
+  durationMs: number;
+  /** Bytes received from the browser. */
+  bytesToUpstream: number;
+  /** Bytes received from the upstream. */
+  bytesToClient: number;
+  closeCode: number;
+  closeReason: string;
+  /** Secret-free detail of the cause (an errno code, the upstream's close code). */
+  detail: string | null;
+  /** Largest queue towards the browser, bytes: shows the high-water mark holding. */
+  peakBufferedToClient: number;
+  /** Largest queue towards the upstream, bytes. */
+  peakBufferedToUpstream: number;
+}
+
+export type BackpressureDirection = 'toClient' | 'toUpstream';
+
+export interface SessionHooks {
+  /** Flow control changed: `paused` means the side feeding `direction` stopped being read. */
+  backpressure(session: ConsoleSession, direction: BackpressureDirection, paused: boolean): void;
+  /** Called once, when both sides are closed. */
+  ended(session: ConsoleSession, summary: SessionSummary): void;
+}
+
+export interface SessionOptions {
+  identity: SessionIdentity;
+  limits: LegOptions;
+  logger: Logger;
+  now: () => number;
+  hooks: SessionHooks;
+}
+
+type Phase = 'connecting' | 'handshaking' | 'piping';
+
+export class ConsoleSession {
+  readonly identity: SessionIdentity;
+  /** Settles when both sides are closed and the summary has been handed to `hooks.ended`. */
+  readonly whenEnded: Promise<void>;
+  #resolveEnded: () => void = () => {};
+  readonly #client: WebSocket;
+  readonly #limits: LegOptions;
+  readonly #logger: Logger;
+  readonly #now: () => number;
+  readonly #hooks: SessionHooks;
+  readonly #startedAtMs: number;
+  readonly #legEvents: LegEvents;
+
+  #phase: Phase = 'connecting';
+  #leg: UpstreamLeg | null = null;
+  #provider: string | null = null;
+  #target: string | null = null;
+
+  #bytesToUpstream = 0;
+  #bytesToClient = 0;
+  #peakToClient = 0;
+  #peakToUpstream = 0;
+  #clientPaused = false;
+  #clientPauseReported = false;
+  #legPaused = false;
+
+  /** Bytes that arrived before the other side could take them (connect and handshake phases). */
+  #heldForUpstream: Buffer[] = [];
+  #heldForClient: Buffer[] = [];
+  #upstreamRfb: UpstreamVncAuthenticator | null = null;
+  #browserRfb: BrowserNoneSecurityServer | null = null;
+
+  #awaitingPong = false;
+  #lastBytesSeen = 0;
+  #lastActiveMs: number;
+
+  #closeCode: number | null = null;
+  #closeReason = '';
+  #detail: string | null = null;
+  #ticksSinceClose = 0;
+  #clientClosed = false;
+  #legClosed = false;
+  #ended = false;
+
+  constructor(client: WebSocket, options: SessionOptions) {
+    this.identity = options.identity;
+    this.whenEnded = new Promise((resolve) => {
+      this.#resolveEnded = resolve;
+    });
+    this.#client = client;
+    this.#limits = options.limits;
+    this.#logger = options.logger;
+    this.#now = options.now;
+    this.#hooks = options.hooks;
+    this.#startedAtMs = this.#now();
+    this.#lastActiveMs = this.#startedAtMs;
+    this.#legEvents = {
+      data: (chunk) => this.#onUpstreamData(chunk),
+      drain: () => this.#resumeClient(),
+      closed: (info) => this.#onLegClosed(info),
+    };
+    client.on('message', this.#onClientMessage);
+    client.on('pong', () => {
+      this.#awaitingPong = false;
+    });
+    client.on('error', this.#onClientError);
+    client.once('close', this.#onClientClose);
+    // Nothing from the browser can go anywhere until the upstream is connected.
+    this.#pauseClient(false);
+  }
+
+  get provider(): string | null {
+    return this.#provider;
+  }
+
+  get target(): string | null {
+    return this.#target;
+  }
+
+  get startedAtMs(): number {
+    return this.#startedAtMs;
+  }
+
+  get bytesToUpstream(): number {
+    return this.#bytesToUpstream;
+  }
+
+  get bytesToClient(): number {
+    return this.#bytesToClient;
+  }
+
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  /** Resolve the target and connect. Never rejects: failures close the browser with a code. */
+  async start(resolveTarget: () => Promise<ResolvedTarget>): Promise<void> {
+    let target: ResolvedTarget;
+    try {
+      target = await resolveTarget();
+    } catch (err) {
+      this.#logger.warn({ sessionId: this.identity.sessionId, vmId: this.identity.vmId, errCode: errorCode(err) }, 'console target unavailable');
+      this.#legClosed = true;
+      this.#finish(ConsoleCloseCode.TargetUnavailable, errorCode(err));
+      return;
+    }
+    this.#provider = target.provider;
+    this.#target = target.describe;
+    if (this.#closeCode !== null) {
+      // The browser left while we were resolving.
+      this.#legClosed = true;
+      this.#maybeEnd();
+      return;
+    }
+    let leg: UpstreamLeg;
+    try {
+      leg =
+        target.kind === 'tcp'
+          ? await connectTcpLeg(target, this.#limits, this.#legEvents)
+          : await connectWebSocketLeg(target, this.#limits, this.#legEvents);
+    } catch (err) {
+      this.#legClosed = true;
+      if (err instanceof LegConnectError) {
+        this.#logger.warn({ sessionId: this.identity.sessionId, target: target.describe, detail: err.detail }, 'console upstream unreachable');
+        this.#finish(err.closeCode, err.detail);
+      } else {
+        this.#logger.error({ sessionId: this.identity.sessionId, errCode: errorCode(err) }, 'console upstream connect crashed');
+        this.#finish(ConsoleCloseCode.InternalError, 'connect crashed');
+      }
+      return;
+    }
+    this.#leg = leg;
+    if (this.#legClosed) return; // closed before we got here; #onLegClosed did the rest
+    if (this.#closeCode !== null) {
+      leg.destroy();
+      return;
+    }
+    if (target.kind === 'tcp' && target.vncPassword != null && target.vncPassword !== '') {
+      this.#startRfbHandshake(target.vncPassword);
+    } else {
+      this.#startPiping();
+    }
+  }
+
+  /** Called by the shared ticker. `ping`: send a ping (and judge the previous one) this tick. */
+  tick(nowMs: number, idleTimeoutMs: number, ping: boolean): void {
+    if (this.#ended) return;
+    if (this.#closeCode !== null) {
+      // A close handshake gets one full tick; a peer that has not finished it by then is cut off.
+      if (++this.#ticksSinceClose >= 2) {
+        this.#client.terminate();
+        this.#leg?.destroy();
+      }
+      return;
+    }
+    const seen = this.#bytesToUpstream + this.#bytesToClient;
+    if (seen !== this.#lastBytesSeen) {
+      this.#lastBytesSeen = seen;
+      this.#lastActiveMs = nowMs;
+    } else if (idleTimeoutMs > 0 && nowMs - this.#lastActiveMs >= idleTimeoutMs) {
+      this.#finish(ConsoleCloseCode.IdleTimeout, null);
+      return;
+    }
+    // While we are not reading the browser (the upstream is backed up), its pongs sit unread:
+    // that is our doing, not a dead peer.
+    if (!ping || this.#clientPaused || this.#client.readyState !== WebSocket.OPEN) return;
+    if (this.#awaitingPong) {
+      this.#finish(ConsoleCloseCode.PingTimeout, null);
+      return;
+    }
+    this.#awaitingPong = true;
+    this.#client.ping();
+  }
+
+  /** Close both sides with `code` (gateway shutdown). */
+  shutdown(code: number, reason: string): void {
+    this.#finish(code, null, reason);
+  }
+
+  /** Drop both connections now, without close handshakes (after a shutdown grace period). */
+  terminate(): void {
+    this.#finish(ConsoleCloseCode.GoingAway, 'terminated');
+    this.#client.terminate();
+    this.#leg?.destroy();
+  }
+
+  // --- browser side -------------------------------------------------------------------------
+
+  readonly #onClientMessage = (data: Buffer, isBinary: boolean): void => {
+    if (this.#closeCode !== null) return;
+    if (!isBinary) {
+      this.#finish(ConsoleCloseCode.UnsupportedData, null);
+      return;
+    }
+    this.#bytesToUpstream += data.length;
+    if (this.#phase === 'piping') {
+      this.#writeUpstream(data);
+    } else if (this.#phase === 'handshaking') {
+      this.#feedBrowserRfb(data);
+    } else {
+      this.#heldForUpstream.push(data);
+    }
+  };
+
+  readonly #onClientError = (err: Error & { code?: string }): void => {
+    // `ws` closes the connection itself after a receiver error; record why, in its code.
+    const code = wsErrorCloseCode(err.code);
+    if (code !== null) this.#finish(code, err.code ?? null);
+  };
+
+  readonly #onClientClose = (code: number): void => {
+    this.#clientClosed = true;
+    if (this.#closeCode === null) {
+      // The browser's own reason text is not recorded: it is client input and may hold anything.
+      this.#closeCode = code;
+      this.#closeReason = code === ConsoleCloseCode.Abnormal ? closeReason[ConsoleCloseCode.Abnormal] : 'client closed';
+      if (!this.#legClosed) this.#leg?.end();
+    }
+    this.#maybeEnd();
+  };
+
+  #sendToClient(chunk: Buffer): void {
+    const client = this.#client;
+    const queued = client.bufferedAmount + chunk.length;
+    if (queued > this.#peakToClient) this.#peakToClient = queued;
+    if (queued > this.#limits.highWaterMarkBytes) {
+      client.send(chunk, BINARY, this.#onClientFlushed);
+      this.#pauseLeg();
+    } else {
+      client.send(chunk, BINARY);
+    }
+  }
+
+  /** `ws` has no 'drain': the callback of the frame that crossed the mark fires once it is flushed. */
+  readonly #onClientFlushed = (err?: Error): void => {
+    if (!err) this.#resumeLeg();
+  };
+
+  /** `report`: false for the pause while connecting, which is not backpressure. */
+  #pauseClient(report = true): void {
+    if (this.#clientPaused) return;
+    this.#clientPaused = true;
+    this.#clientPauseReported = report;
+    this.#client.pause();
+    if (report) this.#hooks.backpressure(this, 'toUpstream', true);
+  }
+
+  #resumeClient(): void {
+    if (!this.#clientPaused || this.#closeCode !== null) return;
+    this.#clientPaused = false;
+    this.#client.resume();
+    if (this.#clientPauseReported) this.#hooks.backpressure(this, 'toUpstream', false);
+  }
+
+  // --- upstream side ------------------------------------------------------------------------
+
+  #onUpstreamData(chunk: Buffer): void {
+    if (this.#closeCode !== null) return;
+    this.#bytesToClient += chunk.length;
+    if (this.#phase === 'piping') this.#sendToClient(chunk);
+    else if (this.#phase === 'handshaking') this.#feedUpstreamRfb(chunk);
+    else this.#heldForClient.push(chunk);
+  }
+
+  #writeUpstream(chunk: Buffer): void {
+    const leg = this.#leg;
+    if (!leg) return;
+    const below = leg.write(chunk);
+    const queued = leg.bufferedBytes;
+    if (queued > this.#peakToUpstream) this.#peakToUpstream = queued;
+    if (!below) this.#pauseClient();
+  }
+
+  #onLegClosed(info: LegClosed): void {
+    this.#legClosed = true;
+    this.#finish(info.code, info.detail);
+    this.#maybeEnd();
+  }
+
+  #pauseLeg(): void {
+    if (this.#legPaused || !this.#leg) return;
+    this.#legPaused = true;
+    this.#leg.pause();
+    this.#hooks.backpressure(this, 'toClient', true);
+  }
+
+  #resumeLeg(): void {
+    if (!this.#legPaused || this.#closeCode !== null || !this.#leg) return;
+    this.#legPaused = false;
+    this.#leg.resume();
+    this.#hooks.backpressure(this, 'toClient', false);
+  }
+
+  // --- phases -------------------------------------------------------------------------------
+
+  #startPiping(): void {
+    this.#phase = 'piping';
+    const forUpstream = this.#heldForUpstream;
+    const forClient = this.#heldForClient;
+    this.#heldForUpstream = [];
+    this.#heldForClient = [];
+    for (const chunk of forClient) this.#sendToClient(chunk);
+    for (const chunk of forUpstream) this.#writeUpstream(chunk);
+    if (this.#closeCode === null) this.#resumeClient();
+  }
+
+  /**
+   * The target wants a VNC password the browser must never see: the gateway authenticates
+   * upstream and offers the browser security type None, then pipes once both sides are through.
+   */
+  #startRfbHandshake(password: string): void {
+    this.#phase = 'handshaking';
+    this.#upstreamRfb = new UpstreamVncAuthenticator({ password });
+    this.#browserRfb = new BrowserNoneSecurityServer();
+    this.#sendToClient(this.#browserRfb.start());
+    const forUpstream = this.#heldForUpstream;
+    const forClient = this.#heldForClient;
+    this.#heldForUpstream = [];
+    this.#heldForClient = [];
+    for (const chunk of forClient) this.#feedUpstreamRfb(chunk);
+    for (const chunk of forUpstream) this.#feedBrowserRfb(chunk);
+    if (this.#closeCode === null) this.#resumeClient();
+  }
+
+  #feedUpstreamRfb(chunk: Buffer): void {
+    const rfb = this.#upstreamRfb;
+    if (!rfb || this.#closeCode !== null) return;
+    try {
+      const step = rfb.feed(chunk);
+      for (const out of step.send) this.#leg?.write(out);
+      if (step.done && step.rest.length > 0) this.#heldForClient.push(step.rest);
+    } catch (err) {
+      const code = isRfbError(err)
+        ? err.code === RfbErrorCode.AuthFailed || err.code === RfbErrorCode.PasswordRequired
+          ? ConsoleCloseCode.UpstreamAuthFailed
+          : ConsoleCloseCode.UpstreamProtocolError
+        : ConsoleCloseCode.InternalError;
+      this.#logger.warn({ sessionId: this.identity.sessionId, target: this.#target, errCode: errorCode(err) }, 'console upstream rfb handshake failed');
+      this.#finish(code, errorCode(err));
+      return;
+    }
+    this.#maybeStartPipingAfterRfb();
+  }
+
+  #feedBrowserRfb(chunk: Buffer): void {
+    const rfb = this.#browserRfb;
+    if (!rfb || this.#closeCode !== null) return;
+    try {
+      const step = rfb.feed(chunk);
+      for (const out of step.send) this.#sendToClient(out);
+      if (step.done && step.rest.length > 0) this.#heldForUpstream.push(step.rest);
+    } catch (err) {
+      if (isRfbError(err)) for (const out of err.reply) this.#sendToClient(out);
+      this.#finish(isRfbError(err) ? ConsoleCloseCode.ClientRfbError : ConsoleCloseCode.InternalError, errorCode(err));
+      return;
+    }
+    this.#maybeStartPipingAfterRfb();
+  }
+
+  #maybeStartPipingAfterRfb(): void {
+    if (this.#upstreamRfb?.done && this.#browserRfb?.done && this.#closeCode === null) {
+      this.#upstreamRfb = null;
+      this.#browserRfb = null;
+      this.#startPiping();
+    }
+  }
+
+  // --- closing ------------------------------------------------------------------------------
+
+  /** The first cause wins; later ones (the echo of our own close) are ignored. */
+  #finish(code: number, detail: string | null, reason?: string): void {
+    if (this.#closeCode !== null) {
+      this.#maybeEnd();
+      return;
+    }
+    this.#closeCode = code;
+    this.#closeReason = reason ?? closeReason[code as ConsoleCloseCode] ?? 'closed';
+    this.#detail = detail;
+    const client = this.#client;
+    if (client.readyState === WebSocket.OPEN) {
+      // Queued after any data still buffered, so the browser gets every byte before the close.
+      // A close reason may not exceed 123 bytes (RFC 6455 5.5); `ws` throws past that.
+      client.close(isSendableCloseCode(code) ? code : ConsoleCloseCode.InternalError, truncateUtf8(this.#closeReason, 123));
+    }
+    // A paused side would never flush or see the close; let both run out.
+    if (this.#clientPaused) {
+      this.#clientPaused = false;
+      client.resume();
+    }
+    if (this.#leg && !this.#legClosed) {
+      if (this.#legPaused) this.#leg.resume();
+      this.#leg.end();
+    }
+    this.#maybeEnd();
+  }
+
+  #maybeEnd(): void {
+    // A leg still connecting does not hold the session open: a resolver or connect that hangs
+    // must not keep a dead browser's session alive; start() destroys the leg if it turns up late.
+    if (this.#ended || !this.#clientClosed || (!this.#legClosed && this.#leg !== null)) return;
+    this.#ended = true;
+    const endedAtMs = this.#now();
+    this.#hooks.ended(this, {
+      ...this.identity,
+      provider: this.#provider,
+      target: this.#target,
+      startedAt: new Date(this.#startedAtMs).toISOString(),
+      endedAt: new Date(endedAtMs).toISOString(),
+      durationMs: endedAtMs - this.#startedAtMs,
+      bytesToUpstream: this.#bytesToUpstream,
+      bytesToClient: this.#bytesToClient,
+      closeCode: this.#closeCode ?? ConsoleCloseCode.Abnormal,
+      closeReason: this.#closeReason,
+      detail: this.#detail,
+      peakBufferedToClient: this.#peakToClient,
+      peakBufferedToUpstream: this.#peakToUpstream,
+    });
+    this.#resolveEnded();
+  }
+}
+
+function truncateUtf8(text: string, maxBytes: number): string {
+  if (Buffer.byteLength(text) <= maxBytes) return text;
+  let out = text;
+  while (Buffer.byteLength(out) > maxBytes) out = out.slice(0, -1);
+  return out;
+}
+
+/** Close codes `ws` uses for receiver errors (ws/lib/receiver.js), by error code. */
+function wsErrorCloseCode(code: string | undefined): number | null {
+  if (code === undefined || !code.startsWith('WS_ERR_')) return null;
+  if (code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' || code === 'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH') return ConsoleCloseCode.MessageTooBig;
+  if (code === 'WS_ERR_INVALID_UTF8') return 1007;
+  return ConsoleCloseCode.ProtocolError;
+}
+
+/** A code that is safe to log for any thrown value (never its message, which may quote secrets). */
+function errorCode(err: unknown): string {
+  if (typeof err === 'object' && err !== null && 'code' in err && typeof (err as { code: unknown }).code === 'string') {
+    return (err as { code: string }).code;
+  }
+  return err instanceof Error ? err.name : 'unknown';
+}

@@ -1,0 +1,172 @@
+/**
+ * Console tickets: short-lived bearer capabilities that open one VM's console.
+ *
+ * The GraphQL `consoleUrl` resolver mints one for an authenticated caller; the browser presents it
+ * on the WebSocket upgrade, where no Authorization header can be sent. Because a ticket ends up
+ * in a URL (or a subprotocol header), it is kept weak on purpose: 256 random bits, seconds of
+ * life, single use by default, bound to one VM, and stored only as a SHA-256 hash.
+ *
+ * The ticket value never appears in an error message or a log line; refusals carry only a code.
+ */
+import { createHash, randomBytes as cryptoRandomBytes } from 'node:crypto';
+import { MemoryTicketStore } from './ticket-store.js';
+import type { TicketRecord, TicketStore } from './ticket-store.js';
+
+export type { TicketRecord, TicketStore, StoredTicket } from './ticket-store.js';
+
+/** Random bytes per ticket: 256 bits, well over the 128-bit floor for unguessable bearer secrets. */
+const TICKET_BYTES = 32;
+/** base64url of 32 bytes, unpadded. */
+const TICKET_PATTERN = /^[A-Za-z0-9_-]{43}$/;
+
+export const TicketErrorCode = {
+  /** No ticket was presented. */
+  Missing: 'TICKET_MISSING',
+  /** Not something we could have minted (wrong length or alphabet). */
+  Malformed: 'TICKET_MALFORMED',
+  /** Well-formed but never minted here (forged, or from another gateway), or long expired. */
+  Unknown: 'TICKET_UNKNOWN',
+  Expired: 'TICKET_EXPIRED',
+  /** Single-use and already redeemed (a replay, or a noVNC reconnect with the old URL). */
+  Used: 'TICKET_USED',
+  /** Minted for another VM than the one asked for. */
+  WrongVm: 'TICKET_WRONG_VM',
+} as const;
+export type TicketErrorCode = (typeof TicketErrorCode)[keyof typeof TicketErrorCode];
+
+/** HTTP status for a refused upgrade: 401 when the bearer proved nothing, 403 when a real ticket may not be used. */
+export const ticketErrorStatus: Record<TicketErrorCode, 401 | 403> = {
+  TICKET_MISSING: 401,
+  TICKET_MALFORMED: 401,
+  TICKET_UNKNOWN: 401,
+  TICKET_EXPIRED: 403,
+  TICKET_USED: 403,
+  TICKET_WRONG_VM: 403,
+};
+
+/**
+ * A refused ticket. Not a GatewayError: it never reaches GraphQL, only the WebSocket upgrade,
+ * which answers with `status` and the code. The message names the code only.
+ */
+export class TicketError extends Error {
+  readonly code: TicketErrorCode;
+  readonly status: 401 | 403;
+  /** Set when the ticket was genuine (expired, used, wrong VM): safe to log. */
+  readonly ticketId: string | null;
+  constructor(code: TicketErrorCode, ticketId: string | null = null) {
+    super(`console ticket refused: ${code}`);
+    this.name = 'TicketError';
+    this.code = code;
+    this.status = ticketErrorStatus[code];
+    this.ticketId = ticketId;
+  }
+}
+
+export function isTicketError(err: unknown): err is TicketError {
+  return err instanceof TicketError;
+}
+
+export interface TicketServiceOptions {
+  /** Where tickets are kept. @default a MemoryTicketStore using `now` */
+  store?: TicketStore;
+  /** Ticket lifetime, milliseconds. Long enough for a browser to open the URL it was handed. @default 30_000 */
+  ttlMs?: number;
+  /**
+   * Allow a ticket to be redeemed any number of times until it expires (so noVNC's automatic
+   * reconnect works). Off by default: a single-use ticket that leaks through a log or a Referer
+   * is worthless once the browser has used it. @default false
+   */
+  reusable?: boolean;
+  /** Clock, epoch ms. @default Date.now */
+  now?: () => number;
+  /** Source of randomness. @default crypto.randomBytes */
+  randomBytes?: (size: number) => Buffer;
+}
+
+export interface MintRequest {
+  /** Global VM id (`provider:upstreamId`). */
+  vmId: string;
+  /** The authenticated caller, recorded for the audit line. */
+  caller: string;
+}
+
+export interface MintedTicket {
+  ticket: string;
+  expiresAt: Date;
+}
+
+export class TicketService {
+  readonly #store: TicketStore;
+  readonly #ttlMs: number;
+  readonly #reusable: boolean;
+  readonly #now: () => number;
+  readonly #randomBytes: (size: number) => Buffer;
+
+  constructor(options: TicketServiceOptions = {}) {
+    this.#now = options.now ?? Date.now;
+    this.#ttlMs = options.ttlMs ?? 30_000;
+    this.#reusable = options.reusable ?? false;
+    this.#randomBytes = options.randomBytes ?? cryptoRandomBytes;
+    this.#store = options.store ?? new MemoryTicketStore({ now: this.#now, retainAfterExpiryMs: Math.max(this.#ttlMs, 60_000) });
+    if (!(this.#ttlMs > 0)) throw new RangeError('ticket ttlMs must be positive');
+  }
+
+  get ttlMs(): number {
+    return this.#ttlMs;
+  }
+
+  get reusable(): boolean {
+    return this.#reusable;
+  }
+
+  async mint(req: MintRequest): Promise<MintedTicket> {
+    const bytes = this.#randomBytes(TICKET_BYTES);
+    if (bytes.length !== TICKET_BYTES) throw new RangeError(`randomBytes returned ${bytes.length} bytes, want ${TICKET_BYTES}`);
+    const ticket = bytes.toString('base64url');
+    const hash = hashTicket(ticket);
+    const issuedAtMs = this.#now();
+    const expiresAtMs = issuedAtMs + this.#ttlMs;
+    const record: TicketRecord = {
+      vmId: req.vmId,
+      caller: req.caller,
+      ticketId: ticketIdOf(hash),
+      issuedAt: new Date(issuedAtMs),
+      expiresAt: new Date(expiresAtMs),
+    };
+    await this.#store.put(hash, record, expiresAtMs);
+    return { ticket, expiresAt: record.expiresAt };
+  }
+
+  /**
+   * Check a presented ticket and, unless tickets are reusable, use it up. `vmId`, when given,
+   * must match the VM the ticket was minted for; a mismatch still uses the ticket up (fail closed:
+   * a ticket shown for the wrong VM has leaked or been tampered with).
+   */
+  async redeem(ticket: string | null | undefined, opts: { vmId?: string } = {}): Promise<TicketRecord> {
+    if (ticket === undefined || ticket === null || ticket === '') throw new TicketError(TicketErrorCode.Missing);
+    if (!TICKET_PATTERN.test(ticket)) throw new TicketError(TicketErrorCode.Malformed);
+    // Lookup by hash: a timing difference in the map lookup says something about hashes, which
+    // gives no help in guessing a 256-bit ticket.
+    const hash = hashTicket(ticket);
+    const stored = await this.#store.take(hash, { consume: !this.#reusable });
+    if (!stored) throw new TicketError(TicketErrorCode.Unknown);
+    const id = stored.record.ticketId;
+    if (this.#now() >= stored.expiresAtMs) throw new TicketError(TicketErrorCode.Expired, id);
+    if (stored.used) throw new TicketError(TicketErrorCode.Used, id);
+    if (opts.vmId !== undefined && opts.vmId !== stored.record.vmId) throw new TicketError(TicketErrorCode.WrongVm, id);
+    return stored.record;
+  }
+
+  async close(): Promise<void> {
+    await this.#store.close();
+  }
+}
+
+function hashTicket(ticket: string): string {
+  return createHash('sha256').update(ticket, 'utf8').digest('hex');
+}
+
+/** 48 bits of the hash: enough to correlate log lines, useless for finding the ticket. */
+function ticketIdOf(hash: string): string {
+  return hash.slice(0, 12);
+}
