@@ -23,7 +23,7 @@ export interface VmEdgeRecord {
 export interface VmConnectionRecord {
   edges: VmEdgeRecord[];
   hasNextPage: boolean;
-  /** Providers that failed while listing all providers; reported as GraphQL errors beside the data. */
+  /** Providers (or parts of one) that could not be listed; reported as GraphQL errors beside the data. */
   failures: GatewayError[];
 }
 
@@ -92,6 +92,7 @@ export class Gateway {
         failures.push(err);
         continue;
       }
+      failures.push(...(page.warnings ?? []));
       const taken = page.vms.slice(0, remaining);
       taken.forEach((vm, j) => edges.push({ cursor: encodeCursor({ p: provider.name, o: offset + j }), node: vm }));
       if (page.vms.length > taken.length || (edges.length === first && page.hasMore)) {
@@ -118,8 +119,9 @@ export class Gateway {
     const chosen = mode ?? provider.defaultConsoleMode;
     if (chosen === 'GATEWAY') {
       if (!this.consoleUrls) throw new ConsoleUnavailableError('GATEWAY console mode is not available on this gateway', { mode: chosen });
-      // Mint only for VMs that exist: a ticket for nothing would fail later, with a worse error.
+      // Mint only for VMs that exist and have a console: a ticket for nothing would fail later, with a worse error.
       await this.getVm(vmId);
+      await provider.assertConsoleAvailable?.(upstreamId);
       return this.consoleUrls.mint({ vmId: formatVmId(providerName, upstreamId), provider: providerName, upstreamId, caller });
     }
     if (!provider.upstreamConsoleUrl) {

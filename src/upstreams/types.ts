@@ -1,3 +1,5 @@
+import type { GatewayError } from '../errors.js';
+
 /**
  * The contract every upstream provider implements. Adding a provider kind means one folder under
  * src/upstreams/ exporting a factory, and one line in src/upstreams/registry.ts.
@@ -49,6 +51,8 @@ export interface VmListPage {
   vms: VmRecord[];
   /** True when the upstream has records after this page. */
   hasMore: boolean;
+  /** Parts of the upstream that could not be listed (one Abiquo enterprise); reported beside the data. */
+  warnings?: GatewayError[];
 }
 
 /**
@@ -129,6 +133,11 @@ export interface Provider extends Upstream {
   upstreamConsoleUrl?(upstreamId: string, mode: 'DIRECT' | 'UPSTREAM'): Promise<ConsoleAccessRecord>;
   /** Where the gateway's proxy connects for GATEWAY mode. Resolved at ticket redemption so credentials are fresh. */
   consoleTarget(upstreamId: string): Promise<ConsoleTarget>;
+  /**
+   * Cheap check, before a ticket is minted, that the VM has a console at all (throws
+   * ConsoleUnavailableError). Providers whose answer would cost an upstream call leave it out.
+   */
+  assertConsoleAvailable?(upstreamId: string): Promise<void>;
   /** Validate an upstream id's syntax; throw BadUserInputError if malformed. */
   parseUpstreamId(upstreamId: string): void;
 }

@@ -127,6 +127,12 @@ export type Query = {
    * wherever it supports them.
    */
   vms: VmConnection;
+  /**
+   * The websockify token file of an Abiquo provider, as the gateway keeps it: one line per VM with both
+   * vdrpIP and vdrpPort, `md5hex("ip:port"): ip:port`, sorted. Feed it to
+   * `websockify --token-plugin TokenFile` or compare it with the file the gateway writes.
+   */
+  websockifyTokenFile: Scalars['String']['output'];
 };
 
 
@@ -152,6 +158,11 @@ export type QueryVmsArgs = {
   filter?: InputMaybe<VmFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
   provider?: InputMaybe<Scalars['String']['input']>;
+};
+
+
+export type QueryWebsockifyTokenFileArgs = {
+  provider: Scalars['String']['input'];
 };
 
 export type Subscription = {
@@ -425,6 +436,7 @@ export type QueryResolvers<ContextType = GatewayContext, ParentType extends Reso
   upstreams?: Resolver<Array<ResolversTypes['UpstreamState']>, ParentType, ContextType>;
   vm?: Resolver<Maybe<ResolversTypes['Vm']>, ParentType, ContextType, RequireFields<QueryVmArgs, 'id'>>;
   vms?: Resolver<ResolversTypes['VmConnection'], ParentType, ContextType, RequireFields<QueryVmsArgs, 'first'>>;
+  websockifyTokenFile?: Resolver<ResolversTypes['String'], ParentType, ContextType, RequireFields<QueryWebsockifyTokenFileArgs, 'provider'>>;
 };
 
 export type SubscriptionResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = {

@@ -1,12 +1,13 @@
 /** All resolvers, by domain. Add a domain's resolver map here. */
 import type { IResolvers } from '@graphql-tools/utils';
 import type { Resolvers } from '../generated/types.js';
+import { abiquoResolvers } from './abiquo.js';
 import { consoleResolvers } from './console.js';
 import { eventResolvers } from './events.js';
 import { scalarResolvers } from './scalars.js';
 import { vmResolvers } from './vms.js';
 
-const domains: Resolvers[] = [scalarResolvers, vmResolvers, consoleResolvers, eventResolvers];
+const domains: Resolvers[] = [scalarResolvers, vmResolvers, consoleResolvers, eventResolvers, abiquoResolvers];
 
 export function mergeResolvers(): IResolvers[] {
   return domains as IResolvers[];

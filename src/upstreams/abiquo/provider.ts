@@ -229,7 +229,16 @@ class AbiquoProviderImpl implements AbiquoProvider {
     const all = this.#allRecords().filter((r) => matchesFilter(r, req.filter));
     const skip = Math.max(0, req.skip);
     const first = Math.max(0, req.first);
-    return { vms: all.slice(skip, skip + first), hasMore: all.length > skip + first };
+    // An enterprise that failed its last read is listed with what we had (if anything) and named in a warning.
+    const warnings = [...this.#cache.values()]
+      .filter((e) => e.error !== null)
+      .map(
+        (e) =>
+          new UpstreamResponseError(this.name, `enterprise ${e.enterprise.id} ("${e.enterprise.name}") could not be listed: ${e.error!.code}`, {
+            enterpriseId: e.enterprise.id,
+          }),
+      );
+    return { vms: all.slice(skip, skip + first), hasMore: all.length > skip + first, ...(warnings.length > 0 ? { warnings } : {}) };
   }
 
   async getVm(upstreamId: string): Promise<VmRecord | null> {
@@ -238,6 +247,11 @@ class AbiquoProviderImpl implements AbiquoProvider {
     const entry = this.#cache.get(enterpriseId);
     const vm = entry?.vms.find((v) => v.id === vmId);
     return entry && vm ? toVmRecord(this.name, entry.enterprise, vm) : null;
+  }
+
+  /** Answered from the cache: no upstream call. */
+  async assertConsoleAvailable(upstreamId: string): Promise<void> {
+    await this.consoleTarget(upstreamId);
   }
 
   async consoleTarget(upstreamId: string): Promise<ConsoleTarget> {
