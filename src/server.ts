@@ -10,7 +10,7 @@ import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import express from 'express';
 import type { Registry } from 'prom-client';
-import { GraphQLError, NoSchemaIntrospectionCustomRule, parse, specifiedRules, validate, type DocumentNode, type GraphQLSchema, type ValidationRule } from 'graphql';
+import { GraphQLError, NoSchemaIntrospectionCustomRule, getOperationAST, parse, specifiedRules, validate, visitInParallel, type DocumentNode, type GraphQLSchema, type ValidationRule } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Gateway } from './gateway.js';
@@ -18,7 +18,13 @@ import type { GatewayContext } from './graphql/context.js';
 import { createErrorFormatter, toGraphQLError } from './graphql/errors.js';
 import { buildGatewaySchema } from './graphql/schema.js';
 import { limitRules, type QueryLimits } from './graphql/limits.js';
+import { sharedSubscribe } from './graphql/shared-subscribe.js';
 import type { Logger } from './logger.js';
+import { graphqlMetricsPlugin, WsOperationTracker } from './observability/graphql.js';
+import { httpObservability } from './observability/http.js';
+import { runWithRequestId } from './observability/log-context.js';
+import type { GatewayMetrics } from './observability/metrics.js';
+import { requestIdFrom } from './observability/request-id.js';
 
 /** Something else that accepts WebSocket upgrades on its own path (the console proxy). */
 export interface UpgradeRoute {
@@ -36,7 +42,11 @@ export interface HttpServerOptions {
   upgradeRoutes?: UpgradeRoute[];
   /** Extra Express routes (demo page, static assets), mounted before the 404 handler. */
   routes?: (app: express.Express) => void;
-  /** Operation limits (HTTP and WebSocket alike), body size and graphql-ws behaviour. */
+  /**
+   * Operation limits (HTTP and WebSocket alike), body size and graphql-ws behaviour. Read live: a
+   * config reload assigns new values into this object and the next request uses them (except
+   * wsConnectionInitTimeoutMs and wsKeepAliveMs, fixed at start).
+   */
   limits: QueryLimits & {
     maxBodyBytes: number;
     maxSubscriptionsPerConnection: number;
@@ -45,6 +55,8 @@ export interface HttpServerOptions {
   };
   /** Served on /metrics in the Prometheus text format. */
   metrics?: Registry;
+  /** HTTP and GraphQL metrics, request logging. @default none (no request metrics) */
+  gatewayMetrics?: GatewayMetrics;
 }
 
 export interface RunningHttpServer {
@@ -53,6 +65,12 @@ export interface RunningHttpServer {
   url: string;
   port: number;
   schema: GraphQLSchema;
+  /**
+   * First step of a shutdown: /readyz answers 503 and new WebSocket upgrades 503 from now on, the
+   * listener stops accepting connections, graphql-ws clients are closed with 1001. In-flight HTTP
+   * requests go on; `close()` waits for them.
+   */
+  drain(): Promise<void>;
   /** Stop accepting, close graphql-ws clients with 1001, drain HTTP. */
   close(): Promise<void>;
 }
@@ -87,15 +105,21 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
 
   const formatError = createErrorFormatter(logger);
   const { limits } = opts;
-  const extraRules: ValidationRule[] = [...limitRules(limits), ...(opts.introspection ? [] : [NoSchemaIntrospectionCustomRule])];
+  const liveLimits = liveLimitRules(limits);
+  const extraRules: ValidationRule[] = [liveLimits.rule, ...(opts.introspection ? [] : [NoSchemaIntrospectionCustomRule])];
   const graphqlWss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: limits.maxBodyBytes });
+  const wsOperations = opts.gatewayMetrics ? new WsOperationTracker(opts.gatewayMetrics) : null;
+  if (opts.gatewayMetrics) opts.gatewayMetrics.graphqlWsConnections = () => graphqlWss.clients.size;
+  let draining = false;
   const wsCleanup = useServer<Record<string, unknown> | undefined, { request: IncomingMessage }>(
     {
       schema,
       connectionInitWaitTimeout: limits.wsConnectionInitTimeoutMs,
+      subscribe: sharedSubscribe,
       context: (): GatewayContext => ({ gateway, caller: 'anonymous', partialErrors: [] }),
       // The same parse limit and validation rules as HTTP: graphql-ws would otherwise validate with graphql's defaults only.
-      onSubscribe: (ctx, _id, payload) => {
+      onSubscribe: (ctx, id, payload) => {
+        wsOperations?.subscribed(ctx, id, payload.operationName);
         // graphql-ws has already reserved this operation's id in ctx.subscriptions when onSubscribe runs.
         if (Object.keys(ctx.subscriptions).length > limits.maxSubscriptionsPerConnection) {
           return [new GraphQLError(`at most ${limits.maxSubscriptionsPerConnection} operations may run at once on one connection`, { extensions: { code: 'RATE_LIMITED' } })];
@@ -108,6 +132,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
         }
         const errors = validate(schema, document, [...specifiedRules, ...extraRules]);
         if (errors.length > 0) return errors.map((e) => withCode(e, 'GRAPHQL_VALIDATION_FAILED'));
+        wsOperations?.accepted(ctx, id, getOperationAST(document, payload.operationName ?? null)?.operation ?? 'unknown');
         return {
           schema,
           document,
@@ -116,20 +141,33 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
           contextValue: { gateway, caller: 'anonymous', partialErrors: [] } satisfies GatewayContext,
         };
       },
-      onNext: (_ctx, _id, _payload, args, result) => {
+      onNext: (ctx, id, _payload, args, result) => {
         const partial = (args.contextValue as GatewayContext).partialErrors;
         const errors = [...(result.errors ?? []), ...partial.map((e) => toGraphQLError(e))];
+        wsOperations?.next(ctx, id, errors.length > 0);
         if (errors.length === 0) return undefined;
         return { ...result, errors: errors.map((e) => formatError(e.toJSON(), e)) };
       },
-      onError: (_ctx, _id, _payload, errors) => errors.map((e) => formatError(e.toJSON(), e)),
+      onError: (ctx, id, _payload, errors) => {
+        wsOperations?.error(ctx, id);
+        return errors.map((e) => formatError(e.toJSON(), e));
+      },
+      onComplete: (ctx, id) => {
+        wsOperations?.completed(ctx, id);
+      },
     },
     graphqlWss,
     limits.wsKeepAliveMs,
   );
 
   const routes = new Map<string, UpgradeRoute['handleUpgrade']>([
-    ['/graphql', (req, socket, head) => graphqlWss.handleUpgrade(req, socket, head, (ws) => graphqlWss.emit('connection', ws, req))],
+    [
+      '/graphql',
+      (req, socket, head) => {
+        graphqlWss.options.maxPayload = limits.maxBodyBytes; // read per upgrade: a reload may have changed it
+        graphqlWss.handleUpgrade(req, socket, head, (ws) => graphqlWss.emit('connection', ws, req));
+      },
+    ],
   ]);
   for (const route of opts.upgradeRoutes ?? []) routes.set(route.path, route.handleUpgrade);
   server.on('upgrade', (req, socket, head) => {
@@ -139,8 +177,13 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
+    if (draining) {
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nSHUTTING_DOWN');
+      return;
+    }
     socket.on('error', (err) => logger.debug({ err: { code: (err as NodeJS.ErrnoException).code } }, 'upgrade socket error'));
-    handler(req, socket, head);
+    // The upgrade's log lines (refusals, the console session's audit line) carry its request id.
+    runWithRequestId(requestIdFrom(req.headers), () => handler(req, socket, head));
   });
 
   const apollo = new ApolloServer<GatewayContext>({
@@ -150,8 +193,19 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     csrfPrevention: true,
     formatError,
     validationRules: extraRules,
-    parseOptions: { maxTokens: limits.maxTokens },
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer: server }), partialErrorsPlugin(formatError)],
+    // A getter: Apollo keeps this object and reads maxTokens on every parse, so a reload applies.
+    parseOptions: {
+      get maxTokens() {
+        return limits.maxTokens;
+      },
+    },
+    // Validated documents are cached per limits: after a reload tightens them, a cached query is validated again.
+    documentStore: liveLimits.documentStore,
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer: server }),
+      partialErrorsPlugin(formatError),
+      ...(opts.gatewayMetrics ? [graphqlMetricsPlugin<GatewayContext>(opts.gatewayMetrics)] : []),
+    ],
     logger: {
       debug: (m) => logger.debug(m),
       info: (m) => logger.info(m),
@@ -161,10 +215,15 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   });
   await apollo.start();
 
+  app.use(httpObservability({ logger, ...(opts.gatewayMetrics ? { metrics: opts.gatewayMetrics } : {}) }));
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
   app.get('/readyz', async (_req, res) => {
+    if (draining) {
+      res.status(503).json({ status: 'shutting down', upstreams: {} });
+      return;
+    }
     const readiness = await gateway.readiness();
     res.status(readiness.ok ? 200 : 503).json({ status: readiness.ok ? 'ready' : 'not ready', upstreams: readiness.upstreams });
   });
@@ -176,7 +235,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   }
   app.use(
     '/graphql',
-    express.json({ limit: limits.maxBodyBytes }),
+    liveJsonParser(limits),
     expressMiddleware(apollo, {
       context: async (): Promise<GatewayContext> => ({ gateway, caller: 'anonymous', partialErrors: [] }),
     }),
@@ -203,16 +262,80 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   const hostForUrl = address.family === 'IPv6' ? `[${address.address}]` : address.address;
 
   let closing: Promise<void> | null = null;
+  let drained: Promise<void> | null = null;
+  const drain = (): Promise<void> =>
+    (drained ??= (async () => {
+      draining = true;
+      // Stop listening now; connections already open keep being served until close().
+      server.close();
+      // dispose() completes subscriptions and closes clients with 1001; a bare close() would not.
+      await wsCleanup.dispose();
+    })());
   return {
     server,
     schema,
     port: address.port,
     url: `http://${hostForUrl}:${address.port}`,
+    drain,
     close: () =>
       (closing ??= (async () => {
-        // dispose() completes subscriptions and closes clients with 1001; a bare close() would not.
-        await wsCleanup.dispose();
+        await drain();
         await apollo.stop();
       })()),
+  };
+}
+
+/**
+ * The limit validation rules for the limits' current values, as one rule: rebuilt when a reload
+ * changes the values. Also a document cache for Apollo keyed by those values, so a query validated
+ * under looser limits is validated again under tighter ones.
+ */
+function liveLimitRules(limits: QueryLimits): { rule: ValidationRule; documentStore: KeyValueCacheLike<DocumentNode> } {
+  let key = '';
+  let rules: ValidationRule[] = [];
+  const current = (): { key: string; rules: ValidationRule[] } => {
+    const now = `${limits.maxDepth}/${limits.maxAliases}/${limits.maxCost}/${limits.maxTokens}/${limits.maxDirectives}`;
+    if (now !== key) {
+      key = now;
+      rules = limitRules(limits);
+    }
+    return { key, rules };
+  };
+  const documents = new Map<string, DocumentNode>();
+  const MAX_DOCUMENTS = 1000;
+  return {
+    rule: (context) => visitInParallel(current().rules.map((r) => r(context))),
+    documentStore: {
+      async get(k) {
+        return documents.get(`${current().key}:${k}`);
+      },
+      async set(k, value) {
+        if (documents.size >= MAX_DOCUMENTS) documents.delete(documents.keys().next().value!);
+        documents.set(`${current().key}:${k}`, value);
+      },
+      async delete(k) {
+        documents.delete(`${current().key}:${k}`);
+      },
+    },
+  };
+}
+
+/** The subset of Apollo's KeyValueCache used for its document store. */
+interface KeyValueCacheLike<V> {
+  get(key: string): Promise<V | undefined>;
+  set(key: string, value: V): Promise<void>;
+  delete(key: string): Promise<boolean | void>;
+}
+
+/** express.json with the body limit read per request (it changes on reload); one parser per distinct limit. */
+function liveJsonParser(limits: { maxBodyBytes: number }): express.RequestHandler {
+  let limit = -1;
+  let parser: express.RequestHandler = express.json();
+  return (req, res, next) => {
+    if (limits.maxBodyBytes !== limit) {
+      limit = limits.maxBodyBytes;
+      parser = express.json({ limit });
+    }
+    parser(req, res, next);
   };
 }
