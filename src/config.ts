@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
+import { JWT_SECRET_ENV, authSchema, checkAuthAgainstConfig } from './auth/config-schema.js';
 
 const consoleMode = z.enum(['GATEWAY', 'DIRECT', 'UPSTREAM']);
 
@@ -156,6 +157,12 @@ export const configSchema = z
         introspection: z.boolean().optional(),
         /** Serve the demo page at `/`. @default true in the embedded default, false otherwise */
         demo: z.boolean().optional(),
+        /**
+         * Origins allowed to open WebSockets (/graphql, /websockify) besides the gateway's own (Origin
+         * host = Host header, or publicUrl): exact `scheme://host[:port]`, `null`, or `*` for any.
+         * Requests without Origin (non-browser clients) are always allowed. @default [] (same origin only)
+         */
+        allowedOrigins: z.array(z.string().refine((o) => o === '*' || o === 'null' || isOrigin(o), 'must be an origin like https://app.example.com (no path), `null` or `*`')).optional(),
       })
       .strict()
       .default({ host: '127.0.0.1', port: 4000 }),
@@ -202,6 +209,18 @@ export const configSchema = z
         wsConnectionInitTimeoutMs: z.number().int().min(100).default(3_000),
         /** graphql-ws: ping idle sockets this often, milliseconds (0 = never). @default 12000 */
         wsKeepAliveMs: z.number().int().min(0).default(12_000),
+        /** Console tickets (consoleUrl/console) one caller may mint per minute, refilled continuously. @default 30 */
+        ticketsPerMinute: z.number().min(0.1).default(30),
+        /** Tickets one caller may mint at once after a quiet spell. @default 10 */
+        ticketBurst: z.number().int().min(1).default(10),
+        /** Console sessions open at once, all callers together. @default 500 */
+        maxConsoles: z.number().int().min(1).default(500),
+        /** Console sessions open at once per caller. @default 10 */
+        maxConsolesPerCaller: z.number().int().min(1).default(10),
+        /** graphql-ws connections open at once, all callers together. @default 10000 */
+        maxWsConnections: z.number().int().min(1).default(10_000),
+        /** graphql-ws connections open at once per caller. @default 20 */
+        maxWsConnectionsPerCaller: z.number().int().min(1).default(20),
       })
       .strict()
       .default({
@@ -214,8 +233,27 @@ export const configSchema = z
         maxSubscriptionsPerConnection: 50,
         wsConnectionInitTimeoutMs: 3_000,
         wsKeepAliveMs: 12_000,
+        ticketsPerMinute: 30,
+        ticketBurst: 10,
+        maxConsoles: 500,
+        maxConsolesPerCaller: 10,
+        maxWsConnections: 10_000,
+        maxWsConnectionsPerCaller: 20,
       }),
     providers: z.array(providerSchema).min(1, 'at least one provider is required'),
+    /**
+     * Client authentication (README "Authentication"). Absent: anonymous callers, allowed only when
+     * server.host is a loopback address (and logged as a warning).
+     */
+    auth: authSchema.optional(),
+    /** What SIGTERM/SIGINT do (README "Shutdown and reload"). */
+    shutdown: z
+      .object({
+        /** Seconds console sessions may go on after a shutdown starts before they are closed with 1001; 0 closes them at once. @default 10 */
+        consoleGraceSeconds: z.number().int().min(0).max(3600).default(10),
+      })
+      .strict()
+      .default({ consoleGraceSeconds: 10 }),
   })
   .strict()
   .superRefine((cfg, ctx) => {
@@ -224,6 +262,7 @@ export const configSchema = z
       if (seen.has(p.name)) ctx.addIssue({ code: 'custom', path: ['providers', i, 'name'], message: `duplicate provider name "${p.name}"` });
       seen.add(p.name);
     });
+    checkAuthAgainstConfig(cfg, (path, message) => ctx.addIssue({ code: 'custom', path, message }));
   });
 
 export type GatewayConfig = z.infer<typeof configSchema>;
@@ -258,6 +297,14 @@ export function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.Proc
   if (env.CONSOLE_GATEWAY_PUBLIC_URL) server.publicUrl = env.CONSOLE_GATEWAY_PUBLIC_URL;
   if (Object.keys(server).length > 0) out.server = server;
   if (env.CONSOLE_GATEWAY_LOG_LEVEL) out.log = { ...((out.log as object | undefined) ?? {}), level: env.CONSOLE_GATEWAY_LOG_LEVEL };
+  if (env.CONSOLE_GATEWAY_SHUTDOWN_CONSOLE_GRACE_SECONDS) {
+    const consoleGraceSeconds = toNumber(env.CONSOLE_GATEWAY_SHUTDOWN_CONSOLE_GRACE_SECONDS, 'CONSOLE_GATEWAY_SHUTDOWN_CONSOLE_GRACE_SECONDS');
+    out.shutdown = { ...((out.shutdown as object | undefined) ?? {}), consoleGraceSeconds };
+  }
+  const auth = out.auth as Record<string, unknown> | undefined;
+  if (env[JWT_SECRET_ENV] && typeof auth?.jwt === 'object' && auth.jwt !== null) {
+    out.auth = { ...auth, jwt: { ...(auth.jwt as object), secret: env[JWT_SECRET_ENV] } };
+  }
   if (Array.isArray(out.providers)) {
     out.providers = out.providers.map((p: unknown) => {
       if (typeof p !== 'object' || p === null) return p;
@@ -271,6 +318,16 @@ export function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.Proc
     });
   }
   return out;
+}
+
+/** `scheme://host[:port]` and nothing else: an Origin header never carries a path, query or credentials. */
+function isOrigin(value: string): boolean {
+  try {
+    const u = new URL(value);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && /^[a-z]+:\/\/[^/?#@]+\/?$/i.test(value);
+  } catch {
+    return false;
+  }
 }
 
 function toNumber(value: string, name: string): number {

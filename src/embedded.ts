@@ -64,6 +64,8 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<RunningEmbed
     const simPort = new URL(cloudTower.url).port;
     const raw: GatewayConfigInput = {
       server: { host: '127.0.0.1', port: opts.port ?? 4000, introspection: true, demo: true },
+      // The demo runs on loopback with simulated upstreams; a config file for real upstreams chooses its own auth.
+      auth: { mode: 'none' },
       providers: [
         {
           name: 'tower',

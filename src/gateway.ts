@@ -7,6 +7,7 @@ import { decodeCursor, encodeCursor } from './paging.js';
 import { EventBus } from './events/bus.js';
 import type { ConsoleAccessRecord, ConsoleMode, Provider, ReadyStatus, Upstream, VmFilter, VmRecord } from './upstreams/types.js';
 import { formatVmId, parseVmId } from './vm-id.js';
+import { allowsProvider, assertProviderAllowed, type Principal } from './auth/principal.js';
 
 export const MAX_PAGE_SIZE = 500;
 
@@ -35,10 +36,10 @@ export interface ListVmsArgs {
 }
 
 export class Gateway {
-  /** Upstreams with VMs. */
-  readonly providers: ReadonlyMap<string, Provider>;
-  /** Every configured upstream (VM providers and event-only sources), in config order. */
-  readonly upstreams: ReadonlyMap<string, Upstream>;
+  /** Upstreams with VMs. Replaced as a whole by `replaceUpstreams` (config reload). */
+  providers: ReadonlyMap<string, Provider>;
+  /** Every configured upstream (VM providers and event-only sources), in config order. Replaced as a whole by `replaceUpstreams`. */
+  upstreams: ReadonlyMap<string, Upstream>;
   /** The one event stream subscriptions read from. */
   readonly events: EventBus;
   consoleUrls: ConsoleUrlMinter | null = null;
@@ -49,19 +50,30 @@ export class Gateway {
     this.events = events;
   }
 
+  /**
+   * Config reload: from now on every call sees `next`. Calls already running keep the upstream they
+   * had; the caller closes the upstreams that are not in `next` once the swap is done.
+   */
+  replaceUpstreams(next: { all: ReadonlyMap<string, Upstream>; providers: ReadonlyMap<string, Provider> }): void {
+    this.upstreams = next.all;
+    this.providers = next.providers;
+  }
+
   provider(name: string): Provider {
     const p = this.providers.get(name);
     if (!p) throw new NotFoundError(`no VM provider named "${name}"`, { provider: name });
     return p;
   }
 
-  async listVms(args: ListVmsArgs): Promise<VmConnectionRecord> {
+  /** `principal` limits the listing to the providers it may use (asking for another one is FORBIDDEN); absent = all (internal callers). */
+  async listVms(args: ListVmsArgs, principal?: Principal): Promise<VmConnectionRecord> {
     const first = args.first ?? 50;
     if (!Number.isInteger(first) || first < 0 || first > MAX_PAGE_SIZE) {
       throw new BadUserInputError(`\`first\` must be between 0 and ${MAX_PAGE_SIZE}`, { field: 'first' });
     }
-    let order = [...this.providers.values()];
+    let order = [...this.providers.values()].filter((p) => !principal || allowsProvider(principal, p.name));
     if (args.provider != null) {
+      if (principal) assertProviderAllowed(principal, args.provider);
       const only = this.providers.get(args.provider);
       if (!only) throw new BadUserInputError(`no provider named "${args.provider}"`, { field: 'provider' });
       order = [only];
@@ -103,8 +115,10 @@ export class Gateway {
     return { edges, hasNextPage, failures };
   }
 
-  async getVm(id: string): Promise<VmRecord> {
+  /** `principal`: a VM of a provider it may not use is FORBIDDEN; absent = any (internal callers). */
+  async getVm(id: string, principal?: Principal): Promise<VmRecord> {
     const { provider, upstreamId } = parseVmId(id);
+    if (principal) assertProviderAllowed(principal, provider);
     const p = this.provider(provider);
     p.parseUpstreamId(upstreamId);
     const vm = await p.getVm(upstreamId);
@@ -112,8 +126,10 @@ export class Gateway {
     return vm;
   }
 
-  async consoleAccess(vmId: string, mode: ConsoleMode | null | undefined, caller: string): Promise<ConsoleAccessRecord> {
+  /** FORBIDDEN unless `caller` may use the VM's provider; GATEWAY tickets record `caller.id`. */
+  async consoleAccess(vmId: string, mode: ConsoleMode | null | undefined, caller: Principal): Promise<ConsoleAccessRecord> {
     const { provider: providerName, upstreamId } = parseVmId(vmId);
+    assertProviderAllowed(caller, providerName);
     const provider = this.provider(providerName);
     provider.parseUpstreamId(upstreamId);
     const chosen = mode ?? provider.defaultConsoleMode;
@@ -122,7 +138,7 @@ export class Gateway {
       // Mint only for VMs that exist and have a console: a ticket for nothing would fail later, with a worse error.
       await this.getVm(vmId);
       await provider.assertConsoleAvailable?.(upstreamId);
-      return this.consoleUrls.mint({ vmId: formatVmId(providerName, upstreamId), provider: providerName, upstreamId, caller });
+      return this.consoleUrls.mint({ vmId: formatVmId(providerName, upstreamId), provider: providerName, upstreamId, caller: caller.id });
     }
     if (!provider.upstreamConsoleUrl) {
       throw new ConsoleUnavailableError(`provider "${providerName}" offers only GATEWAY consoles`, { provider: providerName, mode: chosen });

@@ -1,18 +1,37 @@
-/** Structured JSON logs (pino). Secret-bearing fields are redacted wherever they appear. */
+/**
+ * Structured JSON logs (pino). Secrets never reach a line: pino's `redact` paths cover the known
+ * shapes cheaply, and every log object is also scrubbed at any depth (observability/redact.ts) for
+ * the shapes the paths cannot name. Lines written while a request is served carry its `reqId`.
+ */
 import { pino, type Logger, type DestinationStream } from 'pino';
+import { currentRequestId } from './observability/log-context.js';
+import { REDACTED, scrubSecrets, scrubString } from './observability/redact.js';
 
 export type { Logger } from 'pino';
 
-/** Field names whose values never reach a log line, at any depth we log. */
-const SECRET_KEYS = ['authorization', 'password', 'token', 'raw_token', 'ticket', 'cookie', 'apiKey', 'secret', 'vncPassword'];
+/** Field names whose values never reach a log line. The scrubber matches them at any depth and any case. */
+const SECRET_KEYS = [
+  'authorization',
+  'password',
+  'token',
+  'raw_token',
+  'ticket',
+  'cookie',
+  'apiKey',
+  'secret',
+  'vncPassword',
+  'accessToken',
+  'refreshToken',
+  'connectionParams',
+];
+
+const HEADER_SECRETS = ['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-api-key', 'sec-websocket-protocol'];
 
 export const REDACT_PATHS = [
   ...SECRET_KEYS,
   ...SECRET_KEYS.map((k) => `*.${k}`),
   ...SECRET_KEYS.map((k) => `*.*.${k}`),
-  'req.headers.authorization',
-  'req.headers.cookie',
-  'req.headers["sec-websocket-protocol"]',
+  ...HEADER_SECRETS.flatMap((h) => [`req.headers["${h}"]`, `res.headers["${h}"]`, `headers["${h}"]`, `*.headers["${h}"]`]),
 ];
 
 export function createLogger(level: string, destination?: DestinationStream): Logger {
@@ -20,8 +39,24 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
     {
       level,
       base: { service: 'console-gateway' },
-      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      redact: { paths: REDACT_PATHS, censor: REDACTED },
       timestamp: pino.stdTimeFunctions.isoTime,
+      mixin: () => {
+        const reqId = currentRequestId();
+        return reqId === undefined ? {} : { reqId };
+      },
+      formatters: {
+        log: (object) => scrubSecrets(object),
+        bindings: (bindings) => scrubSecrets(bindings),
+      },
+      hooks: {
+        // Messages are written by us, but may interpolate a URL: scrub them as well.
+        logMethod(args, method) {
+          const last = args.length - 1;
+          if (typeof args[last] === 'string') args[last] = scrubString(args[last] as string);
+          method.apply(this, args);
+        },
+      },
     },
     destination,
   );

@@ -7,8 +7,9 @@ import { parseArgs } from 'node:util';
 import { startGateway, type RunningGateway } from './app.js';
 import { loadConfigFile } from './config.js';
 import { startEmbedded } from './embedded.js';
+import { HASH_KEY_USAGE, runHashKeyCommand } from './auth/hash-key-command.js';
 import { ConfigError } from './errors.js';
-import { createLogger } from './logger.js';
+import { createLogger, type Logger } from './logger.js';
 
 const USAGE = `usage: console-gateway [--config FILE]
 
@@ -20,6 +21,11 @@ Environment: CONSOLE_GATEWAY_HOST, CONSOLE_GATEWAY_PORT, CONSOLE_GATEWAY_PUBLIC_
              CONSOLE_GATEWAY_PROVIDER_<NAME>_{URL,USERNAME,PASSWORD,TOKEN}`;
 
 async function main(): Promise<void> {
+  if (process.argv[2] === 'hash-key') {
+    // Prints the sha256 hash to put under auth.apiKeys[].hash; the key itself is read from stdin.
+    process.exitCode = await runHashKeyCommand(process.argv.slice(3), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
+    return;
+  }
   let args;
   try {
     args = parseArgs({ options: { config: { type: 'string' }, help: { type: 'boolean' } }, strict: true });
@@ -28,37 +34,77 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   if (args.values.help) {
-    process.stdout.write(`${USAGE}\n`);
+    process.stdout.write(`${USAGE}\n\n${HASH_KEY_USAGE}\n`);
     return;
   }
 
-  let running: { close(): Promise<void> };
+  // Embedded: close() also stops the simulators, after the gateway's own shutdown.
+  let running: Pick<RunningGateway, 'shutdown' | 'close' | 'reload'>;
+  let logger: Logger;
   const configPath = args.values.config;
+  /** Prints where to go; called once the signal handlers are in place, so a signal sent on seeing it is handled. */
+  let announce: () => void;
   if (configPath) {
     const config = loadConfigFile(configPath);
-    const logger = createLogger(config.log.level);
+    logger = createLogger(config.log.level);
     const gateway: RunningGateway = await startGateway(config, { logger });
-    logger.info({ url: gateway.url, providers: [...gateway.gateway.providers.keys()] }, 'console-gateway listening');
+    announce = () => logger.info({ url: gateway.url, providers: [...gateway.gateway.providers.keys()] }, 'console-gateway listening');
     running = gateway;
   } else {
-    const logger = createLogger(process.env.CONSOLE_GATEWAY_LOG_LEVEL ?? 'info');
+    logger = createLogger(process.env.CONSOLE_GATEWAY_LOG_LEVEL ?? 'info');
     const embedded = await startEmbedded({ logger, env: process.env });
-    process.stdout.write(embedded.banner);
+    announce = () => process.stdout.write(embedded.banner);
     running = embedded;
   }
 
+  let stopping = false;
   const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
     process.stderr.write(`${signal}: shutting down\n`);
-    running.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        process.stderr.write(`shutdown failed: ${String(err)}\n`);
-        process.exit(1);
-      },
-    );
+    logger.info({ signal }, 'shutting down');
+    running
+      .shutdown()
+      .then(() => running.close())
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          process.stderr.write(`shutdown failed: ${String(err)}\n`);
+          process.exit(1);
+        },
+      );
   };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGHUP', () => {
+    if (!configPath) {
+      logger.warn('SIGHUP ignored: the embedded default has no config file to re-read');
+      return;
+    }
+    void reloadFrom(configPath, running, logger);
+  });
+  announce();
+}
+
+/** SIGHUP: re-read and validate the file; a bad one is refused (naming the keys) and the running config kept. */
+async function reloadFrom(path: string, running: Pick<RunningGateway, 'reload'>, logger: Logger): Promise<void> {
+  let next;
+  try {
+    next = loadConfigFile(path);
+  } catch (err) {
+    const issues = err instanceof ConfigError ? err.issues : [String(err)];
+    logger.error({ issues }, `config reload refused, keeping the running config: ${issues.join('; ')}`);
+    return;
+  }
+  try {
+    const report = await running.reload(next);
+    logger.info(report, 'config reloaded');
+    if (report.needsRestart.length > 0) logger.warn({ keys: report.needsRestart }, `config reloaded; these keys take effect after a restart: ${report.needsRestart.join(', ')}`);
+  } catch (err) {
+    // ConfigError: the file was valid but something it names cannot be loaded (a JWKS file, a CA).
+    const issues = err instanceof ConfigError ? err.issues : [err instanceof Error ? err.message : String(err)];
+    logger.error({ issues }, `config reload refused, keeping the running config: ${issues.join('; ')}`);
+  }
 }
 
 main().catch((err: unknown) => {

@@ -14,6 +14,11 @@ import { GraphQLError, NoSchemaIntrospectionCustomRule, getOperationAST, parse, 
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Gateway } from './gateway.js';
+import type { GatewayAccess } from './auth/access.js';
+import { authenticateHttp, principalOf } from './auth/http.js';
+import type { Principal } from './auth/principal.js';
+import { createWebSocketGuard, type WsAuthExtra } from './auth/websocket.js';
+import { refuseUpgrade } from './console/upgrade-request.js';
 import type { GatewayContext } from './graphql/context.js';
 import { createErrorFormatter, toGraphQLError } from './graphql/errors.js';
 import { buildGatewaySchema } from './graphql/schema.js';
@@ -57,6 +62,11 @@ export interface HttpServerOptions {
   metrics?: Registry;
   /** HTTP and GraphQL metrics, request logging. @default none (no request metrics) */
   gatewayMetrics?: GatewayMetrics;
+  /**
+   * Client authentication, the WebSocket Origin allowlist and per-caller connection caps (shared
+   * with the console endpoint). @default none: every caller anonymous, same-origin WebSockets only
+   */
+  access?: GatewayAccess;
 }
 
 export interface RunningHttpServer {
@@ -105,18 +115,22 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
 
   const formatError = createErrorFormatter(logger);
   const { limits } = opts;
+  const wsGuard = createWebSocketGuard(opts.access, logger);
+  const contextFor = (principal: Principal): GatewayContext => ({ gateway, caller: principal.id, principal, partialErrors: [] });
   const liveLimits = liveLimitRules(limits);
   const extraRules: ValidationRule[] = [liveLimits.rule, ...(opts.introspection ? [] : [NoSchemaIntrospectionCustomRule])];
   const graphqlWss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: limits.maxBodyBytes });
   const wsOperations = opts.gatewayMetrics ? new WsOperationTracker(opts.gatewayMetrics) : null;
   if (opts.gatewayMetrics) opts.gatewayMetrics.graphqlWsConnections = () => graphqlWss.clients.size;
   let draining = false;
-  const wsCleanup = useServer<Record<string, unknown> | undefined, { request: IncomingMessage }>(
+  const wsCleanup = useServer<Record<string, unknown> | undefined, { request: IncomingMessage } & WsAuthExtra>(
     {
       schema,
       connectionInitWaitTimeout: limits.wsConnectionInitTimeoutMs,
       subscribe: sharedSubscribe,
-      context: (): GatewayContext => ({ gateway, caller: 'anonymous', partialErrors: [] }),
+      onConnect: (ctx) => wsGuard.onConnect(ctx),
+      onClose: (ctx) => wsGuard.onClose(ctx),
+      context: (ctx): GatewayContext => contextFor(wsGuard.principalOf(ctx)),
       // The same parse limit and validation rules as HTTP: graphql-ws would otherwise validate with graphql's defaults only.
       onSubscribe: (ctx, id, payload) => {
         wsOperations?.subscribed(ctx, id, payload.operationName);
@@ -132,13 +146,16 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
         }
         const errors = validate(schema, document, [...specifiedRules, ...extraRules]);
         if (errors.length > 0) return errors.map((e) => withCode(e, 'GRAPHQL_VALIDATION_FAILED'));
-        wsOperations?.accepted(ctx, id, getOperationAST(document, payload.operationName ?? null)?.operation ?? 'unknown');
+        if (wsOperations) {
+          const operation = getOperationAST(document, payload.operationName ?? null);
+          wsOperations.accepted(ctx, id, operation?.operation ?? 'unknown', operation?.name?.value);
+        }
         return {
           schema,
           document,
           variableValues: payload.variables ?? null,
           operationName: payload.operationName ?? null,
-          contextValue: { gateway, caller: 'anonymous', partialErrors: [] } satisfies GatewayContext,
+          contextValue: contextFor(wsGuard.principalOf(ctx)),
         };
       },
       onNext: (ctx, id, _payload, args, result) => {
@@ -165,6 +182,11 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       '/graphql',
       (req, socket, head) => {
         graphqlWss.options.maxPayload = limits.maxBodyBytes; // read per upgrade: a reload may have changed it
+        const full = wsGuard.checkGraphqlCapacity(graphqlWss.clients.size);
+        if (full) {
+          refuseUpgrade(socket, full.status, full.code);
+          return;
+        }
         graphqlWss.handleUpgrade(req, socket, head, (ws) => graphqlWss.emit('connection', ws, req));
       },
     ],
@@ -182,6 +204,12 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       return;
     }
     socket.on('error', (err) => logger.debug({ err: { code: (err as NodeJS.ErrnoException).code } }, 'upgrade socket error'));
+    // Cross-site WebSocket hijacking: refused for every WebSocket path, before its route sees the request.
+    const badOrigin = wsGuard.checkOrigin(req);
+    if (badOrigin) {
+      refuseUpgrade(socket, badOrigin.status, badOrigin.code);
+      return;
+    }
     // The upgrade's log lines (refusals, the console session's audit line) carry its request id.
     runWithRequestId(requestIdFrom(req.headers), () => handler(req, socket, head));
   });
@@ -190,6 +218,9 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     schema,
     introspection: opts.introspection,
     includeStacktraceInErrorResponses: false,
+    // main.ts owns SIGTERM/SIGINT (graceful order: readiness, graphql-ws, consoles, HTTP). Apollo's own
+    // handler would stop the server concurrently and re-raise the signal.
+    stopOnTerminationSignals: false,
     csrfPrevention: true,
     formatError,
     validationRules: extraRules,
@@ -235,9 +266,11 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   }
   app.use(
     '/graphql',
+    // Authenticate before parsing the body: an unauthenticated caller costs no JSON parse.
+    ...(opts.access ? [authenticateHttp(opts.access)] : []),
     liveJsonParser(limits),
     expressMiddleware(apollo, {
-      context: async (): Promise<GatewayContext> => ({ gateway, caller: 'anonymous', partialErrors: [] }),
+      context: async ({ res }): Promise<GatewayContext> => contextFor(principalOf(res)),
     }),
   );
   opts.routes?.(app);

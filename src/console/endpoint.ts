@@ -14,6 +14,8 @@ import type { WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { TokenFileResolver } from '../upstreams/tokenfile/resolver.js';
+import { ConcurrencyCaps, type CapSlot, type ConcurrencyLimits } from '../auth/concurrency-caps.js';
+import { ANONYMOUS } from '../auth/principal.js';
 import { ConsoleCloseCode, closeReason } from './close-codes.js';
 import { ConsoleMetrics } from './metrics.js';
 import { ConsoleSession } from './session.js';
@@ -67,6 +69,18 @@ export interface ConsoleEndpointOptions {
   expectedVmId?: (req: IncomingMessage) => string | undefined;
   /** Clock, epoch ms (session times, idle detection). @default Date.now */
   now?: () => number;
+  /**
+   * After a ticket is redeemed, before the WebSocket is accepted: may the caller that minted it
+   * still open this VM's console (its permissions may have changed since)? false refuses with 403
+   * CALLER_FORBIDDEN. @default always true
+   */
+  authorizeTicket?: (ticket: TicketRecord) => boolean;
+  /**
+   * Caps on open sessions, read at each upgrade: over the global one refuses with 429
+   * CONSOLE_LIMIT_GLOBAL (before the ticket is spent), over the per-caller one 429
+   * CONSOLE_LIMIT_CALLER. Token-file and anonymous consoles count towards the global cap only. @default no caps
+   */
+  sessionCaps?: () => ConcurrencyLimits;
 }
 
 export interface ConsoleEndpoint {
@@ -105,6 +119,7 @@ export function createConsoleEndpoint(options: ConsoleEndpointOptions): ConsoleE
   let nextId = 0;
   let closing = false;
   let ticker: NodeJS.Timeout | null = null;
+  const caps = options.sessionCaps ? new ConcurrencyCaps(options.sessionCaps) : null;
   // Without pings the sweep still has idle timeouts and stalled closes to look after.
   const tickMs = limits.pingIntervalMs > 0 ? limits.pingIntervalMs : Math.min(30_000, Math.max(1_000, limits.idleTimeoutMs / 4 || 30_000));
 
@@ -180,13 +195,14 @@ export function createConsoleEndpoint(options: ConsoleEndpointOptions): ConsoleE
       return { status: 500, code: UpgradeRefusalCode.Internal };
     }
     metrics?.ticketRedeemed();
+    if (options.authorizeTicket && !options.authorizeTicket(record)) return { status: 403, code: UpgradeRefusalCode.CallerForbidden, ticketId: record.ticketId };
     return {
       identity: { caller: record.caller, vmId: record.vmId, ticketId: record.ticketId },
       resolve: () => options.resolveTarget(record),
     };
   }
 
-  function open(ws: WebSocket, grant: Grant, req: IncomingMessage): void {
+  function open(ws: WebSocket, grant: Grant, req: IncomingMessage, slot: CapSlot | null): void {
     const identity: SessionIdentity = { sessionId: `${idPrefix}-${++nextId}`, ...grant.identity, remoteAddress: req.socket.remoteAddress ?? null };
     const session = new ConsoleSession(ws, {
       identity,
@@ -201,6 +217,7 @@ export function createConsoleEndpoint(options: ConsoleEndpointOptions): ConsoleE
         backpressure: (s, direction, paused) => emit({ type: 'backpressure', sessionId: s.identity.sessionId, direction, paused }),
         ended: (s, summary) => {
           sessions.delete(s);
+          slot?.release();
           metrics?.sessionEnded(summary);
           logger.info(summary, 'console session');
           emit({ type: 'closed', ...summary });
@@ -234,6 +251,11 @@ export function createConsoleEndpoint(options: ConsoleEndpointOptions): ConsoleE
       refuse(socket, parsed, req);
       return;
     }
+    // Full already: refuse before the ticket is spent, so the client can retry with the same URL.
+    if (caps?.globalFull()) {
+      refuse(socket, { status: 429, code: UpgradeRefusalCode.ConsoleLimitGlobal }, req);
+      return;
+    }
     pending.add(socket);
     authorize(parsed, req).then(
       (grant) => {
@@ -250,8 +272,18 @@ export function createConsoleEndpoint(options: ConsoleEndpointOptions): ConsoleE
           logger.debug({ remoteAddress: req.socket.remoteAddress ?? null, ticketId: grant.identity.ticketId }, 'console client left before the upgrade completed');
           return;
         }
+        // Token-file consoles have no caller of their own, and anonymous ones (auth.mode none) are
+        // everyone at once: they count towards the global cap only.
+        const perCaller = grant.identity.vmId === null || grant.identity.caller === ANONYMOUS.id ? null : grant.identity.caller;
+        const slot = caps ? caps.tryAcquire(perCaller) : null;
+        if (typeof slot === 'string') {
+          refuse(socket, { status: 429, code: slot === 'GLOBAL' ? UpgradeRefusalCode.ConsoleLimitGlobal : UpgradeRefusalCode.ConsoleLimitCaller }, req, grant.identity.ticketId);
+          return;
+        }
+        // ws does not call back when the handshake cannot complete (the client left): the slot is given back on close then.
+        if (slot) socket.once('close', () => slot.release());
         socket.removeListener('error', onSocketError);
-        wss.handleUpgrade(req, socket, head, (ws) => open(ws, grant, req));
+        wss.handleUpgrade(req, socket, head, (ws) => open(ws, grant, req, slot));
       },
       (err: unknown) => {
         pending.delete(socket);

@@ -30,6 +30,12 @@ export const UpgradeRefusalCode = {
   TokensNotEnabled: 'TOKENS_NOT_ENABLED',
   TokenUnknown: 'TOKEN_UNKNOWN',
   ShuttingDown: 'SHUTTING_DOWN',
+  /** The ticket is genuine but its caller may no longer use the VM's provider (key removed or narrowed by a reload). */
+  CallerForbidden: 'CALLER_FORBIDDEN',
+  /** `limits.maxConsoles` sessions are open. */
+  ConsoleLimitGlobal: 'CONSOLE_LIMIT_GLOBAL',
+  /** The ticket's caller has `limits.maxConsolesPerCaller` sessions open. */
+  ConsoleLimitCaller: 'CONSOLE_LIMIT_CALLER',
   Internal: 'INTERNAL_ERROR',
 } as const;
 export type UpgradeRefusalCode = (typeof UpgradeRefusalCode)[keyof typeof UpgradeRefusalCode];

@@ -26,17 +26,24 @@ export interface TowerGateway {
   close(): Promise<void>;
 }
 
-export async function postGraphQL<T>(baseUrl: string, query: string, variables?: Record<string, unknown>): Promise<GraphQLResponse<T>> {
+/** `headers` are added to the request (e.g. `authorization`). */
+export async function postGraphQL<T>(baseUrl: string, query: string, variables?: Record<string, unknown>, headers: Record<string, string> = {}): Promise<GraphQLResponse<T>> {
   const res = await fetch(`${baseUrl}/graphql`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...headers },
     body: JSON.stringify({ query, variables }),
   });
   return (await res.json()) as GraphQLResponse<T>;
 }
 
 export async function startTowerGateway(
-  opts: { sim?: CloudTowerSimulatorOptions; provider?: Record<string, unknown>; config?: Record<string, unknown>; extraProviders?: Record<string, unknown>[] } = {},
+  opts: {
+    sim?: CloudTowerSimulatorOptions;
+    provider?: Record<string, unknown>;
+    config?: Record<string, unknown>;
+    /** More providers; a function gets the simulator (e.g. a second provider name for the same CloudTower). */
+    extraProviders?: Record<string, unknown>[] | ((sim: CloudTowerSimulator) => Record<string, unknown>[]);
+  } = {},
 ): Promise<TowerGateway> {
   const consoles = new ConsoleFarm();
   const vms = opts.sim?.vms ?? defaultCloudTowerVms();
@@ -57,7 +64,7 @@ export async function startTowerGateway(
         timeouts: { connectMs: 2_000, requestMs: 3_000 },
         ...opts.provider,
       },
-      ...(opts.extraProviders ?? []),
+      ...(typeof opts.extraProviders === 'function' ? opts.extraProviders(sim) : (opts.extraProviders ?? [])),
     ],
   });
   let gateway: RunningGateway;

@@ -2,7 +2,7 @@ import type { Resolvers } from '../generated/types.js';
 
 export const consoleResolvers: Resolvers = {
   Query: {
-    consoleUrl: async (_parent, { vmId, mode }, ctx) => (await ctx.gateway.consoleAccess(vmId, mode, ctx.caller)).url,
-    console: (_parent, { vmId, mode }, ctx) => ctx.gateway.consoleAccess(vmId, mode, ctx.caller),
+    consoleUrl: async (_parent, { vmId, mode }, ctx) => (await ctx.gateway.consoleAccess(vmId, mode, ctx.principal)).url,
+    console: (_parent, { vmId, mode }, ctx) => ctx.gateway.consoleAccess(vmId, mode, ctx.principal),
   },
 };

@@ -1,6 +1,7 @@
 import type { Resolvers } from '../generated/types.js';
 import { formatVmId } from '../../vm-id.js';
 import type { ProviderKind } from '../../upstreams/types.js';
+import { allowsProvider } from '../../auth/principal.js';
 
 export const KIND: Record<ProviderKind, 'CLOUDTOWER' | 'ABIQUO' | 'DRP'> = {
   cloudtower: 'CLOUDTOWER',
@@ -11,12 +12,13 @@ export const KIND: Record<ProviderKind, 'CLOUDTOWER' | 'ABIQUO' | 'DRP'> = {
 export const vmResolvers: Resolvers = {
   Query: {
     vms: async (_parent, args, ctx) => {
-      const connection = await ctx.gateway.listVms(args);
+      const connection = await ctx.gateway.listVms(args, ctx.principal);
       ctx.partialErrors.push(...connection.failures);
       return connection;
     },
-    vm: (_parent, { id }, ctx) => ctx.gateway.getVm(id),
-    providers: (_parent, _args, ctx) => [...ctx.gateway.upstreams.values()].map((p) => ({ name: p.name, kind: KIND[p.kind] })),
+    vm: (_parent, { id }, ctx) => ctx.gateway.getVm(id, ctx.principal),
+    providers: (_parent, _args, ctx) =>
+      [...ctx.gateway.upstreams.values()].filter((p) => allowsProvider(ctx.principal, p.name)).map((p) => ({ name: p.name, kind: KIND[p.kind] })),
   },
   VmConnection: {
     edges: (c) => c.edges,

@@ -14,6 +14,7 @@ import {
   UpstreamResponseError,
   isGatewayError,
 } from '../../errors.js';
+import { timeUpstreamCall } from '../../observability/upstream-calls.js';
 import { transportError } from '../http-errors.js';
 import type { TlsOptions } from '../types.js';
 import { createLimiter, type Limiter } from './limiter.js';
@@ -290,6 +291,11 @@ export class AbiquoClient {
   }
 
   async #get(url: URL, entity: string): Promise<{ status: number; contentType: string; text: string }> {
+    // Labelled by entity, never by URL: URLs carry enterprise ids and paging, labels must stay few.
+    return timeUpstreamCall(this.name, `GET ${entity}`, () => this.#getUntimed(url, entity));
+  }
+
+  async #getUntimed(url: URL, entity: string): Promise<{ status: number; contentType: string; text: string }> {
     let res: Dispatcher.ResponseData;
     try {
       res = await this.#pool.request({

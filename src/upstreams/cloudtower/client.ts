@@ -9,6 +9,7 @@
 import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
 import { UpstreamAuthFailedError, UpstreamResponseError } from '../../errors.js';
+import { timeUpstreamCall } from '../../observability/upstream-calls.js';
 import { transportError } from '../http-errors.js';
 import type { TlsOptions } from '../types.js';
 
@@ -177,13 +178,15 @@ export class CloudTowerClient {
       accept: 'application/json',
     };
     if (token) headers.authorization = token;
-    let res: Dispatcher.ResponseData;
-    try {
-      res = await this.pool.request({ method: 'POST', path: this.basePath + path, headers, body: JSON.stringify(payload) });
-      return { status: res.statusCode, text: await res.body.text() };
-    } catch (err) {
-      throw transportError(this.name, err);
-    }
+    return timeUpstreamCall(this.name, `POST ${path}`, async () => {
+      let res: Dispatcher.ResponseData;
+      try {
+        res = await this.pool.request({ method: 'POST', path: this.basePath + path, headers, body: JSON.stringify(payload) });
+        return { status: res.statusCode, text: await res.body.text() };
+      } catch (err) {
+        throw transportError(this.name, err);
+      }
+    });
   }
 
   private parse(path: string, res: { status: number; text: string }): unknown {

@@ -1,0 +1,137 @@
+/**
+ * The gateway's own Prometheus metrics (beside the console proxy's, in console/metrics.ts, and the
+ * process metrics): HTTP requests, GraphQL operations, upstream calls, event subscribers and rates,
+ * ticket mints. One instance per registry; `close()` detaches it from the upstream-call channel.
+ */
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { BoundedLabels } from './operation-names.js';
+import { upstreamCallChannel, type UpstreamCallRecord } from './upstream-calls.js';
+
+export type GraphQLOutcome = 'ok' | 'partial' | 'error' | 'rejected';
+export type GraphQLTransport = 'http' | 'ws';
+
+export interface GatewayMetricsSources {
+  /** Event subscribers on the bus now (GraphQL `events` subscriptions and internal readers). */
+  eventSubscribers: () => number;
+  /** Open graphql-ws connections now. Set by the HTTP server once it exists. */
+  graphqlWsConnections?: () => number;
+}
+
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+export class GatewayMetrics {
+  readonly #httpRequests: Counter<'method' | 'route' | 'status'>;
+  readonly #httpDuration: Histogram<'method' | 'route' | 'status'>;
+  readonly #operations: Counter<'operation' | 'type' | 'outcome' | 'transport'>;
+  readonly #operationDuration: Histogram<'operation' | 'type' | 'outcome' | 'transport'>;
+  readonly #upstreamDuration: Histogram<'provider' | 'operation' | 'outcome'>;
+  readonly #upstreamErrors: Counter<'provider' | 'operation' | 'kind'>;
+  readonly #eventsPublished: Counter<'source'>;
+  readonly #ticketsMinted: Counter;
+  readonly #operationNames = new BoundedLabels();
+  readonly #onUpstreamCall = (message: unknown): void => this.upstreamCall(message as UpstreamCallRecord);
+  /** Replaced by the HTTP server once its graphql-ws server exists. */
+  graphqlWsConnections: () => number;
+
+  constructor(registry: Registry, sources: GatewayMetricsSources) {
+    const registers = [registry];
+    this.graphqlWsConnections = sources.graphqlWsConnections ?? (() => 0);
+    this.#httpRequests = new Counter({
+      name: 'http_requests_total',
+      help: 'HTTP requests answered, by method, route and status (WebSocket upgrades excluded).',
+      labelNames: ['method', 'route', 'status'],
+      registers,
+    });
+    this.#httpDuration = new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'Time from request to the end of the response, by method, route and status.',
+      labelNames: ['method', 'route', 'status'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.#operations = new Counter({
+      name: 'graphql_operations_total',
+      help: 'GraphQL operations, by operation name, type (query, mutation, subscription, unknown), outcome (ok, partial, error, rejected) and transport (http, ws).',
+      labelNames: ['operation', 'type', 'outcome', 'transport'],
+      registers,
+    });
+    this.#operationDuration = new Histogram({
+      name: 'graphql_operation_duration_seconds',
+      help: 'GraphQL operation duration (for subscriptions: how long they were open).',
+      labelNames: ['operation', 'type', 'outcome', 'transport'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.#upstreamDuration = new Histogram({
+      name: 'upstream_request_duration_seconds',
+      help: 'Upstream HTTP requests, by provider, operation and outcome (ok, http_error, transport_error).',
+      labelNames: ['provider', 'operation', 'outcome'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.#upstreamErrors = new Counter({
+      name: 'upstream_request_errors_total',
+      help: 'Upstream HTTP requests that failed, by provider, operation and kind (http_error, transport_error).',
+      labelNames: ['provider', 'operation', 'kind'],
+      registers,
+    });
+    new Gauge({
+      name: 'event_subscribers_active',
+      help: 'Event bus subscribers now (GraphQL events subscriptions).',
+      registers,
+      collect() {
+        this.set(sources.eventSubscribers());
+      },
+    });
+    const wsConnections = (): number => this.graphqlWsConnections();
+    new Gauge({
+      name: 'graphql_ws_connections_active',
+      help: 'Open graphql-ws (GraphQL over WebSocket) connections.',
+      registers,
+      collect() {
+        this.set(wsConnections());
+      },
+    });
+    this.#eventsPublished = new Counter({
+      name: 'events_published_total',
+      help: 'Events published on the event bus, by source (DRP, ABIQUO, GATEWAY).',
+      labelNames: ['source'],
+      registers,
+    });
+    this.#ticketsMinted = new Counter({
+      name: 'console_tickets_minted_total',
+      help: 'Console tickets minted by consoleUrl/console (GATEWAY mode).',
+      registers,
+    });
+    upstreamCallChannel.subscribe(this.#onUpstreamCall);
+  }
+
+  httpRequest(r: { method: string; route: string; status: number; durationMs: number }): void {
+    const labels = { method: r.method, route: r.route, status: String(r.status) };
+    this.#httpRequests.inc(labels);
+    this.#httpDuration.observe(labels, r.durationMs / 1000);
+  }
+
+  graphqlOperation(r: { name: string | null | undefined; type: string; outcome: GraphQLOutcome; transport: GraphQLTransport; durationMs: number }): void {
+    const labels = { operation: this.#operationNames.label(r.name), type: r.type, outcome: r.outcome, transport: r.transport };
+    this.#operations.inc(labels);
+    this.#operationDuration.observe(labels, r.durationMs / 1000);
+  }
+
+  upstreamCall(r: UpstreamCallRecord): void {
+    this.#upstreamDuration.observe({ provider: r.provider, operation: r.operation, outcome: r.outcome }, r.durationMs / 1000);
+    if (r.outcome !== 'ok') this.#upstreamErrors.inc({ provider: r.provider, operation: r.operation, kind: r.outcome });
+  }
+
+  eventPublished(source: string): void {
+    this.#eventsPublished.inc({ source });
+  }
+
+  ticketMinted(): void {
+    this.#ticketsMinted.inc();
+  }
+
+  close(): void {
+    upstreamCallChannel.unsubscribe(this.#onUpstreamCall);
+  }
+}

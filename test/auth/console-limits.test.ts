@@ -1,0 +1,122 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type WebSocket from 'ws';
+import { validateConfig } from '../../src/config.js';
+import type { GatewayEvent } from '../../src/events/types.js';
+import { startTowerGateway, type TowerGateway } from '../helpers/gateway.js';
+import { closeCodeOf, newKey, openWs, post } from './helpers.js';
+
+let env: TowerGateway | undefined;
+const sockets: WebSocket[] = [];
+afterEach(async () => {
+  for (const ws of sockets.splice(0)) ws.terminate();
+  await env?.close();
+  env = undefined;
+});
+
+const alice = newKey();
+const bob = newKey();
+const auth = { mode: 'apiKey', apiKeys: [{ name: 'alice', hash: alice.hash, providers: ['tower'] }, { name: 'bob', hash: bob.hash }] };
+
+async function consoleUrl(t: TowerGateway, key: { key: string }, vmIndex = 0): Promise<{ url?: string; error?: Record<string, unknown> }> {
+  const vm = t.sim.listVms()[vmIndex]!;
+  const res = await post(t.gateway.url, `{ consoleUrl(vmId: "tower:${vm.id}") }`, { 'x-api-key': key.key });
+  return res.body.data?.consoleUrl ? { url: res.body.data.consoleUrl as string } : { error: res.body.errors?.[0]?.extensions as Record<string, unknown> };
+}
+
+async function openConsole(url: string): Promise<Awaited<ReturnType<typeof openWs>>> {
+  const r = await openWs(url, ['binary']);
+  if ('opened' in r) sockets.push(r.opened);
+  return r;
+}
+
+describe('ticket minting rate limit', () => {
+  it('allows the burst per caller, then RATE_LIMITED with retryAfterSeconds; other callers are not affected', async () => {
+    env = await startTowerGateway({ config: { auth, limits: { ticketBurst: 2, ticketsPerMinute: 1 } } });
+    expect((await consoleUrl(env, alice)).url).toBeDefined();
+    expect((await consoleUrl(env, alice)).url).toBeDefined();
+    const limited = await consoleUrl(env, alice);
+    expect(limited.error).toMatchObject({ code: 'RATE_LIMITED' });
+    expect(limited.error?.retryAfterSeconds).toBeGreaterThanOrEqual(59);
+    expect(limited.error?.retryAfterSeconds).toBeLessThanOrEqual(60);
+    expect((await consoleUrl(env, bob)).url).toBeDefined();
+  });
+
+  it('does not apply per-caller budgets to anonymous callers (auth.mode none: everyone is "anonymous")', async () => {
+    env = await startTowerGateway({ config: { auth: { mode: 'none' }, limits: { ticketBurst: 1, ticketsPerMinute: 1 } } });
+    expect((await consoleUrl(env, { key: 'ignored' })).url).toBeDefined();
+    expect((await consoleUrl(env, { key: 'ignored' })).url).toBeDefined();
+  });
+});
+
+describe('concurrent console caps', () => {
+  it('refuses a caller over maxConsolesPerCaller with 429 CONSOLE_LIMIT_CALLER; others still get in', async () => {
+    env = await startTowerGateway({ config: { auth, limits: { maxConsolesPerCaller: 1 } } });
+    const first = await openConsole((await consoleUrl(env, alice, 0)).url!);
+    expect(first).toHaveProperty('opened');
+    expect(await openConsole((await consoleUrl(env, alice, 1)).url!)).toEqual({ refused: 429, body: 'CONSOLE_LIMIT_CALLER' });
+    expect(await openConsole((await consoleUrl(env, bob, 1)).url!)).toHaveProperty('opened');
+    // Once alice's console ends her slot is free again.
+    const ended = nextConsoleEvent(env, 'closed');
+    if ('opened' in first) first.opened.close(1000);
+    await ended;
+    expect(await openConsole((await consoleUrl(env, alice, 2)).url!)).toHaveProperty('opened');
+  });
+
+  it('refuses anyone over maxConsoles with 429 CONSOLE_LIMIT_GLOBAL, without spending the ticket', async () => {
+    env = await startTowerGateway({ config: { auth, limits: { maxConsoles: 1 } } });
+    const first = await openConsole((await consoleUrl(env, alice, 0)).url!);
+    expect(first).toHaveProperty('opened');
+    const waiting = (await consoleUrl(env, bob, 1)).url!;
+    expect(await openConsole(waiting)).toEqual({ refused: 429, body: 'CONSOLE_LIMIT_GLOBAL' });
+    const ended = nextConsoleEvent(env, 'closed');
+    if ('opened' in first) first.opened.close(1000);
+    await ended;
+    // The same URL works now: the refusal did not use the ticket up.
+    expect(await openConsole(waiting)).toHaveProperty('opened');
+  });
+});
+
+describe('tickets are bound to the caller that minted them', () => {
+  it('records the caller in the session audit line and the consoles.opened event', async () => {
+    env = await startTowerGateway({ config: { auth } });
+    const opened = nextConsoleEvent(env, 'opened');
+    const r = await openConsole((await consoleUrl(env, alice)).url!);
+    expect((await opened).object).toMatchObject({ caller: 'apikey:alice' });
+    const closed = nextConsoleEvent(env, 'closed');
+    if ('opened' in r) {
+      const code = closeCodeOf(r.opened);
+      r.opened.close(1000);
+      await code;
+    }
+    await closed;
+    const audit = env.logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'console session');
+    expect(audit).toMatchObject({ caller: 'apikey:alice', provider: 'tower' });
+    expect(env.logs.text()).not.toContain(alice.key);
+  });
+
+  it('rechecks the caller at redemption: a ticket minted by a key that a reload removed is refused with 403', async () => {
+    env = await startTowerGateway({ config: { auth } });
+    const url = (await consoleUrl(env, alice)).url!;
+    const current = env.gateway.config();
+    const next = validateConfig({ ...current, auth: { mode: 'apiKey', apiKeys: [{ name: 'bob', hash: bob.hash }] } });
+    await env.gateway.reload(next);
+    expect(await openConsole(url)).toEqual({ refused: 403, body: 'CALLER_FORBIDDEN' });
+    expect((await consoleUrl(env, alice)).error).toMatchObject({ code: 'UNAUTHENTICATED' });
+  });
+});
+
+/** Resolves with the next consoles.<action> event on the gateway's bus. */
+function nextConsoleEvent(t: TowerGateway, action: 'opened' | 'closed'): Promise<GatewayEvent> {
+  const sub = t.gateway.gateway.events.subscribe({ sources: ['GATEWAY'] });
+  return (async () => {
+    try {
+      for (;;) {
+        const { value, done } = await sub.next();
+        if (done) throw new Error('bus closed');
+        if (value.type === 'consoles' && value.action === action) return value;
+      }
+    } finally {
+      await sub.return?.();
+    }
+  })();
+}

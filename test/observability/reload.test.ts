@@ -1,0 +1,100 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ConsoleFarm } from '../../src/rfb/console-farm.js';
+import { DEFAULT_CLOUDTOWER_USER, defaultCloudTowerVms, startCloudTowerSimulator, type CloudTowerSimulator } from '../../src/upstreams/cloudtower/simulator/index.js';
+import { postGraphQL } from '../helpers/gateway.js';
+import { firstVmId, openConsole, openSubscription, rfbSecurityTypes, spawnGateway, type GatewayProcess } from './child.js';
+
+let child: GatewayProcess | undefined;
+let sim: CloudTowerSimulator | undefined;
+let farm: ConsoleFarm | undefined;
+let dir: string | undefined;
+afterEach(async () => {
+  if (child && child.proc.exitCode === null) child.proc.kill('SIGKILL');
+  await sim?.close();
+  await farm?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  child = sim = farm = dir = undefined;
+});
+
+function towerProvider(name: string, s: CloudTowerSimulator): Record<string, unknown> {
+  return {
+    name,
+    kind: 'cloudtower',
+    url: s.url,
+    username: DEFAULT_CLOUDTOWER_USER.username,
+    password: DEFAULT_CLOUDTOWER_USER.password,
+    websockify: { cluster: { scheme: 'ws', port: s.port }, tower: { scheme: 'ws', port: s.port } },
+  };
+}
+
+/** Three levels below `vms`: over a maxDepth of 3, within the default 10. */
+const DEEP_QUERY = '{ vms(first: 1) { nodes { provider { name } } } }';
+
+describe('SIGHUP', () => {
+  it('swaps providers and limits without dropping live consoles, and refuses a bad config keeping the old one', async () => {
+    farm = new ConsoleFarm();
+    const vms = defaultCloudTowerVms();
+    for (const vm of vms) await farm.add(vm.id, { name: vm.name });
+    sim = await startCloudTowerSimulator({ vms, consoleFor: (vm) => farm!.locate(vm.id) });
+    dir = mkdtempSync(join(tmpdir(), 'cg-reload-'));
+    const file = join(dir, 'gateway.yaml');
+    const write = (config: Record<string, unknown>): void => writeFileSync(file, JSON.stringify(config));
+    const base = { server: { host: '127.0.0.1', port: 0 }, log: { level: 'info' }, shutdown: { consoleGraceSeconds: 0 } };
+    write({ ...base, providers: [towerProvider('tower', sim)] });
+
+    child = spawnGateway(['--config', file]);
+    const url = (await child.waitFor(/"url":"(http:\/\/127\.0\.0\.1:\d+)"[^\n]*console-gateway listening/))[1]!;
+    const gql = (q: string) => postGraphQL<any>(url, q);
+    const liveConsole = await openConsole(url, await firstVmId(url, 'tower'));
+    const subscription = await openSubscription(url, 'subscription { events { id } }');
+    expect((await gql(DEEP_QUERY)).errors).toBeUndefined();
+    expect((await gql('{ vms(provider: "tower2", first: 1) { nodes { id } } }')).errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+
+    // 1. A second provider and a tighter depth limit.
+    write({ ...base, limits: { maxDepth: 3 }, providers: [towerProvider('tower', sim), towerProvider('tower2', sim)] });
+    child.proc.kill('SIGHUP');
+    await child.waitFor(/"msg":"config reloaded"/);
+    const added = await gql('{ vms(provider: "tower2", first: 1) { nodes { id } } }');
+    expect(added.errors).toBeUndefined();
+    expect(added.data.vms.nodes[0].id).toMatch(/^tower2:/);
+    expect((await gql(DEEP_QUERY)).errors?.[0]?.extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
+    expect(await rfbSecurityTypes(liveConsole)).not.toHaveLength(0);
+
+    // 2. A bad file: refused with the key named, the running config kept.
+    writeFileSync(file, JSON.stringify({ ...base, providers: [{ ...towerProvider('tower', sim), url: 'not-a-url' }] }));
+    child.proc.kill('SIGHUP');
+    await child.waitFor(/config reload refused[^\n]*providers\.0\.url/);
+    expect((await gql('{ vms(provider: "tower2", first: 1) { nodes { id } } }')).errors).toBeUndefined();
+    expect((await gql(DEEP_QUERY)).errors?.[0]?.extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
+
+    // 3. The console's own provider removed: the provider is closed, the established console goes on.
+    write({ ...base, providers: [towerProvider('tower2', sim)] });
+    child.proc.kill('SIGHUP');
+    await child.waitFor(/"msg":"config reloaded"[^\n]*"stopped":\["tower"\]|"stopped":\["tower"\][^\n]*"msg":"config reloaded"/);
+    expect((await gql('{ vms(provider: "tower", first: 1) { nodes { id } } }')).errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect((await gql(DEEP_QUERY)).errors).toBeUndefined();
+    // The RFB exchange goes on: pick security type None (1) and read the SecurityResult.
+    liveConsole.ws.send(Buffer.from([1]));
+    expect([...(await liveConsole.nextMessage())]).toEqual([0, 0, 0, 0]);
+    expect(subscription.ws.readyState).toBe(subscription.ws.OPEN);
+
+    child.proc.kill('SIGTERM');
+    expect(await liveConsole.closed).toMatchObject({ code: 1001 });
+    expect(await child.exited).toBe(0);
+    // No line of the whole run carries the upstream password.
+    expect(child.output()).not.toContain(DEFAULT_CLOUDTOWER_USER.password);
+  }, 60_000);
+
+  it('is ignored (with a warning) by the embedded default, which has no file to re-read', async () => {
+    child = spawnGateway([], { CONSOLE_GATEWAY_PORT: '0', CONSOLE_GATEWAY_LOG_LEVEL: 'info' });
+    await child.waitFor(/Try:/);
+    child.proc.kill('SIGHUP');
+    await child.waitFor(/SIGHUP ignored/);
+    expect(child.proc.exitCode).toBe(null);
+    child.proc.kill('SIGTERM');
+    expect(await child.exited).toBe(0);
+  }, 60_000);
+});

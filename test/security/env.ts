@@ -1,0 +1,116 @@
+/**
+ * The security suite's gateway: CloudTower, Abiquo (VMs with VNC passwords) and DRP simulators with
+ * distinctive credentials, live consoles behind them, and a gateway whose every log line is kept.
+ * The CloudTower client is spied on to learn every session token and console token it was issued.
+ */
+import { vi } from 'vitest';
+import { startGateway, type RunningGateway } from '../../src/app.js';
+import { validateConfig } from '../../src/config.js';
+import { ConsoleFarm } from '../../src/rfb/console-farm.js';
+import { defaultAbiquoData, startAbiquoSimulator, type AbiquoSimulator } from '../../src/upstreams/abiquo/simulator/index.js';
+import { CloudTowerClient, type CloudTowerVnc } from '../../src/upstreams/cloudtower/client.js';
+import { defaultCloudTowerVms, startCloudTowerSimulator, type CloudTowerSimulator } from '../../src/upstreams/cloudtower/simulator/index.js';
+import { startDrpSimulator, type DrpSimulator } from '../../src/upstreams/drp/simulator.js';
+import { captureLogger } from '../helpers/log-capture.js';
+
+export const TOWER_PASSWORD = 'ct-Pass-Sentinel-7731';
+export const ABIQUO_PASSWORD = 'abq-Pass-Sentinel-7732';
+export const DRP_PASSWORD = 'drp-Pass-Sentinel-7733';
+export const MAX_FRAME_BYTES = 64 * 1024;
+
+export interface SecurityEnv {
+  gateway: RunningGateway;
+  url: string;
+  logs: ReturnType<typeof captureLogger>;
+  tower: CloudTowerSimulator;
+  abiquo: AbiquoSimulator;
+  drp: DrpSimulator;
+  /** VNC passwords of the Abiquo consoles (distinctive strings). */
+  vncPasswords: string[];
+  /** Abiquo VM ids (gateway form) whose console has a VNC password. */
+  abiquoPasswordVmIds: string[];
+  /** CloudTower login tokens the gateway received. */
+  towerSessionTokens: Set<string>;
+  /** raw_token and token values of every `vnc` answer the gateway received. */
+  towerConsoleTokens: Set<string>;
+  close(): Promise<void>;
+}
+
+export async function startSecurityEnv(): Promise<SecurityEnv> {
+  const towerSessionTokens = new Set<string>();
+  const towerConsoleTokens = new Set<string>();
+  const vncOriginal = CloudTowerClient.prototype.vnc;
+  vi.spyOn(CloudTowerClient.prototype, 'vnc').mockImplementation(async function (this: CloudTowerClient, vmId: string): Promise<CloudTowerVnc | null> {
+    const answer = await vncOriginal.call(this, vmId);
+    if (answer) {
+      towerConsoleTokens.add(answer.raw_token);
+      towerConsoleTokens.add(answer.token);
+    }
+    return answer;
+  });
+  const proto = CloudTowerClient.prototype as unknown as { doLogin: () => Promise<string> };
+  const loginOriginal = proto.doLogin;
+  vi.spyOn(proto, 'doLogin').mockImplementation(async function (this: unknown) {
+    const token = await loginOriginal.call(this);
+    towerSessionTokens.add(token);
+    return token;
+  });
+
+  const consoles = new ConsoleFarm();
+  const towerVms = defaultCloudTowerVms();
+  for (const vm of towerVms) await consoles.add(`tower/${vm.id}`, { name: vm.name });
+  const tower = await startCloudTowerSimulator({ users: [{ username: 'gw', password: TOWER_PASSWORD, source: 'LOCAL' }], vms: towerVms, consoleFor: (vm) => consoles.locate(`tower/${vm.id}`) });
+
+  const data = defaultAbiquoData();
+  const vncPasswords: string[] = [];
+  const abiquoPasswordVmIds: string[] = [];
+  for (const ent of data) {
+    for (const vm of ent.vms) {
+      if (vm.password) {
+        vm.password = `vnc-Sentinel-${ent.id}-${vm.id}`;
+        vncPasswords.push(vm.password);
+        abiquoPasswordVmIds.push(`abiquo:${ent.id}/${vm.id}`);
+      }
+      if (vm.vdrpIP !== null) await consoles.add(`abiquo/${ent.id}/${vm.id}`, { name: vm.label ?? vm.name, ...(vm.password ? { password: vm.password } : {}) });
+    }
+  }
+  const abiquo = await startAbiquoSimulator({ data, username: 'gw', password: ABIQUO_PASSWORD, consoleFor: (vm, ent) => consoles.locate(`abiquo/${ent}/${vm.id}`) });
+  const drp = await startDrpSimulator({ users: { gw: DRP_PASSWORD }, autoEmitEveryMs: 0 });
+
+  const logs = captureLogger('trace');
+  const config = validateConfig({
+    server: { host: '127.0.0.1', port: 0, introspection: false },
+    console: { maxFrameBytes: MAX_FRAME_BYTES },
+    providers: [
+      {
+        name: 'tower',
+        kind: 'cloudtower',
+        url: tower.url,
+        username: 'gw',
+        password: TOWER_PASSWORD,
+        websockify: { cluster: { scheme: 'ws', port: tower.port }, tower: { scheme: 'ws', port: tower.port } },
+      },
+      { name: 'abiquo', kind: 'abiquo', url: abiquo.url, username: 'gw', password: ABIQUO_PASSWORD },
+      { name: 'drp', kind: 'drp', url: drp.url, username: 'gw', password: DRP_PASSWORD },
+    ],
+  });
+  const gateway = await startGateway(config, { logger: logs.logger });
+  return {
+    gateway,
+    url: gateway.url,
+    logs,
+    tower,
+    abiquo,
+    drp,
+    vncPasswords,
+    abiquoPasswordVmIds,
+    towerSessionTokens,
+    towerConsoleTokens,
+    close: async () => {
+      await gateway.close();
+      await Promise.all([tower.close(), abiquo.close(), drp.close()]);
+      await consoles.close();
+      vi.restoreAllMocks();
+    },
+  };
+}
