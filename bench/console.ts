@@ -92,6 +92,23 @@ async function runChild(kind: string, args: string[]): Promise<void> {
     });
     await once(wss, 'listening');
     port = (wss.address() as AddressInfo).port;
+  } else if (kind === 'bare-pipe') {
+    // Reference: the least a Node ws->tcp proxy can do (no tickets, no backpressure, no limits), to
+    // tell what Node and this machine cost from what the gateway's own data path costs.
+    const target = Number(args[0]);
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, backlog: 2048, perMessageDeflate: false, maxPayload: MiB, clientTracking: false });
+    wss.on('connection', (ws) => {
+      const tcp = connect({ host: '127.0.0.1', port: target });
+      tcp.setNoDelay(true);
+      ws.on('message', (data: Buffer) => tcp.write(data));
+      tcp.on('data', (data) => ws.send(data, { binary: true }));
+      ws.on('close', () => tcp.destroy());
+      tcp.on('close', () => ws.close());
+      ws.on('error', () => {});
+      tcp.on('error', () => {});
+    });
+    await once(wss, 'listening');
+    port = (wss.address() as AddressInfo).port;
   } else if (kind === 'gateway') {
     const { pino } = await import('pino');
     const { createConsoleEndpoint } = await import('../src/console/endpoint.js');
@@ -407,6 +424,7 @@ export async function runConsoleBench(options: ConsoleBenchOptions = {}): Promis
 
     const servers: Array<{ name: string; start: () => Promise<Child | null>; url: (port: number) => string }> = [
       { name: 'ws echo, no proxy (limit)', start: () => spawnNodeChild('ws-echo'), url: (p) => `ws://127.0.0.1:${p}/` },
+      { name: 'bare Node ws->tcp pipe (reference)', start: () => spawnNodeChild('bare-pipe', [String(echo.port)]), url: (p) => `ws://127.0.0.1:${p}/` },
       { name: 'gateway console proxy', start: () => spawnNodeChild('gateway', [tokenFile]), url: (p) => `ws://127.0.0.1:${p}/websockify?token=bench` },
       {
         name: 'websockify (Debian)',

@@ -139,21 +139,25 @@ export class AbiquoClient {
     });
   }
 
-  /** All enterprises, every page. */
-  async listEnterprises(): Promise<AbiquoEnterprise[]> {
-    return this.#collect(this.#url('admin/enterprises'), {
-      entity: 'enterprises',
-      rootTag: 'enterprises',
-      itemTag: 'enterprise',
-      decode: decodeEnterprise,
-      what: 'the enterprise list',
-    });
+  /** All enterprises, every page; `onPage` sees each page's enterprises as soon as it arrives. */
+  async listEnterprises(onPage?: (enterprises: AbiquoEnterprise[]) => void): Promise<AbiquoEnterprise[]> {
+    return this.#collect(
+      this.#url('admin/enterprises'),
+      {
+        entity: 'enterprises',
+        rootTag: 'enterprises',
+        itemTag: 'enterprise',
+        decode: decodeEnterprise,
+        what: 'the enterprise list',
+      },
+      onPage,
+    );
   }
 
   /**
    * All VMs of one enterprise, read through its `virtualmachines` link (or the documented
-   * `/admin/enterprises/{id}/action/virtualmachines` when the entity carries none). Shares the
-   * concurrency limit with walks.
+   * `/admin/enterprises/{id}/action/virtualmachines` when the entity carries none). Each request
+   * takes a slot of the client's concurrency limit.
    */
   async listEnterpriseVms(enterprise: AbiquoEnterprise | number): Promise<AbiquoVm[]> {
     const id = typeof enterprise === 'number' ? enterprise : enterprise.id;
@@ -165,10 +169,8 @@ export class AbiquoClient {
       decode: decodeVm,
       what: `the virtual machines of enterprise ${id}`,
     };
-    return this.#limit(async () => {
-      const url = link ? this.#sameOrigin(link.href, spec.what) : this.#url(`admin/enterprises/${id}/action/virtualmachines`);
-      return this.#collect(url, spec);
-    });
+    const url = link ? this.#sameOrigin(link.href, spec.what) : this.#url(`admin/enterprises/${id}/action/virtualmachines`);
+    return this.#collect(url, spec);
   }
 
   /**
@@ -176,18 +178,26 @@ export class AbiquoClient {
    * cannot be read is reported in `errors` and the others' VMs are still returned.
    */
   async walk(): Promise<AbiquoWalkResult> {
-    const enterprises = await this.listEnterprises();
     const vms: AbiquoEnterpriseVm[] = [];
     const errors: AbiquoWalkError[] = [];
-    await Promise.all(
-      enterprises.map(async (enterprise) => {
-        try {
-          for (const vm of await this.listEnterpriseVms(enterprise)) vms.push({ enterpriseId: enterprise.id, vm });
-        } catch (err) {
-          errors.push({ enterpriseId: enterprise.id, error: this.#asGatewayError(err) });
-        }
-      }),
-    );
+    const walks: Promise<void>[] = [];
+    // Enterprises are walked as their page of the list arrives, not after the whole list: the list's
+    // own paging would otherwise be a serial head that no concurrency can hide.
+    const enterprises = await this.listEnterprises((page) => {
+      for (const enterprise of page) {
+        walks.push(
+          this.listEnterpriseVms(enterprise).then(
+            (list) => {
+              for (const vm of list) vms.push({ enterpriseId: enterprise.id, vm });
+            },
+            (err: unknown) => {
+              errors.push({ enterpriseId: enterprise.id, error: this.#asGatewayError(err) });
+            },
+          ),
+        );
+      }
+    });
+    await Promise.all(walks);
     errors.sort((a, b) => a.enterpriseId - b.enterpriseId);
     return { enterprises, vms, errors };
   }
@@ -228,7 +238,7 @@ export class AbiquoClient {
     return url;
   }
 
-  async #collect<T>(first: URL, spec: CollectionSpec<T>): Promise<T[]> {
+  async #collect<T>(first: URL, spec: CollectionSpec<T>, onPage?: (items: T[]) => void): Promise<T[]> {
     const out: T[] = [];
     let url: URL | null = first;
     url.searchParams.set('startwith', url.searchParams.get('startwith') ?? '0');
@@ -241,6 +251,7 @@ export class AbiquoClient {
       seen.add(url.href);
       const page: AbiquoPage<T> = await this.#getPage(url, spec);
       out.push(...page.items);
+      onPage?.(page.items);
       const next = page.links.find((l) => l.rel === 'next');
       // An empty page with a `next` link would never end; stop at the first empty page.
       url = next && page.items.length > 0 ? this.#sameOrigin(next.href, spec.what) : null;
@@ -291,8 +302,9 @@ export class AbiquoClient {
   }
 
   async #get(url: URL, entity: string): Promise<{ status: number; contentType: string; text: string }> {
-    // Labelled by entity, never by URL: URLs carry enterprise ids and paging, labels must stay few.
-    return timeUpstreamCall(this.name, `GET ${entity}`, () => this.#getUntimed(url, entity));
+    // The concurrency limit counts requests, so an enterprise waiting between two of its pages does
+    // not hold a slot. Labelled by entity, never by URL: URLs carry ids and paging, labels must stay few.
+    return this.#limit(() => timeUpstreamCall(this.name, `GET ${entity}`, () => this.#getUntimed(url, entity)));
   }
 
   async #getUntimed(url: URL, entity: string): Promise<{ status: number; contentType: string; text: string }> {
