@@ -56,15 +56,27 @@ const providerName = z
   .string()
   .regex(/^[a-z][a-z0-9-]{0,62}$/, 'must be lowercase letters, digits and dashes, starting with a letter (it becomes the prefix of VM ids)');
 
+/** What every provider has: a name, an API URL, credentials (a user and password, or a token) and TLS options. */
+const providerBase = {
+  name: providerName,
+  url: httpUrl,
+  username: z.string().min(1).optional(),
+  password: z.string().min(1).optional(),
+  /** A token used instead of username/password (CloudTower: an API key sent raw in `Authorization`). */
+  token: z.string().min(1).optional(),
+  tls: tlsSchema,
+};
+
+const needsCredentials = [
+  (p: { token?: string | undefined; username?: string | undefined; password?: string | undefined }) =>
+    p.token !== undefined || (p.username !== undefined && p.password !== undefined),
+  { message: 'needs either `token` or both `username` and `password`' },
+] as const;
+
 const cloudTowerProvider = z
   .object({
-    name: providerName,
+    ...providerBase,
     kind: z.literal('cloudtower'),
-    url: httpUrl,
-    username: z.string().min(1).optional(),
-    password: z.string().min(1).optional(),
-    /** An API token or key, sent raw in `Authorization` (instead of username/password). */
-    token: z.string().min(1).optional(),
     /** Login source. @default LOCAL */
     userSource: z.enum(['LOCAL', 'LDAP', 'AUTHN', 'SSO']).default('LOCAL'),
     /** Console mode when a caller names none. @default GATEWAY */
@@ -78,22 +90,15 @@ const cloudTowerProvider = z
       })
       .strict()
       .default({ cluster: { scheme: 'wss', port: 443 }, tower: { scheme: 'wss', port: 443 } }),
-    tls: tlsSchema,
     timeouts: timeoutsSchema,
   })
   .strict()
-  .refine((p) => p.token !== undefined || (p.username !== undefined && p.password !== undefined), {
-    message: 'needs either `token` or both `username` and `password`',
-  });
+  .refine(...needsCredentials);
 
 const abiquoProvider = z
   .object({
-    name: providerName,
+    ...providerBase,
     kind: z.literal('abiquo'),
-    url: httpUrl,
-    username: z.string().min(1).optional(),
-    password: z.string().min(1).optional(),
-    token: z.string().min(1).optional(),
     /** `Token` or `Bearer` when `token` is used. @default Token */
     tokenScheme: z.enum(['Token', 'Bearer']).default('Token'),
     /** API version in the media types. @default 4.7 */
@@ -117,29 +122,18 @@ const abiquoProvider = z
     /** Keep a websockify token file on disk in sync with the VM set. */
     tokenFile: z.object({ path: z.string().min(1) }).strict().optional(),
     consoleMode: z.literal('GATEWAY').default('GATEWAY'),
-    tls: tlsSchema,
     timeouts: timeoutsSchema,
   })
   .strict()
-  .refine((p) => p.token !== undefined || (p.username !== undefined && p.password !== undefined), {
-    message: 'needs either `token` or both `username` and `password`',
-  });
+  .refine(...needsCredentials);
 
 const drpProvider = z
   .object({
-    name: providerName,
+    ...providerBase,
     kind: z.literal('drp'),
-    /** Base URL of the DRP API, e.g. https://drp.example:8092 */
-    url: httpUrl,
-    username: z.string().min(1).optional(),
-    password: z.string().min(1).optional(),
-    token: z.string().min(1).optional(),
-    tls: tlsSchema,
   })
   .strict()
-  .refine((p) => p.token !== undefined || (p.username !== undefined && p.password !== undefined), {
-    message: 'needs either `token` or both `username` and `password`',
-  });
+  .refine(...needsCredentials);
 
 export const providerSchema = z.discriminatedUnion('kind', [cloudTowerProvider, abiquoProvider, drpProvider]);
 
