@@ -56,6 +56,7 @@ export interface DrpEventClientOptions {
   serverPingIntervalMs?: number;
   /** Where normalised events go (the gateway's bus). */
   publisher: EventPublisher;
+  /** Where connection changes and failures are logged; the gateway passes one already bound to the provider name. */
   logger?: Pick<Logger, 'debug' | 'info' | 'warn'>;
   /** Clock, epoch ms. Default: Date.now. */
   now?: () => number;
@@ -293,7 +294,7 @@ export class DrpEventClient {
     this.backoff.reset();
     this.lastActivityMs = this.now();
     if (this.idleTimeoutMs > 0) this.armIdleTimer(this.idleTimeoutMs);
-    this.options.logger?.info({ provider: this.name }, 'DRP event socket connected');
+    this.options.logger?.info('DRP event socket connected');
     this.options.onConnectionChange?.({ provider: this.name, connected: true, error: null });
     for (const registration of this.registrations.values()) this.sendRegister(registration);
   }
@@ -308,7 +309,7 @@ export class DrpEventClient {
     if (!this.connected) return;
     this.connected = false;
     const error = this.lastError?.message ?? null;
-    this.options.logger?.warn({ provider: this.name, error }, 'DRP event socket disconnected');
+    this.options.logger?.warn({ error }, 'DRP event socket disconnected');
     this.options.onConnectionChange?.({ provider: this.name, connected: false, error });
   }
 
@@ -328,7 +329,7 @@ export class DrpEventClient {
     }
     const event = asDrpEvent(parsed);
     if (!event) {
-      this.options.logger?.debug({ provider: this.name }, 'ignoring a DRP message that is not an event');
+      this.options.logger?.debug('ignoring a DRP message that is not an event');
       return;
     }
     if (event.Type === DRP_ACK_TYPE) {
@@ -340,7 +341,7 @@ export class DrpEventClient {
     try {
       this.options.publisher.publish(input);
     } catch (err) {
-      this.options.logger?.warn({ provider: this.name, err }, 'publishing a DRP event failed');
+      this.options.logger?.warn({ err }, 'publishing a DRP event failed');
     }
   }
 
@@ -465,7 +466,7 @@ export class DrpEventClient {
     const error =
       err instanceof GatewayError ? err : new UpstreamUnavailableError(this.name, networkReason(err), { cause: err });
     this.lastError = error;
-    this.options.logger?.warn({ provider: this.name, code: error.code, error: error.message }, 'DRP event client error');
+    this.options.logger?.warn({ code: error.code, error: error.message }, 'DRP event client error');
   }
 
   private tlsConnectOptions(): { ca?: string; rejectUnauthorized: boolean } {
