@@ -290,7 +290,13 @@ describe('events subscription faults (graphql-ws, DRP)', () => {
       maxGatewayBuffered = Math.max(maxGatewayBuffered, slowGatewaySocket.writableLength);
       return event;
     };
-    for (let seq = 1; seq <= TOTAL; seq++) drp.publish(machineEvent(seq, padding));
+    // In batches the fast subscriber is given time to keep up with: on a loaded CI machine a reader
+    // that is merely slow to be scheduled would otherwise fall 1,000 events behind and be dropped too.
+    const BATCH = 250;
+    for (let seq = 1; seq <= TOTAL; seq++) {
+      drp.publish(machineEvent(seq, padding));
+      if (seq % BATCH === 0) await fast.until(seq);
+    }
 
     await fast.until(TOTAL);
     expect(fast.received.map((r) => r.data?.events?.object?.seq)).toEqual(Array.from({ length: TOTAL }, (_, i) => i + 1));
