@@ -18,7 +18,7 @@ const tlsSchema = z
     insecure: z.boolean().default(false),
   })
   .strict()
-  .default({ insecure: false });
+  .prefault({});
 
 const httpUrl = z
   .string()
@@ -50,7 +50,7 @@ const timeoutsSchema = z
     requestMs: z.number().int().positive().default(15_000),
   })
   .strict()
-  .default({ connectMs: 5_000, requestMs: 15_000 });
+  .prefault({});
 
 const providerName = z
   .string()
@@ -85,11 +85,11 @@ const cloudTowerProvider = z
     gatewayRoute: z.enum(['cluster', 'tower']).default('cluster'),
     websockify: z
       .object({
-        cluster: websockifyEndpoint.default({ scheme: 'wss', port: 443 }),
-        tower: websockifyEndpoint.default({ scheme: 'wss', port: 443 }),
+        cluster: websockifyEndpoint.prefault({}),
+        tower: websockifyEndpoint.prefault({}),
       })
       .strict()
-      .default({ cluster: { scheme: 'wss', port: 443 }, tower: { scheme: 'wss', port: 443 } }),
+      .prefault({}),
     timeouts: timeoutsSchema,
   })
   .strict()
@@ -118,7 +118,7 @@ const abiquoProvider = z
         url: httpUrl.optional(),
       })
       .strict()
-      .default({ enabled: true, actions: ['DEPLOY', 'UNDEPLOY', 'DEPLOY_FINISH', 'UNDEPLOY_FINISH'] }),
+      .prefault({}),
     /** Keep a websockify token file on disk in sync with the VM set. */
     tokenFile: z.object({ path: z.string().min(1) }).strict().optional(),
     consoleMode: z.literal('GATEWAY').default('GATEWAY'),
@@ -159,13 +159,13 @@ export const configSchema = z
         allowedOrigins: z.array(z.string().refine((o) => o === '*' || o === 'null' || isOrigin(o), 'must be an origin like https://app.example.com (no path), `null` or `*`')).optional(),
       })
       .strict()
-      .default({ host: '127.0.0.1', port: 4000 }),
+      .prefault({}),
     log: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
       })
       .strict()
-      .default({ level: 'info' }),
+      .prefault({}),
     console: z
       .object({
         /** Seconds a console ticket stays valid. @default 30 */
@@ -182,7 +182,7 @@ export const configSchema = z
         tokenFile: z.string().min(1).optional(),
       })
       .strict()
-      .default({ ticketTtlSeconds: 30, reusableTickets: false, maxFrameBytes: 1024 * 1024, idleTimeoutSeconds: 600, pingIntervalSeconds: 30 }),
+      .prefault({}),
     limits: z
       .object({
         /** Deepest selection nesting. @default 10 */
@@ -217,23 +217,7 @@ export const configSchema = z
         maxWsConnectionsPerCaller: z.number().int().min(1).default(20),
       })
       .strict()
-      .default({
-        maxDepth: 10,
-        maxAliases: 15,
-        maxCost: 5000,
-        maxTokens: 2000,
-        maxDirectives: 20,
-        maxBodyBytes: 100 * 1024,
-        maxSubscriptionsPerConnection: 50,
-        wsConnectionInitTimeoutMs: 3_000,
-        wsKeepAliveMs: 12_000,
-        ticketsPerMinute: 30,
-        ticketBurst: 10,
-        maxConsoles: 500,
-        maxConsolesPerCaller: 10,
-        maxWsConnections: 10_000,
-        maxWsConnectionsPerCaller: 20,
-      }),
+      .prefault({}),
     providers: z.array(providerSchema).min(1, 'at least one provider is required'),
     /**
      * Client authentication (README "Authentication"). Absent: anonymous callers, allowed only when
@@ -247,7 +231,7 @@ export const configSchema = z
         consoleGraceSeconds: z.number().int().min(0).max(3600).default(10),
       })
       .strict()
-      .default({ consoleGraceSeconds: 10 }),
+      .prefault({}),
   })
   .strict()
   .superRefine((cfg, ctx) => {

@@ -5,32 +5,17 @@
  */
 import { pino, type Logger, type DestinationStream } from 'pino';
 import { currentRequestId } from './observability/log-context.js';
-import { REDACTED, scrubSecrets, scrubString } from './observability/redact.js';
+import { REDACTED, SECRET_FIELDS, scrubSecrets, scrubString } from './observability/redact.js';
 
 export type { Logger } from 'pino';
-
-/** Field names whose values never reach a log line. The scrubber matches them at any depth and any case. */
-const SECRET_KEYS = [
-  'authorization',
-  'password',
-  'token',
-  'raw_token',
-  'ticket',
-  'cookie',
-  'apiKey',
-  'secret',
-  'vncPassword',
-  'accessToken',
-  'refreshToken',
-  'connectionParams',
-];
 
 const HEADER_SECRETS = ['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-api-key', 'sec-websocket-protocol'];
 
 export const REDACT_PATHS = [
-  ...SECRET_KEYS,
-  ...SECRET_KEYS.map((k) => `*.${k}`),
-  ...SECRET_KEYS.map((k) => `*.*.${k}`),
+  // The cheap, fixed-depth part; scrubSecrets (formatters.log) catches deeper and differently spelled ones.
+  ...SECRET_FIELDS,
+  ...SECRET_FIELDS.map((k) => `*.${k}`),
+  ...SECRET_FIELDS.map((k) => `*.*.${k}`),
   ...HEADER_SECRETS.flatMap((h) => [`req.headers["${h}"]`, `res.headers["${h}"]`, `headers["${h}"]`, `*.headers["${h}"]`]),
 ];
 

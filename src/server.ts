@@ -13,6 +13,7 @@ import type { Registry } from 'prom-client';
 import { GraphQLError, NoSchemaIntrospectionCustomRule, getOperationAST, parse, specifiedRules, validate, visitInParallel, type DocumentNode, type GraphQLSchema, type ValidationRule } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
+import type { GatewayConfig } from './config.js';
 import type { Gateway } from './gateway.js';
 import type { GatewayAccess } from './auth/access.js';
 import { authenticateHttp, principalOf } from './auth/http.js';
@@ -52,12 +53,7 @@ export interface HttpServerOptions {
    * config reload assigns new values into this object and the next request uses them (except
    * wsConnectionInitTimeoutMs and wsKeepAliveMs, fixed at start).
    */
-  limits: QueryLimits & {
-    maxBodyBytes: number;
-    maxSubscriptionsPerConnection: number;
-    wsConnectionInitTimeoutMs: number;
-    wsKeepAliveMs: number;
-  };
+  limits: GatewayConfig['limits'];
   /** Served on /metrics in the Prometheus text format. */
   metrics?: Registry;
   /** HTTP and GraphQL metrics, request logging. @default none (no request metrics) */
@@ -116,7 +112,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   const formatError = createErrorFormatter(logger);
   const { limits } = opts;
   const wsGuard = createWebSocketGuard(opts.access, logger);
-  const contextFor = (principal: Principal): GatewayContext => ({ gateway, caller: principal.id, principal, partialErrors: [] });
+  const contextFor = (principal: Principal): GatewayContext => ({ gateway, principal, partialErrors: [] });
   const liveLimits = liveLimitRules(limits);
   const extraRules: ValidationRule[] = [liveLimits.rule, ...(opts.introspection ? [] : [NoSchemaIntrospectionCustomRule])];
   const graphqlWss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: limits.maxBodyBytes });

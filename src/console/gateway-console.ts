@@ -30,7 +30,7 @@ export interface GatewayConsole {
 export function consoleBaseUrl(publicUrl: string): string {
   const u = new URL(publicUrl);
   u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
-  return `${u.origin.replace(/^http/, 'ws')}${u.pathname.replace(/\/+$/, '')}`;
+  return `${u.origin}${u.pathname.replace(/\/+$/, '')}`;
 }
 
 export function createGatewayConsole(opts: {

@@ -5,9 +5,10 @@ import type { Principal } from '../auth/principal.js';
 /** Per-operation context handed to resolvers (HTTP and graphql-ws alike). */
 export interface GatewayContext {
   gateway: Gateway;
-  /** Who is asking: `apikey:<name>`, `jwt:<sub>`, or "anonymous" when auth is off (= principal.id). */
-  caller: string;
-  /** The authenticated caller with the providers it may use; resolvers pass it to the Gateway. */
+  /**
+   * The authenticated caller (`principal.id`: `apikey:<name>`, `jwt:<sub>`, or "anonymous" when auth
+   * is off) with the providers it may use; resolvers pass it to the Gateway.
+   */
   principal: Principal;
   /**
    * Errors that did not stop the operation (one provider down while listing all of them). They are

@@ -7,21 +7,10 @@ import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
 import type { GraphQLError, ValidationContext, ValidationRule } from 'graphql';
+import type { GatewayConfig } from '../config.js';
 
-export interface QueryLimits {
-  /** Deepest selection nesting. @default 10 */
-  maxDepth: number;
-  /** Aliases in one operation. @default 15 */
-  maxAliases: number;
-  /** graphql-armor cost (objects 2, scalars 1, multiplied by depth). @default 5000 */
-  maxCost: number;
-  /** Lexical tokens in one document; enforced by the parser, before any validation work. @default 2000 */
-  maxTokens: number;
-  /** Directives in one operation. @default 20 */
-  maxDirectives: number;
-}
-
-export const DEFAULT_QUERY_LIMITS: QueryLimits = { maxDepth: 10, maxAliases: 15, maxCost: 5000, maxTokens: 2000, maxDirectives: 20 };
+/** The operation limits of the config's `limits` section (its schema documents each one and its default). */
+export type QueryLimits = Pick<GatewayConfig['limits'], 'maxDepth' | 'maxAliases' | 'maxCost' | 'maxTokens' | 'maxDirectives'>;
 
 /** Validation rules for the limits; the caller adds them to graphql's specifiedRules. */
 export function limitRules(limits: QueryLimits): ValidationRule[] {

@@ -7,13 +7,14 @@
  * operation name and variables. The caller is part of the key because what a caller may see can differ.
  */
 import { createSourceEventStream, execute, type ExecutionArgs, type ExecutionResult } from 'graphql';
+import type { GatewayContext } from './context.js';
 
 type Result = ExecutionResult | Promise<ExecutionResult>;
 
 const resultsByEvent = new WeakMap<object, Map<string, Result>>();
 
 function operationKey(args: ExecutionArgs): string {
-  const caller = (args.contextValue as { caller?: unknown } | undefined)?.caller;
+  const caller = (args.contextValue as Partial<GatewayContext> | undefined)?.principal?.id;
   const query = args.document.loc?.source.body ?? '';
   return `${String(caller)}\0${args.operationName ?? ''}\0${JSON.stringify(args.variableValues ?? null)}\0${query}`;
 }

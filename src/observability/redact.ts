@@ -7,33 +7,42 @@
 
 export const REDACTED = '[redacted]';
 
-/** Keys whose values are secrets wherever they appear (compared case-insensitively, `-`/`_` ignored). */
-const SECRET_KEY_NAMES = [
+/**
+ * Field names whose values are secrets wherever they appear, as they are spelled in log objects.
+ * The logger turns them into pino redact paths; the scrubber compares them case-insensitively with
+ * `-`/`_` ignored, so `raw_token`, `x-api-key` and `Set-Cookie` match too.
+ */
+export const SECRET_FIELDS = [
   'authorization',
-  'proxyauthorization',
+  'proxyAuthorization',
   'cookie',
-  'setcookie',
+  'setCookie',
   'password',
   'passwd',
-  'vncpassword',
+  'vncPassword',
   'secret',
-  'clientsecret',
+  'clientSecret',
   'token',
-  'rawtoken',
-  'accesstoken',
-  'refreshtoken',
-  'idtoken',
-  'apikey',
-  'xapikey',
+  'raw_token',
+  'accessToken',
+  'refreshToken',
+  'idToken',
+  'apiKey',
+  'xApiKey',
   'ticket',
   'credentials',
-  'connectionparams',
-  'secwebsocketprotocol',
-];
-const SECRET_KEYS = new Set(SECRET_KEY_NAMES);
+  'connectionParams',
+  'secWebsocketProtocol',
+] as const;
+
+function normaliseKey(key: string): string {
+  return key.toLowerCase().replace(/[-_]/g, '');
+}
+
+const SECRET_KEYS = new Set<string>(SECRET_FIELDS.map(normaliseKey));
 
 export function isSecretKey(key: string): boolean {
-  return SECRET_KEYS.has(key.toLowerCase().replace(/[-_]/g, ''));
+  return SECRET_KEYS.has(normaliseKey(key));
 }
 
 const QUERY_SECRET = /([?&;](?:ticket|token|raw_token|password|access_token|api_?key)=)[^&#\s"']*/gi;

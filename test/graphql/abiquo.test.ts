@@ -7,6 +7,7 @@ import { defaultAbiquoData, startAbiquoSimulator, type AbiquoSimulator } from '.
 import type { AbiquoProvider } from '../../src/upstreams/abiquo/provider.js';
 import { RfbTestClient } from '../rfb/rfb-test-client.js';
 import { startTowerGateway, type TowerGateway } from '../helpers/gateway.js';
+import { roundTrip } from '../helpers/subscriptions.js';
 
 let env: TowerGateway | undefined;
 let abiquo: AbiquoSimulator | undefined;
@@ -113,7 +114,7 @@ describe('Abiquo through the gateway', () => {
         complete: () => undefined,
       },
     );
-    await new Promise<void>((resolve, reject) => client!.subscribe({ query: '{ providers { name } }' }, { next: () => undefined, error: reject, complete: resolve }));
+    await roundTrip(client!);
     await env!.gql('{ vms(provider: "abq") { nodes { id } } }'); // cache loaded
     await abiquo!.waitForStreams(1);
     const refreshed = nextUpdate('enterprise');

@@ -3,7 +3,7 @@
  * client -> EventBus -> graphql-ws -> WebSocket clients. The gateway runs in this process, so the tests
  * also look at its bus and sockets to check that memory stays bounded.
  */
-import { once, type EventEmitter } from 'node:events';
+import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createClient, type Client } from 'graphql-ws';
@@ -12,6 +12,7 @@ import { DEFAULT_MAX_QUEUE, type EventBus, type EventSubscription, type Unsubscr
 import { formatEventPattern } from '../../src/events/pattern.js';
 import { startDrpSimulator, type DrpSimulator } from '../../src/upstreams/drp/simulator.js';
 import { startTowerGateway, type TowerGateway } from '../helpers/gateway.js';
+import { collect, commandSeen } from '../helpers/subscriptions.js';
 
 const EVENT_FIELDS = 'id source provider time type action key principal object original';
 const DRP_PROVIDER = 'drp-lab';
@@ -47,70 +48,6 @@ function graphqlWsClient(url: string, on: { closed?: () => void } = {}): Client 
 
 function eventsQuery(pattern: string): string {
   return `subscription { events(filter: { pattern: "${pattern}", sources: [DRP], providers: ["${DRP_PROVIDER}"] }) { ${EVENT_FIELDS} } }`;
-}
-
-/** Collects one subscription's results; `until(n)` fails early if the stream ends or errors first. */
-function collect(c: Client, query: string) {
-  const received: any[] = [];
-  let ended: string | null = null;
-  const waiters = new Set<{ n: number; resolve: () => void; reject: (e: Error) => void }>();
-  const settle = () => {
-    for (const w of waiters) {
-      if (received.length >= w.n) w.resolve();
-      else if (ended) w.reject(new Error(`subscription ${ended} after ${received.length} results (waiting for ${w.n}): ${JSON.stringify(received.at(-1))}`));
-      else continue;
-      waiters.delete(w);
-    }
-  };
-  const unsubscribe = c.subscribe(
-    { query },
-    {
-      next: (v) => {
-        received.push(v);
-        settle();
-      },
-      error: (e) => {
-        ended = `failed (${JSON.stringify(e)})`;
-        settle();
-      },
-      complete: () => {
-        ended = 'completed';
-        settle();
-      },
-    },
-  );
-  return {
-    received,
-    unsubscribe,
-    ended: () => ended,
-    until: (n: number) =>
-      new Promise<void>((resolve, reject) => {
-        waiters.add({ n, resolve, reject });
-        settle();
-      }),
-  };
-}
-
-/** Resolves once `check()` holds, re-checking on every `event` from `emitter`. */
-function waitUntil(emitter: EventEmitter, event: string, check: () => boolean): Promise<void> {
-  if (check()) return Promise.resolve();
-  return new Promise((resolve) => {
-    const listener = () => {
-      if (!check()) return;
-      emitter.off(event, listener);
-      resolve();
-    };
-    emitter.on(event, listener);
-  });
-}
-
-function commandSeen(sim: DrpSimulator, text: string): Promise<void> {
-  let seen = false;
-  const listener = (c: { text: string }) => {
-    if (c.text === text) seen = true;
-  };
-  sim.on('command', listener);
-  return waitUntil(sim, 'command', () => seen).finally(() => sim.off('command', listener));
 }
 
 /** Every command DRP receives from now on, as `verb filter`, with the simulator's outcome. */

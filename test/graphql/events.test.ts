@@ -4,6 +4,7 @@ import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { startDrpSimulator, type DrpSimulator } from '../../src/upstreams/drp/simulator.js';
 import { startTowerGateway, type TowerGateway } from '../helpers/gateway.js';
+import { collect, commandSeen, roundTrip } from '../helpers/subscriptions.js';
 
 let env: TowerGateway | undefined;
 let drp: DrpSimulator | undefined;
@@ -25,52 +26,11 @@ async function drpGateway(auth: Record<string, unknown> = { username: 'rocketska
   client = createClient({ url: `${env.gateway.url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, retryAttempts: 0 });
 }
 
-/** Collects a subscription's messages; resolves `until` once `n` have arrived. */
-function collect(query: string, variables: Record<string, unknown> = {}) {
-  const received: any[] = [];
-  let done!: (v: unknown) => void;
-  let failed!: (e: unknown) => void;
-  const finished = new Promise((resolve, reject) => {
-    done = resolve;
-    failed = reject;
-  });
-  const waiters: { n: number; resolve: () => void }[] = [];
-  const unsubscribe = client!.subscribe(
-    { query, variables },
-    {
-      next: (v) => {
-        received.push(v);
-        for (const w of waiters.filter((w) => received.length >= w.n)) w.resolve();
-      },
-      error: failed,
-      complete: () => done(undefined),
-    },
-  );
-  return {
-    received,
-    finished,
-    unsubscribe,
-    until: (n: number) => (received.length >= n ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ n, resolve }))),
-  };
-}
-
-function commandSeen(sim: DrpSimulator, text: string): Promise<void> {
-  return new Promise((resolve) => {
-    const listener = (c: { text: string }) => {
-      if (c.text === text) {
-        sim.off('command', listener);
-        resolve();
-      }
-    };
-    sim.on('command', listener);
-  });
-}
-
 describe('events subscription (graphql-ws) with DRP', () => {
   it('delivers DRP object events matching the pattern, normalised', async () => {
     await drpGateway();
     const registered = commandSeen(drp!, 'register machines.*.*');
-    const sub = collect(`subscription { events(filter: { pattern: "machines.*.*", sources: [DRP] }) { ${EVENT_FIELDS} } }`);
+    const sub = collect(client!, `subscription { events(filter: { pattern: "machines.*.*", sources: [DRP] }) { ${EVENT_FIELDS} } }`);
     await registered;
     drp!.emitObjectEvent({ type: 'profiles', action: 'save', key: 'global', object: { Name: 'global' } });
     drp!.emitObjectEvent({ type: 'machines', action: 'create', key: 'm-1', object: { Uuid: 'm-1', Name: 'node-1' } });
@@ -102,8 +62,8 @@ describe('events subscription (graphql-ws) with DRP', () => {
   it('refuses a bad pattern or an unknown provider with BAD_USER_INPUT instead of an empty stream', async () => {
     await drpGateway();
     for (const filter of ['{ pattern: "machines.*" }', '{ pattern: "machines..x" }', `{ pattern: "${'a'.repeat(600)}.*.*" }`, '{ providers: ["nope"] }']) {
-      const sub = collect(`subscription { events(filter: ${filter}) { id } }`);
-      await sub.finished.catch(() => undefined);
+      const sub = collect(client!, `subscription { events(filter: ${filter}) { id } }`);
+      await sub.finished;
       const errors = sub.received[0]?.errors ?? [];
       expect(errors[0]?.extensions?.code, filter).toBe('BAD_USER_INPUT');
     }
@@ -129,10 +89,9 @@ describe('events subscription (graphql-ws) with DRP', () => {
     env = await startTowerGateway({ extraProviders: [{ name: 'drp-lab', kind: 'drp', url: drp.url, username: 'rocketskates', password: 'r0cketsk8ts' }] });
     client = createClient({ url: `${env.gateway.url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, retryAttempts: 0 });
     await connected;
-    const sub = collect(`subscription { events(filter: { sources: [GATEWAY], pattern: "upstreams.*.drp-lab" }) { ${EVENT_FIELDS} } }`);
+    const sub = collect(client!, `subscription { events(filter: { sources: [GATEWAY], pattern: "upstreams.*.drp-lab" }) { ${EVENT_FIELDS} } }`);
     // A GATEWAY-only filter must not register anything with DRP.
-    const roundTrip = new Promise<void>((resolve, reject) => client!.subscribe({ query: '{ providers { name } }' }, { next: () => undefined, error: reject, complete: resolve }));
-    await roundTrip;
+    await roundTrip(client!);
     expect((await env.gql('{ upstreams { name registrations } }')).data!.upstreams).toContainEqual({ name: 'drp-lab', registrations: [] });
     drp.kickAll();
     await sub.until(2);

@@ -1,8 +1,12 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { createWebSocketStream } from 'ws';
 import { createClient } from 'graphql-ws';
 import { RfbTestClient } from '../rfb/rfb-test-client.js';
 import { startTowerGateway, type TowerGateway } from '../helpers/gateway.js';
+import { roundTrip } from '../helpers/subscriptions.js';
 
 let env: TowerGateway | undefined;
 afterEach(async () => {
@@ -80,7 +84,7 @@ describe('GATEWAY consoles: consoleUrl -> /websockify -> CloudTower websockify -
         { query: 'subscription { events(filter: { sources: [GATEWAY], pattern: "consoles.*.*" }) { type action key principal } }' },
         { next: (v) => { events.push(v.data!.events); if (events.length === 2) seen(); }, error: () => undefined, complete: () => undefined },
       );
-      await new Promise<void>((resolve, reject) => client.subscribe({ query: '{ providers { name } }' }, { next: () => undefined, error: reject, complete: resolve }));
+      await roundTrip(client);
       const access = await consoleFor(env, 'db-primary');
       const ws = await open(access.url);
       const rfb = await RfbTestClient.handshake(createWebSocketStream(ws));
@@ -93,6 +97,28 @@ describe('GATEWAY consoles: consoleUrl -> /websockify -> CloudTower websockify -
     } finally {
       await client.dispose();
     }
+  });
+
+  it('serves a configured websockify token file at /websockify?token= (TokenFile drop-in)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cg-tokens-'));
+    const file = join(dir, 'tokens');
+    // The console is found after the gateway starts, so the file is written once its VM consoles exist.
+    writeFileSync(file, '# nothing yet\n');
+    env = await startTowerGateway({ config: { console: { tokenFile: file } } });
+    const vm = env.sim.listVms().find((v) => v.name === 'db-primary')!;
+    const target = env.consoles.locate(vm.id)!;
+    writeFileSync(file, `# websockify token file\ndb: ${target.host}:${target.port}\n`);
+    const ws = await open(`${env.gateway.url.replace('http', 'ws')}/websockify?token=db`);
+    const rfb = await RfbTestClient.handshake(createWebSocketStream(ws));
+    expect(rfb.serverInit.name).toBe('db-primary');
+    rfb.close();
+    await expect(open(`${env.gateway.url.replace('http', 'ws')}/websockify?token=nope`)).rejects.toThrow(/HTTP 401/);
+  });
+
+  it('builds console URLs from server.publicUrl behind a load balancer', async () => {
+    env = await startTowerGateway({ config: { server: { host: '127.0.0.1', port: 0, publicUrl: 'https://consoles.example/gw/' } } });
+    const access = await consoleFor(env, 'web-01');
+    expect(access.url).toMatch(/^wss:\/\/consoles\.example\/gw\/websockify\?ticket=[A-Za-z0-9_-]{43}$/);
   });
 
   it('does not mint a ticket for a VM that does not exist', async () => {
