@@ -19,7 +19,7 @@ import type { GatewayAccess } from './auth/access.js';
 import { authenticateHttp, principalOf } from './auth/http.js';
 import type { Principal } from './auth/principal.js';
 import { createWebSocketGuard, type WsAuthExtra } from './auth/websocket.js';
-import { refuseUpgrade } from './console/upgrade-request.js';
+import { UpgradeRefusal, refuseUpgrade } from './websocket-codes.js';
 import type { GatewayContext } from './graphql/context.js';
 import { createErrorFormatter, toGraphQLError } from './graphql/errors.js';
 import { buildGatewaySchema } from './graphql/schema.js';
@@ -180,7 +180,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
         graphqlWss.options.maxPayload = limits.maxBodyBytes; // read per upgrade: a reload may have changed it
         const full = wsGuard.checkGraphqlCapacity(graphqlWss.clients.size);
         if (full) {
-          refuseUpgrade(socket, full.status, full.code);
+          refuseUpgrade(socket, full);
           return;
         }
         graphqlWss.handleUpgrade(req, socket, head, (ws) => graphqlWss.emit('connection', ws, req));
@@ -192,18 +192,18 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     const path = new URL(req.url ?? '/', 'http://gateway').pathname.replace(/\/+$/, '') || '/';
     const handler = routes.get(path);
     if (!handler) {
-      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      refuseUpgrade(socket, UpgradeRefusal.PathNotFound);
       return;
     }
     if (draining) {
-      socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nSHUTTING_DOWN');
+      refuseUpgrade(socket, UpgradeRefusal.ShuttingDown);
       return;
     }
     socket.on('error', (err) => logger.debug({ err: { code: (err as NodeJS.ErrnoException).code } }, 'upgrade socket error'));
     // Cross-site WebSocket hijacking: refused for every WebSocket path, before its route sees the request.
     const badOrigin = wsGuard.checkOrigin(req);
     if (badOrigin) {
-      refuseUpgrade(socket, badOrigin.status, badOrigin.code);
+      refuseUpgrade(socket, badOrigin);
       return;
     }
     // The upgrade's log lines (refusals, the console session's audit line) carry its request id.

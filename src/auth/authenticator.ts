@@ -5,7 +5,7 @@
 import { ApiKeyVerifier } from './api-keys.js';
 import type { AuthConfig, AuthMode } from './config-schema.js';
 import type { Credential } from './credentials.js';
-import { UnauthenticatedError } from './errors.js';
+import { UnauthenticatedError, UnauthenticatedReason } from './errors.js';
 import { JwtVerifier, type JwtVerifierOptions } from './jwt.js';
 import { ANONYMOUS, type Principal } from './principal.js';
 
@@ -55,12 +55,11 @@ export class Authenticator {
     if (mode === 'none') return ANONYMOUS;
     switch (credential.kind) {
       case 'none':
-        throw new UnauthenticatedError(`credentials required: send ${describeAccepted(mode)}`, { reason: 'CREDENTIALS_MISSING' });
+        throw new UnauthenticatedError(UnauthenticatedReason.CredentialsMissing, `credentials required: send ${describeAccepted(mode)}`);
       case 'invalid':
-        throw new UnauthenticatedError(
-          credential.reason === 'AMBIGUOUS' ? 'send exactly one credential' : `unsupported credentials: send ${describeAccepted(mode)}`,
-          { reason: credential.reason === 'AMBIGUOUS' ? 'CREDENTIALS_AMBIGUOUS' : 'CREDENTIALS_UNSUPPORTED' },
-        );
+        throw credential.reason === 'AMBIGUOUS'
+          ? new UnauthenticatedError(UnauthenticatedReason.CredentialsAmbiguous, 'send exactly one credential')
+          : new UnauthenticatedError(UnauthenticatedReason.CredentialsUnsupported, `unsupported credentials: send ${describeAccepted(mode)}`);
       case 'bearer':
         if (jwt && (JWT_SHAPE.test(credential.value) || !keys)) {
           const token = await jwt.verify(credential.value);
@@ -74,9 +73,9 @@ export class Authenticator {
   }
 
   #apiKey(keys: ApiKeyVerifier | null, value: string): Principal {
-    if (!keys) throw new UnauthenticatedError('API keys are not accepted here: send a bearer token', { reason: 'CREDENTIALS_UNSUPPORTED' });
+    if (!keys) throw new UnauthenticatedError(UnauthenticatedReason.CredentialsUnsupported, 'API keys are not accepted here: send a bearer token');
     const entry = keys.verify(value);
-    if (!entry) throw new UnauthenticatedError('unknown API key', { reason: 'API_KEY_UNKNOWN' });
+    if (!entry) throw new UnauthenticatedError(UnauthenticatedReason.ApiKeyUnknown, 'unknown API key');
     return { id: `${API_KEY_PREFIX}${entry.name}`, method: 'apiKey', providers: entry.providers ? new Set(entry.providers) : null };
   }
 

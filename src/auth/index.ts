@@ -7,7 +7,7 @@ export { ConcurrencyCaps } from './concurrency-caps.js';
 export { authSchema, AUTH_MODES, JWT_SECRET_ENV } from './config-schema.js';
 export type { AuthConfig, AuthMode, JwtConfig } from './config-schema.js';
 export { credentialFromConnectionParams, credentialFromHeaders } from './credentials.js';
-export { ForbiddenError, RateLimitedError, UnauthenticatedError } from './errors.js';
+export { ForbiddenError, RateLimitedError, UnauthenticatedError, UnauthenticatedReason } from './errors.js';
 export { HASH_KEY_USAGE, runHashKeyCommand } from './hash-key-command.js';
 export { authenticateHttp, principalOf } from './http.js';
 export { isLoopbackHost } from './loopback.js';

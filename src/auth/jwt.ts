@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { ConfigError } from '../errors.js';
 import { JWKS_DEFAULT_ALGORITHMS, type JwtConfig } from './config-schema.js';
-import { UnauthenticatedError } from './errors.js';
+import { UnauthenticatedError, UnauthenticatedReason } from './errors.js';
 
 /** Longest `sub` accepted: it lands in every audit line and rate-limit key. */
 const MAX_SUBJECT_LENGTH = 256;
@@ -75,7 +75,7 @@ export class JwtVerifier {
     }
     const subject = payload.sub;
     if (typeof subject !== 'string' || subject.length === 0 || subject.length > MAX_SUBJECT_LENGTH) {
-      throw new UnauthenticatedError('token "sub" claim must be a non-empty string', { reason: 'TOKEN_INVALID_SUBJECT' });
+      throw new UnauthenticatedError(UnauthenticatedReason.TokenInvalidSubject, 'token "sub" claim must be a non-empty string');
     }
     return { subject, providers: providersFromClaim(payload[this.#config.providersClaim]) };
   }
@@ -86,9 +86,9 @@ function providersFromClaim(value: unknown): ReadonlySet<string> | null {
   let names: unknown[];
   if (typeof value === 'string') names = value.split(/\s+/).filter(Boolean);
   else if (Array.isArray(value)) names = value;
-  else throw new UnauthenticatedError('token providers claim must be a list of provider names or a space-separated string', { reason: 'TOKEN_INVALID_PROVIDERS' });
+  else throw new UnauthenticatedError(UnauthenticatedReason.TokenInvalidProviders, 'token providers claim must be a list of provider names or a space-separated string');
   if (!names.every((n): n is string => typeof n === 'string')) {
-    throw new UnauthenticatedError('token providers claim must contain only strings', { reason: 'TOKEN_INVALID_PROVIDERS' });
+    throw new UnauthenticatedError(UnauthenticatedReason.TokenInvalidProviders, 'token providers claim must contain only strings');
   }
   return names.includes('*') ? null : new Set(names);
 }
@@ -112,18 +112,18 @@ function loadJwksFile(path: string): JWTVerifyGetKey {
 /** jose's failures as client errors: a reason code clients and operators can act on, nothing from the token. */
 function toUnauthenticated(err: unknown, remote: boolean): UnauthenticatedError {
   if (err instanceof UnauthenticatedError) return err;
-  if (err instanceof joseErrors.JWTExpired) return new UnauthenticatedError('token expired', { reason: 'TOKEN_EXPIRED' });
+  if (err instanceof joseErrors.JWTExpired) return new UnauthenticatedError(UnauthenticatedReason.TokenExpired, 'token expired');
   if (err instanceof joseErrors.JWTClaimValidationFailed) {
-    if (err.reason === 'missing') return new UnauthenticatedError(`token has no "${err.claim}" claim`, { reason: 'TOKEN_CLAIM_MISSING', claim: err.claim });
+    if (err.reason === 'missing') return new UnauthenticatedError(UnauthenticatedReason.TokenClaimMissing, `token has no "${err.claim}" claim`, { claim: err.claim });
     const what: Record<string, string> = { iss: 'issuer', aud: 'audience', nbf: 'not-before time', iat: 'issue time' };
-    return new UnauthenticatedError(`token ${what[err.claim] ?? `"${err.claim}" claim`} is not accepted`, { reason: 'TOKEN_CLAIM_INVALID', claim: err.claim });
+    return new UnauthenticatedError(UnauthenticatedReason.TokenClaimInvalid, `token ${what[err.claim] ?? `"${err.claim}" claim`} is not accepted`, { claim: err.claim });
   }
-  if (err instanceof joseErrors.JOSEAlgNotAllowed) return new UnauthenticatedError('token algorithm is not accepted', { reason: 'TOKEN_ALGORITHM' });
-  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return new UnauthenticatedError('token signature is invalid', { reason: 'TOKEN_SIGNATURE' });
-  if (err instanceof joseErrors.JWKSNoMatchingKey) return new UnauthenticatedError('no known key matches the token', { reason: 'TOKEN_KEY_UNKNOWN' });
+  if (err instanceof joseErrors.JOSEAlgNotAllowed) return new UnauthenticatedError(UnauthenticatedReason.TokenAlgorithm, 'token algorithm is not accepted');
+  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return new UnauthenticatedError(UnauthenticatedReason.TokenSignature, 'token signature is invalid');
+  if (err instanceof joseErrors.JWKSNoMatchingKey) return new UnauthenticatedError(UnauthenticatedReason.TokenKeyUnknown, 'no known key matches the token');
   if (err instanceof joseErrors.JWKSTimeout || (remote && !(err instanceof joseErrors.JOSEError))) {
     // The key set URL is down or slow: the caller cannot fix that, but it is still not authenticated.
-    return new UnauthenticatedError('token could not be verified: the key set is unavailable', { reason: 'JWKS_UNAVAILABLE' });
+    return new UnauthenticatedError(UnauthenticatedReason.JwksUnavailable, 'token could not be verified: the key set is unavailable');
   }
-  return new UnauthenticatedError('token is malformed', { reason: 'TOKEN_MALFORMED' });
+  return new UnauthenticatedError(UnauthenticatedReason.TokenMalformed, 'token is malformed');
 }

@@ -16,14 +16,15 @@ import type { Registry } from 'prom-client';
 import type { TokenFileResolver } from '../upstreams/tokenfile/resolver.js';
 import { ConcurrencyCaps, type CapSlot, type ConcurrencyLimits } from '../auth/concurrency-caps.js';
 import { ANONYMOUS } from '../auth/principal.js';
-import { ConsoleCloseCode, closeReason } from './close-codes.js';
 import { ConsoleMetrics } from './metrics.js';
 import { ConsoleSession } from './session.js';
 import type { BackpressureDirection, ResolvedTarget, SessionIdentity, SessionSummary } from './session.js';
 import { isTicketError } from './tickets.js';
 import type { TicketRecord, TicketService } from './tickets.js';
-import { BINARY_SUBPROTOCOL, UpgradeRefusalCode, isRefusal, parseUpgradeRequest, refuseUpgrade } from './upgrade-request.js';
-import type { ParsedUpgrade, UpgradeRefusal } from './upgrade-request.js';
+import { BINARY_SUBPROTOCOL, isRefusal, parseUpgradeRequest } from './upgrade-request.js';
+import type { ParsedUpgrade } from './upgrade-request.js';
+import { ConsoleCloseCode, UpgradeRefusalCode, closeReason, refuseUpgrade } from '../websocket-codes.js';
+import type { UpgradeRefusal } from '../websocket-codes.js';
 
 export interface ConsoleLimits {
   /** Largest WebSocket message accepted (from the browser or an upstream websockify), bytes; bigger closes with 1009. @default 1_048_576 (1 MiB) */
@@ -164,7 +165,7 @@ export function createConsoleEndpoint(options: ConsoleEndpointOptions): ConsoleE
     else metrics?.upgradeRefused(refusal.code);
     // Refusals are part of the audit trail: who tried, and why it failed. Never the credential.
     logger.info({ remoteAddress: req.socket.remoteAddress ?? null, status: refusal.status, reason: refusal.code, ticketId }, 'console upgrade refused');
-    refuseUpgrade(socket, refusal.status, refusal.code);
+    refuseUpgrade(socket, refusal);
   };
 
   async function authorize(parsed: ParsedUpgrade, req: IncomingMessage): Promise<Grant | (UpgradeRefusal & { ticketId?: string | null })> {

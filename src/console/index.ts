@@ -1,7 +1,7 @@
 /** The console proxy: tickets, the websockify-compatible WebSocket endpoint, and its close codes. */
 export { createConsoleEndpoint } from './endpoint.js';
 export type { ConsoleEndpoint, ConsoleEndpointOptions, ConsoleLimits, ConsoleSessionEvent } from './endpoint.js';
-export { ConsoleCloseCode, closeReason } from './close-codes.js';
+export { ConsoleCloseCode, closeReason } from '../websocket-codes.js';
 export { TicketService, TicketError, TicketErrorCode, isTicketError, ticketErrorStatus } from './tickets.js';
 export type { MintRequest, MintedTicket, TicketServiceOptions } from './tickets.js';
 export { MemoryTicketStore } from './ticket-store.js';

@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import type { ConsoleTarget } from '../upstreams/types.js';
 import { BrowserNoneSecurityServer, UpstreamVncAuthenticator } from '../rfb/handshake.js';
 import { RfbErrorCode, isRfbError } from '../rfb/errors.js';
-import { ConsoleCloseCode, closeReason, isSendableCloseCode } from './close-codes.js';
+import { ConsoleCloseCode, closeReason, isSendableCloseCode } from '../websocket-codes.js';
 import { LegConnectError } from './legs/types.js';
 import type { LegClosed, LegEvents, LegOptions, UpstreamLeg } from './legs/types.js';
 import { connectTcpLeg } from './legs/tcp.js';

@@ -9,6 +9,8 @@
  * The ticket value never appears in an error message or a log line; refusals carry only a code.
  */
 import { createHash, randomBytes as cryptoRandomBytes } from 'node:crypto';
+import { ErrorCode, GatewayError } from '../errors.js';
+import { UpgradeRefusal } from '../websocket-codes.js';
 import { MemoryTicketStore } from './ticket-store.js';
 import type { TicketRecord, TicketStore } from './ticket-store.js';
 
@@ -19,44 +21,38 @@ const TICKET_BYTES = 32;
 /** base64url of 32 bytes, unpadded. */
 const TICKET_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 
+/** Why a ticket was refused; each is also an upgrade refusal (src/websocket-codes.ts) with its HTTP status. */
 export const TicketErrorCode = {
-  /** No ticket was presented. */
-  Missing: 'TICKET_MISSING',
-  /** Not something we could have minted (wrong length or alphabet). */
-  Malformed: 'TICKET_MALFORMED',
-  /** Well-formed but never minted here (forged, or from another gateway), or long expired. */
-  Unknown: 'TICKET_UNKNOWN',
-  Expired: 'TICKET_EXPIRED',
-  /** Single-use and already redeemed (a replay, or a noVNC reconnect with the old URL). */
-  Used: 'TICKET_USED',
-  /** Minted for another VM than the one asked for. */
-  WrongVm: 'TICKET_WRONG_VM',
+  Missing: ErrorCode.TicketMissing,
+  Malformed: ErrorCode.TicketMalformed,
+  Unknown: ErrorCode.TicketUnknown,
+  Expired: ErrorCode.TicketExpired,
+  Used: ErrorCode.TicketUsed,
+  WrongVm: ErrorCode.TicketWrongVm,
 } as const;
 export type TicketErrorCode = (typeof TicketErrorCode)[keyof typeof TicketErrorCode];
 
-/** HTTP status for a refused upgrade: 401 when the bearer proved nothing, 403 when a real ticket may not be used. */
+/** HTTP status for a refused upgrade, from the refusal catalogue. */
 export const ticketErrorStatus: Record<TicketErrorCode, 401 | 403> = {
-  TICKET_MISSING: 401,
-  TICKET_MALFORMED: 401,
-  TICKET_UNKNOWN: 401,
-  TICKET_EXPIRED: 403,
-  TICKET_USED: 403,
-  TICKET_WRONG_VM: 403,
+  [TicketErrorCode.Missing]: UpgradeRefusal.TicketMissing.status,
+  [TicketErrorCode.Malformed]: UpgradeRefusal.TicketMalformed.status,
+  [TicketErrorCode.Unknown]: UpgradeRefusal.TicketUnknown.status,
+  [TicketErrorCode.Expired]: UpgradeRefusal.TicketExpired.status,
+  [TicketErrorCode.Used]: UpgradeRefusal.TicketUsed.status,
+  [TicketErrorCode.WrongVm]: UpgradeRefusal.TicketWrongVm.status,
 };
 
 /**
- * A refused ticket. Not a GatewayError: it never reaches GraphQL, only the WebSocket upgrade,
- * which answers with `status` and the code. The message names the code only.
+ * A refused ticket. Internal to GraphQL (it never reaches it): the WebSocket upgrade answers with
+ * `status` and the code. The message names the code only.
  */
-export class TicketError extends Error {
-  readonly code: TicketErrorCode;
+export class TicketError extends GatewayError {
+  declare readonly code: TicketErrorCode;
   readonly status: 401 | 403;
   /** Set when the ticket was genuine (expired, used, wrong VM): safe to log. */
   readonly ticketId: string | null;
   constructor(code: TicketErrorCode, ticketId: string | null = null) {
-    super(`console ticket refused: ${code}`);
-    this.name = 'TicketError';
-    this.code = code;
+    super(code, `console ticket refused: ${code}`);
     this.status = ticketErrorStatus[code];
     this.ticketId = ticketId;
   }

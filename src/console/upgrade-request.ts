@@ -1,14 +1,13 @@
 /**
  * Reading a console upgrade request: which credential it carries and which subprotocols it
- * offers, and answering refusals in plain HTTP before any WebSocket exists.
+ * offers, or which refusal (src/websocket-codes.ts) answers it before any WebSocket exists.
  *
  * The request decides *whether* a console opens, never *where*: the target always comes from the
  * gateway's own data (the ticket's VM, or the operator's token file). Query parameters that try to
  * pick a target are refused outright, so a probe learns it cannot steer the proxy.
  */
 import type { IncomingMessage } from 'node:http';
-import type { Duplex } from 'node:stream';
-import { STATUS_CODES } from 'node:http';
+import { UpgradeRefusal } from '../websocket-codes.js';
 
 /** websockify's subprotocol for raw bytes; the only one we speak (no legacy `base64`). */
 export const BINARY_SUBPROTOCOL = 'binary';
@@ -22,24 +21,6 @@ export const TICKET_SUBPROTOCOL_PREFIX = 'ticket.';
  */
 const TARGET_PARAMS = ['host', 'port', 'path', 'target'] as const;
 
-export const UpgradeRefusalCode = {
-  BadHandshake: 'BAD_WEBSOCKET_HANDSHAKE',
-  TargetParamsRefused: 'TARGET_PARAMS_REFUSED',
-  SubprotocolUnsupported: 'SUBPROTOCOL_UNSUPPORTED',
-  CredentialsAmbiguous: 'CREDENTIALS_AMBIGUOUS',
-  TokensNotEnabled: 'TOKENS_NOT_ENABLED',
-  TokenUnknown: 'TOKEN_UNKNOWN',
-  ShuttingDown: 'SHUTTING_DOWN',
-  /** The ticket is genuine but its caller may no longer use the VM's provider (key removed or narrowed by a reload). */
-  CallerForbidden: 'CALLER_FORBIDDEN',
-  /** `limits.maxConsoles` sessions are open. */
-  ConsoleLimitGlobal: 'CONSOLE_LIMIT_GLOBAL',
-  /** The ticket's caller has `limits.maxConsolesPerCaller` sessions open. */
-  ConsoleLimitCaller: 'CONSOLE_LIMIT_CALLER',
-  Internal: 'INTERNAL_ERROR',
-} as const;
-export type UpgradeRefusalCode = (typeof UpgradeRefusalCode)[keyof typeof UpgradeRefusalCode];
-
 export type ConsoleCredential =
   | { kind: 'ticket'; ticket: string | null; via: 'query' | 'subprotocol' | 'none' }
   | { kind: 'token'; token: string };
@@ -48,12 +29,6 @@ export interface ParsedUpgrade {
   credential: ConsoleCredential;
   /** True when the client offered subprotocols and `binary` is among them. */
   offersBinary: boolean;
-}
-
-export interface UpgradeRefusal {
-  status: number;
-  /** Short, secret-free reason code; sent as the body and used as a metrics label. */
-  code: string;
 }
 
 /** `ws`'s own check (ws/lib/websocket-server.js): 16 random bytes, base64. */
@@ -68,12 +43,12 @@ export function parseUpgradeRequest(req: IncomingMessage): ParsedUpgrade | Upgra
     !WEBSOCKET_KEY.test(req.headers['sec-websocket-key'] ?? '') ||
     (version !== '13' && version !== '8')
   ) {
-    return { status: 400, code: UpgradeRefusalCode.BadHandshake };
+    return UpgradeRefusal.BadHandshake;
   }
   const url = new URL(req.url ?? '/', 'http://gateway.invalid');
   const query = url.searchParams;
   for (const name of TARGET_PARAMS) {
-    if (query.has(name)) return { status: 400, code: UpgradeRefusalCode.TargetParamsRefused };
+    if (query.has(name)) return UpgradeRefusal.TargetParamsRefused;
   }
 
   const offered = splitProtocols(req.headers['sec-websocket-protocol']);
@@ -83,12 +58,12 @@ export function parseUpgradeRequest(req: IncomingMessage): ParsedUpgrade | Upgra
   // Offering only `base64` (or anything else) means the client cannot speak binary; offering a
   // ticket subprotocol alone would leave nothing for us to select, and a client that offered
   // protocols fails a handshake where none is selected.
-  if (offered.length > 0 && !offersBinary) return { status: 400, code: UpgradeRefusalCode.SubprotocolUnsupported };
+  if (offered.length > 0 && !offersBinary) return UpgradeRefusal.SubprotocolUnsupported;
 
   const queryTickets = query.getAll('ticket');
   const queryTokens = query.getAll('token');
   const presented = queryTickets.length + queryTokens.length + ticketProtocols.length;
-  if (presented > 1) return { status: 400, code: UpgradeRefusalCode.CredentialsAmbiguous };
+  if (presented > 1) return UpgradeRefusal.CredentialsAmbiguous;
 
   let credential: ConsoleCredential;
   if (queryTokens[0] !== undefined) credential = { kind: 'token', token: queryTokens[0] };
@@ -110,26 +85,4 @@ function splitProtocols(header: string | string[] | undefined): string[] {
     .split(',')
     .map((p) => p.trim())
     .filter((p) => p.length > 0);
-}
-
-/**
- * Answer an upgrade with a plain HTTP error and close. The body is the reason code only: browsers
- * hide it from scripts anyway, but it shows in devtools and curl.
- */
-export function refuseUpgrade(socket: Duplex, status: number, code: string): void {
-  if (!socket.writable) {
-    socket.destroy();
-    return;
-  }
-  const body = `${code}\n`;
-  socket.once('finish', () => socket.destroy());
-  socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n` +
-      'Connection: close\r\n' +
-      'Content-Type: text/plain; charset=utf-8\r\n' +
-      'Cache-Control: no-store\r\n' +
-      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
-      '\r\n' +
-      body,
-  );
 }

@@ -1,21 +1,20 @@
 /**
- * One error policy for HTTP and graphql-ws: GatewayErrors keep their message and code; GraphQL's own
- * validation errors pass; anything else becomes a generic INTERNAL_SERVER_ERROR. Never a stack trace.
+ * One error policy for HTTP and graphql-ws: API errors (src/errors.ts) keep their message and code;
+ * GraphQL's own validation errors pass; anything else, internal GatewayErrors included, becomes a
+ * generic INTERNAL_SERVER_ERROR. Never a stack trace.
  */
+import { ApolloServerErrorCode } from '@apollo/server/errors';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
-import { ErrorCode, isGatewayError } from '../errors.js';
+import { ErrorCode, isApiError } from '../errors.js';
 import type { Logger } from '../logger.js';
 
-/** Codes produced by GraphQL/Apollo themselves for bad operations; their messages are about the query, not us. */
-const PASS_THROUGH = new Set([
-  'GRAPHQL_PARSE_FAILED',
-  'GRAPHQL_VALIDATION_FAILED',
-  'BAD_USER_INPUT',
-  'BAD_REQUEST',
-  'PERSISTED_QUERY_NOT_FOUND',
-  'PERSISTED_QUERY_NOT_SUPPORTED',
-  'OPERATION_RESOLUTION_FAILURE',
-]);
+/**
+ * Codes Apollo gives bad operations (parse, validation, bad variables, persisted queries); their
+ * messages are about the query, not us. All of Apollo's codes but its INTERNAL_SERVER_ERROR.
+ */
+const PASS_THROUGH: ReadonlySet<string> = new Set(
+  Object.values(ApolloServerErrorCode).filter((code) => code !== ApolloServerErrorCode.INTERNAL_SERVER_ERROR),
+);
 
 function originalOf(error: unknown): unknown {
   let current = error;
@@ -42,7 +41,7 @@ export function createErrorFormatter(logger: Logger): (formatted: GraphQLFormatt
 export function formatGatewayError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
   const original = originalOf(error);
   const base = { ...(formatted.locations ? { locations: formatted.locations } : {}), ...(formatted.path ? { path: formatted.path } : {}) };
-  if (isGatewayError(original)) {
+  if (isApiError(original)) {
     return { ...base, message: original.message, extensions: { ...original.details, code: original.code } };
   }
   const code = formatted.extensions?.code;

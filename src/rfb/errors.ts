@@ -1,26 +1,28 @@
 /**
  * RFB handshake and protocol failures. Callers branch on `code`, never on message text.
- * These are not GatewayErrors: the console proxy decides how an RFB failure surfaces to a client
- * (usually a WebSocket close), and maps `code` there.
+ * Internal GatewayErrors: the console proxy decides how an RFB failure surfaces to a client
+ * (a WebSocket close code), and maps `code` there.
  *
  * Messages never contain the VNC password or the challenge/response bytes.
  */
+import { ErrorCode, GatewayError } from '../errors.js';
+
 export const RfbErrorCode = {
   /** Bytes that do not follow RFC 6143 (bad version banner, unknown message type, bad field value). */
-  Protocol: 'RFB_PROTOCOL',
+  Protocol: ErrorCode.RfbProtocol,
   /** The server refused the connection before security (zero security types, or type 0 in 3.3). */
-  ServerRefused: 'RFB_SERVER_REFUSED',
+  ServerRefused: ErrorCode.RfbServerRefused,
   /** No security type both sides can use. */
-  UnsupportedSecurity: 'RFB_UNSUPPORTED_SECURITY',
+  UnsupportedSecurity: ErrorCode.RfbUnsupportedSecurity,
   /** The server wants VNC Authentication but no password is configured. */
-  PasswordRequired: 'RFB_PASSWORD_REQUIRED',
+  PasswordRequired: ErrorCode.RfbPasswordRequired,
   /** SecurityResult was "failed" (wrong password, or the server blocked us). */
-  AuthFailed: 'RFB_AUTH_FAILED',
+  AuthFailed: ErrorCode.RfbAuthFailed,
 } as const;
 export type RfbErrorCode = (typeof RfbErrorCode)[keyof typeof RfbErrorCode];
 
-export class RfbError extends Error {
-  readonly code: RfbErrorCode;
+export class RfbError extends GatewayError {
+  declare readonly code: RfbErrorCode;
   /** The peer's own reason string when it sent one (RFB 3.8 failure reasons), else our description. */
   readonly reason: string;
   /**
@@ -29,9 +31,7 @@ export class RfbError extends Error {
    */
   readonly reply: Buffer[];
   constructor(code: RfbErrorCode, reason: string, reply: Buffer[] = []) {
-    super(`${code}: ${reason}`);
-    this.name = 'RfbError';
-    this.code = code;
+    super(code, `${code}: ${reason}`);
     this.reason = reason;
     this.reply = reply;
   }

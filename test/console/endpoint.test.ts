@@ -7,7 +7,7 @@ import { WebSocketServer } from 'ws';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { WebSocket } from 'ws';
-import { ConsoleCloseCode } from '../../src/console/close-codes.js';
+import { ConsoleCloseCode } from '../../src/websocket-codes.js';
 import { TicketService } from '../../src/console/tickets.js';
 import {
   Cleanups,

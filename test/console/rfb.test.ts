@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { WebSocket } from 'ws';
-import { ConsoleCloseCode } from '../../src/console/close-codes.js';
+import { ConsoleCloseCode } from '../../src/websocket-codes.js';
 import { vncAuthResponse } from '../../src/rfb/des.js';
 import { Cleanups, closed, mustOpen, startGateway, startTcpServer, tcpTarget } from './helpers.js';
 

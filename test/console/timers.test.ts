@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { WebSocket } from 'ws';
-import { ConsoleCloseCode } from '../../src/console/close-codes.js';
+import { ConsoleCloseCode } from '../../src/websocket-codes.js';
 import { Cleanups, closed, collect, mustOpen, startGateway, startTcpServer, tcpTarget } from './helpers.js';
 
 const cleanups = new Cleanups();

@@ -4,7 +4,7 @@
  */
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
-import { ConsoleCloseCode } from '../close-codes.js';
+import { ConsoleCloseCode } from '../../websocket-codes.js';
 import { LegConnectError } from './types.js';
 import type { LegEvents, LegOptions, UpstreamLeg } from './types.js';
 

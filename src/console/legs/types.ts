@@ -2,7 +2,8 @@
  * The upstream side of a console session, whatever carries it (raw TCP to a VNC server, or a
  * WebSocket to an upstream websockify). The session only moves bytes; a leg hides the transport.
  */
-import type { ConsoleCloseCode } from '../close-codes.js';
+import { ErrorCode, GatewayError } from '../../errors.js';
+import type { ConsoleCloseCode } from '../../websocket-codes.js';
 
 /** Callbacks a leg makes into its session. Given at connect time so no early byte is lost. */
 export interface LegEvents {
@@ -47,14 +48,14 @@ export interface LegOptions {
   maxFrameBytes: number;
 }
 
-/** Connecting failed; `code` says how the browser's WebSocket is closed. */
-export class LegConnectError extends Error {
+/** Connecting failed; `closeCode` says how the browser's WebSocket is closed. Internal. */
+export class LegConnectError extends GatewayError {
+  declare readonly code: typeof ErrorCode.LegConnectFailed;
   readonly closeCode: ConsoleCloseCode;
   /** Secret-free detail: an errno/TLS code or an HTTP status. */
   readonly detail: string;
   constructor(closeCode: ConsoleCloseCode, detail: string) {
-    super(`upstream connect failed: ${detail}`);
-    this.name = 'LegConnectError';
+    super(ErrorCode.LegConnectFailed, `upstream connect failed: ${detail}`);
     this.closeCode = closeCode;
     this.detail = detail;
   }

@@ -6,7 +6,7 @@
 import { WebSocket } from 'ws';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { ConsoleTarget } from '../../upstreams/types.js';
-import { ConsoleCloseCode } from '../close-codes.js';
+import { ConsoleCloseCode } from '../../websocket-codes.js';
 import { LegConnectError } from './types.js';
 import type { LegEvents, LegOptions, UpstreamLeg } from './types.js';
 

@@ -7,6 +7,7 @@
  * `id name label uuid state cpu ram vdrpIP vdrpPort vdrpEnabled password links`.
  */
 import { isIP } from 'node:net';
+import { ErrorCode, GatewayError } from '../../errors.js';
 
 export interface AbiquoLink {
   rel: string;
@@ -53,7 +54,12 @@ export interface AbiquoPage<T> {
 }
 
 /** Thrown by decoders; the client turns it into UpstreamResponseError naming what was wrong. */
-export class DecodeError extends Error {}
+export class DecodeError extends GatewayError {
+  declare readonly code: typeof ErrorCode.UpstreamBodyUndecodable;
+  constructor(message: string) {
+    super(ErrorCode.UpstreamBodyUndecodable, message);
+  }
+}
 
 type Tree = Record<string, unknown>;
 
