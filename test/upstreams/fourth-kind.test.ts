@@ -3,14 +3,15 @@
  * the config, the registry and GraphQL without a change anywhere else.
  */
 import type { GraphQLEnumType } from 'graphql';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import { z } from 'zod';
 import { startGateway, type RunningGateway } from '../../src/app.js';
 import { validateConfig } from '../../src/config.js';
 import { ConfigError, ConsoleUnavailableError, NotFoundError } from '../../src/errors.js';
 import { buildGatewaySchema, kindEnumValues, loadTypeDefs, sdlEnumValues } from '../../src/graphql/schema.js';
 import { defineUpstreamKind } from '../../src/upstreams/descriptor.js';
-import { upstreamKinds } from '../../src/upstreams/kinds.js';
+import { upstreamKinds, type ProviderKind } from '../../src/upstreams/kinds.js';
+import type { EventSource } from '../../src/events/types.js';
 import type { ConsoleTarget, Provider, ReadyStatus, UpstreamStateRecord, VmListPage, VmListRequest, VmRecord } from '../../src/upstreams/types.js';
 import { DEFAULT_CLOUDTOWER_USER, startCloudTowerSimulator, type CloudTowerSimulator } from '../../src/upstreams/cloudtower/simulator/index.js';
 import { postGraphQL } from '../helpers/gateway.js';
@@ -156,6 +157,11 @@ describe('upstream kinds in config and schema', () => {
     expect(issuesOf(() => validateConfig({ providers: [{ name: 'x', url: 'https://x.example', token: 't' }] }))).toEqual([
       'providers.0.kind: must be one of `cloudtower`, `abiquo`, `drp`',
     ]);
+  });
+
+  it('derives ProviderKind and EventSource from the kind list', () => {
+    expectTypeOf<ProviderKind>().toEqualTypeOf<'cloudtower' | 'abiquo' | 'drp'>();
+    expectTypeOf<EventSource>().toEqualTypeOf<'ABIQUO' | 'DRP' | 'GATEWAY'>();
   });
 
   it('keeps the SDL enums equal to the built-in kinds, so the contract cannot drift from kinds.ts', () => {
