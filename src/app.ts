@@ -14,13 +14,16 @@ import { createGatewayConsole, CONSOLE_PATH } from './console/gateway-console.js
 import { mountDemo } from './demo/routes.js';
 import { CountingEventBus } from './observability/event-bus.js';
 import { GatewayMetrics } from './observability/metrics.js';
-import { createUpstreams, isProvider } from './upstreams/registry.js';
+import type { AnyUpstreamKind } from './upstreams/descriptor.js';
+import { UpstreamRegistry } from './upstreams/registry.js';
 import type { Provider, Upstream } from './upstreams/types.js';
 
 export interface StartGatewayOptions {
   logger: Logger;
   /** Defaults for the embedded mode: introspection and demo page on unless the config says otherwise. */
   embedded?: boolean;
+  /** The upstream kinds `config` was validated with (a test adds its own). @default upstreamKinds (src/upstreams/kinds.ts) */
+  kinds?: readonly AnyUpstreamKind[];
 }
 
 export interface ShutdownOptions {
@@ -82,7 +85,8 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
   // Client authentication, Origin allowlist and per-caller caps; one instance shared by the HTTP
   // server and the console endpoint, so a reload (access.update) reaches both.
   const access = new GatewayAccess(config, { logger });
-  const gateway = new Gateway(createUpstreams(config, { logger, bus }), bus);
+  const registry = new UpstreamRegistry({ logger, events: bus, metrics }, opts.kinds);
+  const gateway = new Gateway(registry.create(config.providers), bus);
   let http: RunningHttpServer | undefined;
   const consoles = createGatewayConsole({ config, gateway, logger, metrics, access, publicUrl: () => config.server.publicUrl ?? http!.url });
   const minter: ConsoleUrlMinter = {
@@ -107,6 +111,7 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
       introspection: config.server.introspection ?? opts.embedded ?? false,
       limits: liveLimits,
       access,
+      upstreamKinds: opts.kinds,
       upgradeRoutes: [{ path: CONSOLE_PATH, handleUpgrade: consoles.endpoint.handleUpgrade }],
       ...(demo ? { routes: mountDemo } : {}),
     });
@@ -171,7 +176,7 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
       return was && now && isDeepStrictEqual(was, now) ? before.get(name) : undefined;
     };
     const changed = next.providers.filter((p) => !unchanged(p.name));
-    const created = createUpstreams({ ...next, providers: changed }, { logger, bus });
+    const created = registry.create(changed);
     try {
       // Auth keys, JWT settings, allowed origins and per-caller caps; throws (and changes nothing) when they cannot be built.
       access.update(next);
@@ -184,7 +189,7 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
     for (const pc of next.providers) {
       const upstream = unchanged(pc.name) ?? created.all.get(pc.name)!;
       all.set(pc.name, upstream);
-      if (isProvider(upstream)) providers.set(pc.name, upstream);
+      if (registry.isProvider(upstream)) providers.set(pc.name, upstream);
     }
     gateway.replaceUpstreams({ all, providers });
     Object.assign(liveLimits, next.limits);

@@ -1,143 +1,43 @@
 /**
  * The one typed configuration, read from a YAML or JSON file with environment overrides and
  * validated at start-up. A wrong value stops the start with a message that names the key.
+ * Each upstream kind owns its `providers[]` entry schema (src/upstreams/<kind>/config.ts); the
+ * `providers` union is assembled here from the list of kinds (src/upstreams/kinds.ts).
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { JWT_SECRET_ENV, authSchema, checkAuthAgainstConfig } from './auth/config-schema.js';
+import type { AnyUpstreamKind } from './upstreams/descriptor.js';
+import { upstreamKinds } from './upstreams/kinds.js';
+import { httpUrl } from './upstreams/shared/config.js';
 
-const consoleMode = z.enum(['GATEWAY', 'DIRECT', 'UPSTREAM']);
+/**
+ * The `providers[]` entry: one of the kinds' own schemas, chosen by `kind`. An unknown `kind` is
+ * refused with the list of known ones. Throws (a programming error, not a config error) when two
+ * kinds share a name or a name would not make a GraphQL enum value.
+ */
+export function providerSchemaFor<const Kinds extends readonly AnyUpstreamKind[]>(
+  kinds: Kinds,
+): z.ZodType<z.output<Kinds[number]['configSchema']>, z.input<Kinds[number]['configSchema']>> {
+  const names = kinds.map((k) => k.kind);
+  for (const name of names) {
+    if (!/^[a-z][a-z0-9_]*$/.test(name)) throw new Error(`upstream kind "${name}" must be lowercase letters, digits and "_", starting with a letter`);
+  }
+  if (new Set(names).size !== names.length) throw new Error(`upstream kinds must be unique: ${names.join(', ')}`);
+  const known = `must be one of ${names.map((n) => `\`${n}\``).join(', ')}`;
+  // The kinds' schemas are strict objects with a `kind` literal; the descriptor type cannot say "object", hence the cast.
+  const options = kinds.map((k) => k.configSchema) as unknown as [z.ZodObject, ...z.ZodObject[]];
+  return z.discriminatedUnion('kind', options, {
+    error: (issue) => (issue.code === 'invalid_union' && issue.path?.at(-1) === 'kind' ? known : undefined),
+  }) as unknown as z.ZodType<z.output<Kinds[number]['configSchema']>, z.input<Kinds[number]['configSchema']>>;
+}
 
-const tlsSchema = z
-  .object({
-    /** Path of a PEM CA file to trust for this upstream (self-signed clusters). */
-    ca: z.string().min(1).optional(),
-    /** Accept any certificate. Lab use only. */
-    insecure: z.boolean().default(false),
-  })
-  .strict()
-  .prefault({});
+export const providerSchema = providerSchemaFor(upstreamKinds);
 
-const httpUrl = z
-  .string()
-  .refine((s) => {
-    try {
-      const u = new URL(s);
-      return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
-    } catch {
-      return false;
-    }
-  }, 'must be an absolute http:// or https:// URL');
-
-const websockifyEndpoint = z
-  .object({
-    /** ws or wss. @default wss */
-    scheme: z.enum(['ws', 'wss']).default('wss'),
-    /** TCP port of the websockify endpoint. @default 443 */
-    port: z.number().int().min(1).max(65535).default(443),
-    /** Host to use instead of the one CloudTower reports (cluster) or the API URL's host (tower). */
-    host: z.string().min(1).optional(),
-  })
-  .strict();
-
-const timeoutsSchema = z
-  .object({
-    /** Milliseconds to establish a TCP/TLS connection. @default 5000 */
-    connectMs: z.number().int().positive().default(5_000),
-    /** Milliseconds for a whole upstream request (headers and body). @default 15000 */
-    requestMs: z.number().int().positive().default(15_000),
-  })
-  .strict()
-  .prefault({});
-
-const providerName = z
-  .string()
-  .regex(/^[a-z][a-z0-9-]{0,62}$/, 'must be lowercase letters, digits and dashes, starting with a letter (it becomes the prefix of VM ids)');
-
-/** What every provider has: a name, an API URL, credentials (a user and password, or a token) and TLS options. */
-const providerBase = {
-  name: providerName,
-  url: httpUrl,
-  username: z.string().min(1).optional(),
-  password: z.string().min(1).optional(),
-  /** A token used instead of username/password (CloudTower: an API key sent raw in `Authorization`). */
-  token: z.string().min(1).optional(),
-  tls: tlsSchema,
-};
-
-const needsCredentials = [
-  (p: { token?: string | undefined; username?: string | undefined; password?: string | undefined }) =>
-    p.token !== undefined || (p.username !== undefined && p.password !== undefined),
-  { message: 'needs either `token` or both `username` and `password`' },
-] as const;
-
-const cloudTowerProvider = z
-  .object({
-    ...providerBase,
-    kind: z.literal('cloudtower'),
-    /** Login source. @default LOCAL */
-    userSource: z.enum(['LOCAL', 'LDAP', 'AUTHN', 'SSO']).default('LOCAL'),
-    /** Console mode when a caller names none. @default GATEWAY */
-    consoleMode: consoleMode.default('GATEWAY'),
-    /** How the gateway (GATEWAY mode) reaches the VM's websockify: straight to the cluster, or through CloudTower. @default cluster */
-    gatewayRoute: z.enum(['cluster', 'tower']).default('cluster'),
-    websockify: z
-      .object({
-        cluster: websockifyEndpoint.prefault({}),
-        tower: websockifyEndpoint.prefault({}),
-      })
-      .strict()
-      .prefault({}),
-    timeouts: timeoutsSchema,
-  })
-  .strict()
-  .refine(...needsCredentials);
-
-const abiquoProvider = z
-  .object({
-    ...providerBase,
-    kind: z.literal('abiquo'),
-    /** `Token` or `Bearer` when `token` is used. @default Token */
-    tokenScheme: z.enum(['Token', 'Bearer']).default('Token'),
-    /** API version in the media types. @default 4.7 */
-    apiVersion: z.string().min(1).default('4.7'),
-    /** json (API 3.0+) or xml (older APIs). @default json */
-    format: z.enum(['json', 'xml']).default('json'),
-    /** Enterprises walked at once. @default 8 */
-    concurrency: z.number().int().min(1).max(64).default(8),
-    /** Collection page size (`limit`). @default 25 */
-    pageSize: z.number().int().min(1).max(1000).default(25),
-    events: z
-      .object({
-        enabled: z.boolean().default(true),
-        /** Outbound API `action` filter. */
-        actions: z.array(z.string().min(1)).min(1).default(['DEPLOY', 'UNDEPLOY', 'DEPLOY_FINISH', 'UNDEPLOY_FINISH']),
-        /** Stream URL; defaults to `<origin of url>/m/stream`. */
-        url: httpUrl.optional(),
-      })
-      .strict()
-      .prefault({}),
-    /** Keep a websockify token file on disk in sync with the VM set. */
-    tokenFile: z.object({ path: z.string().min(1) }).strict().optional(),
-    consoleMode: z.literal('GATEWAY').default('GATEWAY'),
-    timeouts: timeoutsSchema,
-  })
-  .strict()
-  .refine(...needsCredentials);
-
-const drpProvider = z
-  .object({
-    ...providerBase,
-    kind: z.literal('drp'),
-  })
-  .strict()
-  .refine(...needsCredentials);
-
-export const providerSchema = z.discriminatedUnion('kind', [cloudTowerProvider, abiquoProvider, drpProvider]);
-
-export const configSchema = z
+/** Every section but `providers`, whose schema depends on the kinds (configSchemaFor). */
+const sections = z
   .object({
     server: z
       .object({
@@ -218,7 +118,6 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
-    providers: z.array(providerSchema).min(1, 'at least one provider is required'),
     /**
      * Client authentication (README "Authentication"). Absent: anonymous callers, allowed only when
      * server.host is a loopback address (and logged as a warning).
@@ -233,28 +132,44 @@ export const configSchema = z
       .strict()
       .prefault({}),
   })
-  .strict()
-  .superRefine((cfg, ctx) => {
-    const seen = new Set<string>();
-    cfg.providers.forEach((p, i) => {
-      if (seen.has(p.name)) ctx.addIssue({ code: 'custom', path: ['providers', i, 'name'], message: `duplicate provider name "${p.name}"` });
-      seen.add(p.name);
+  .strict();
+
+/** The whole config schema for a list of upstream kinds (tests add kinds of their own). */
+export function configSchemaFor<const Kinds extends readonly AnyUpstreamKind[]>(kinds: Kinds) {
+  return sections
+    .extend({ providers: z.array(providerSchemaFor(kinds)).min(1, 'at least one provider is required') })
+    .superRefine((cfg, ctx) => {
+      const seen = new Set<string>();
+      cfg.providers.forEach((p, i) => {
+        if (seen.has(p.name)) ctx.addIssue({ code: 'custom', path: ['providers', i, 'name'], message: `duplicate provider name "${p.name}"` });
+        seen.add(p.name);
+      });
+      checkAuthAgainstConfig(cfg, (path, message) => ctx.addIssue({ code: 'custom', path, message }));
     });
-    checkAuthAgainstConfig(cfg, (path, message) => ctx.addIssue({ code: 'custom', path, message }));
-  });
+}
+
+/** The config schema of the built-in upstream kinds. */
+export const configSchema = configSchemaFor(upstreamKinds);
 
 export type GatewayConfig = z.infer<typeof configSchema>;
 export type ProviderConfig = z.infer<typeof providerSchema>;
-export type CloudTowerProviderConfig = Extract<ProviderConfig, { kind: 'cloudtower' }>;
-export type AbiquoProviderConfig = Extract<ProviderConfig, { kind: 'abiquo' }>;
-export type DrpProviderConfig = Extract<ProviderConfig, { kind: 'drp' }>;
+export type { CloudTowerProviderConfig } from './upstreams/cloudtower/config.js';
+export type { AbiquoProviderConfig } from './upstreams/abiquo/config.js';
+export type { DrpProviderConfig } from './upstreams/drp/config.js';
 
 /** Input accepted by validateConfig (before defaults are applied). */
 export type GatewayConfigInput = z.input<typeof configSchema>;
 
-/** Validate a raw object; throws ConfigError naming each bad key (never echoing its value: it may be a secret). */
-export function validateConfig(raw: unknown): GatewayConfig {
-  const result = configSchema.safeParse(raw);
+/**
+ * Validate a raw object; throws ConfigError naming each bad key (never echoing its value: it may be a secret).
+ * `kinds` replaces the built-in upstream kinds (a test adds its own). Entries of an extra kind are
+ * validated by that kind's schema, but typed as ProviderConfig: only the registry reads them, through
+ * their descriptor.
+ * @default kinds: upstreamKinds (src/upstreams/kinds.ts)
+ */
+export function validateConfig(raw: unknown, kinds: readonly AnyUpstreamKind[] = upstreamKinds): GatewayConfig {
+  const schema = kinds === upstreamKinds ? configSchema : configSchemaFor(kinds);
+  const result = (schema as typeof configSchema).safeParse(raw);
   if (result.success) return result.data;
   const issues = result.error.issues.map((issue) => {
     const key = issue.path.length > 0 ? issue.path.map(String).join('.') : '(root)';

@@ -23,6 +23,7 @@ import { UpgradeRefusal, refuseUpgrade } from './websocket-codes.js';
 import type { GatewayContext } from './graphql/context.js';
 import { createErrorFormatter, toGraphQLError } from './graphql/errors.js';
 import { buildGatewaySchema } from './graphql/schema.js';
+import type { AnyUpstreamKind } from './upstreams/descriptor.js';
 import { limitRules, type QueryLimits } from './graphql/limits.js';
 import { sharedSubscribe } from './graphql/shared-subscribe.js';
 import type { Logger } from './logger.js';
@@ -63,6 +64,8 @@ export interface HttpServerOptions {
    * with the console endpoint). @default none: every caller anonymous, same-origin WebSockets only
    */
   access?: GatewayAccess;
+  /** The registered upstream kinds; the schema's ProviderKind and EventSource enums hold one value each. @default upstreamKinds */
+  upstreamKinds?: readonly AnyUpstreamKind[];
 }
 
 export interface RunningHttpServer {
@@ -104,7 +107,7 @@ function partialErrorsPlugin(formatError: ErrorFormatter): ApolloServerPlugin<Ga
 
 export async function startHttpServer(opts: HttpServerOptions): Promise<RunningHttpServer> {
   const { gateway, logger } = opts;
-  const schema = buildGatewaySchema();
+  const schema = buildGatewaySchema(opts.upstreamKinds);
   const app = express();
   app.disable('x-powered-by');
   const server = createServer(app);

@@ -1,6 +1,11 @@
 /** Normalised events: every source (DRP, Abiquo, the gateway itself) publishes this one shape. */
+import type { EventKind } from '../upstreams/kinds.js';
 
-export type EventSource = 'DRP' | 'ABIQUO' | 'GATEWAY';
+/**
+ * The upstream kinds that publish events (their descriptors' `provides.events`), upper-cased, and the
+ * gateway itself. A type-only import: the event layer does not load the upstreams.
+ */
+export type EventSource = Uppercase<EventKind> | 'GATEWAY';
 
 export interface GatewayEvent {
   /** Unique per gateway process, monotonically increasing (decimal string). */

@@ -6,16 +6,20 @@
 import type { Registry } from 'prom-client';
 import type { z } from 'zod';
 import type { Clock } from '../clock.js';
-import type { EventPublisher } from '../events/types.js';
+import type { EventBus } from '../events/bus.js';
 import type { Logger } from '../logger.js';
-import type { Upstream } from './types.js';
+import type { Provider, Upstream } from './types.js';
 
 /** What every upstream gets from the gateway; nothing else is shared between kinds. */
 export interface UpstreamDeps {
   /** Already bound to the provider (`{ provider: <name> }`). */
   logger: Logger;
-  /** Where the upstream publishes its events, including `upstreams.connected/disconnected.<name>`. */
-  events: EventPublisher;
+  /**
+   * Where the upstream publishes its events, including `upstreams.connected/disconnected.<name>`.
+   * The bus itself, not only a publisher: an upstream that registers interest upstream (DRP) follows
+   * the bus's subscribers so it asks only for what somebody reads.
+   */
+  events: EventBus;
   /** The gateway's metrics registry. */
   metrics: Registry;
   clock: Clock;
@@ -23,20 +27,43 @@ export interface UpstreamDeps {
 
 /** What a kind offers; the GraphQL layer and the registry read it instead of probing instances. */
 export interface UpstreamCapabilities {
-  /** Lists VMs (`vms`, `vm`); the instance is then a Provider. */
+  /** Lists VMs (`vms`, `vm`); `create` then returns a Provider. */
   vms: boolean;
   /** Opens consoles (`consoleUrl`, `console`). */
   consoles: boolean;
-  /** Publishes events on the bus. */
+  /** Publishes events on the bus, with the upper-cased kind as their `source` (`DRP`). */
   events: boolean;
 }
 
-export interface UpstreamKindDescriptor<Kind extends string = string, Schema extends z.ZodType<{ kind: Kind; name: string }> = z.ZodType<{ kind: Kind; name: string }>> {
-  /** Config `kind` value, lowercase (`cloudtower`). GraphQL shows it upper-cased (`CLOUDTOWER`). */
+/** A zod schema of one `providers[]` entry. */
+export type UpstreamConfigSchema<Kind extends string = string> = z.ZodType<{ kind: Kind; name: string }>;
+
+export interface UpstreamKindDescriptor<
+  Kind extends string = string,
+  Schema extends UpstreamConfigSchema<Kind> = UpstreamConfigSchema<Kind>,
+  Provides extends UpstreamCapabilities = UpstreamCapabilities,
+> {
+  /**
+   * Config `kind` value: lowercase letters, digits and `_` (`cloudtower`). GraphQL shows it
+   * upper-cased (`CLOUDTOWER`), in `ProviderKind` and, for kinds that publish events, in `EventSource`.
+   */
   readonly kind: Kind;
   /** The zod schema of one `providers[]` entry of this kind, with `kind: z.literal(kind)` and every default. */
   readonly configSchema: Schema;
-  readonly provides: UpstreamCapabilities;
+  readonly provides: Provides;
   /** Build the upstream from its validated config. Must not do I/O before the first call (start-up stays fast). */
-  create(config: z.infer<Schema>, deps: UpstreamDeps): Upstream;
+  create(config: z.infer<Schema>, deps: UpstreamDeps): Provides['vms'] extends true ? Provider : Upstream;
+}
+
+/** Any descriptor, as lists of kinds hold them. */
+export type AnyUpstreamKind = UpstreamKindDescriptor<string, UpstreamConfigSchema, UpstreamCapabilities>;
+
+/**
+ * Declares a descriptor with its literal types kept (the kind name and what it provides), so the
+ * kind list can derive `ProviderKind` and `EventSource` from it, and `create` is typed from the schema.
+ */
+export function defineUpstreamKind<const Kind extends string, Schema extends UpstreamConfigSchema<Kind>, const Provides extends UpstreamCapabilities>(
+  descriptor: UpstreamKindDescriptor<Kind, Schema, Provides>,
+): UpstreamKindDescriptor<Kind, Schema, Provides> {
+  return descriptor;
 }

@@ -1,30 +1,22 @@
 /**
- * Where upstream kinds are registered: one line per kind. Each factory turns a validated provider
- * config into an Upstream, which is also a Provider when the upstream has VMs.
+ * Builds upstreams from validated `providers[]` entries through their kind's descriptor. Which
+ * upstreams have VMs is what the descriptor says (`provides.vms`), not a probe of the instance.
  */
-import type { GatewayConfig, ProviderConfig } from '../config.js';
+import type { Registry } from 'prom-client';
+import { systemClock, type Clock } from '../clock.js';
 import type { EventBus } from '../events/bus.js';
 import type { Logger } from '../logger.js';
-import { createAbiquoProvider } from './abiquo/provider.js';
-import { CloudTowerProvider } from './cloudtower/provider.js';
-import { DrpEventSource } from './drp/source.js';
+import type { AnyUpstreamKind, UpstreamDeps } from './descriptor.js';
+import { upstreamKinds } from './kinds.js';
 import type { Provider, Upstream } from './types.js';
 
-export interface UpstreamDeps {
+export interface UpstreamRegistryDeps {
+  /** The root logger; each upstream gets a child bound to `{ provider: <name> }`. */
   logger: Logger;
-  bus: EventBus;
-}
-
-type Factory<K extends ProviderConfig['kind']> = (config: Extract<ProviderConfig, { kind: K }>, deps: UpstreamDeps) => Upstream | Provider;
-
-const factories: { [K in ProviderConfig['kind']]: Factory<K> } = {
-  cloudtower: (config) => new CloudTowerProvider(config),
-  abiquo: (config, deps) => createAbiquoProvider(config, { publisher: deps.bus, logger: deps.logger }),
-  drp: (config, deps) => new DrpEventSource(config, deps),
-};
-
-export function isProvider(upstream: Upstream): upstream is Provider {
-  return typeof (upstream as Partial<Provider>).listVms === 'function';
+  events: EventBus;
+  metrics: Registry;
+  /** @default systemClock */
+  clock?: Clock;
 }
 
 export interface Upstreams {
@@ -34,14 +26,37 @@ export interface Upstreams {
   providers: Map<string, Provider>;
 }
 
-export function createUpstreams(config: GatewayConfig, deps: UpstreamDeps): Upstreams {
-  const all = new Map<string, Upstream>();
-  const providers = new Map<string, Provider>();
-  for (const pc of config.providers) {
-    const factory = factories[pc.kind] as Factory<typeof pc.kind>;
-    const upstream = factory(pc as never, { ...deps, logger: deps.logger.child({ provider: pc.name }) });
-    all.set(pc.name, upstream);
-    if (isProvider(upstream)) providers.set(pc.name, upstream);
+export class UpstreamRegistry {
+  private readonly byKind: ReadonlyMap<string, AnyUpstreamKind>;
+  /** `logger` is the root one here; each upstream gets its own child. */
+  private readonly deps: UpstreamDeps;
+
+  /** @param kinds the kinds that may be configured. @default upstreamKinds (src/upstreams/kinds.ts) */
+  constructor(deps: UpstreamRegistryDeps, kinds: readonly AnyUpstreamKind[] = upstreamKinds) {
+    this.byKind = new Map(kinds.map((k) => [k.kind, k]));
+    this.deps = { logger: deps.logger, events: deps.events, metrics: deps.metrics, clock: deps.clock ?? systemClock };
   }
-  return { all, providers };
+
+  /** Build one upstream per entry, in order. Entries are validated configs, so their kind is registered. */
+  create(entries: readonly { kind: string; name: string }[]): Upstreams {
+    const all = new Map<string, Upstream>();
+    const providers = new Map<string, Provider>();
+    for (const entry of entries) {
+      const upstream = this.descriptor(entry.kind).create(entry, { ...this.deps, logger: this.deps.logger.child({ provider: entry.name }) });
+      all.set(entry.name, upstream);
+      if (this.isProvider(upstream)) providers.set(entry.name, upstream);
+    }
+    return { all, providers };
+  }
+
+  /** True when the upstream's kind lists VMs (its descriptor's `provides.vms`). */
+  isProvider(upstream: Upstream): upstream is Provider {
+    return this.descriptor(upstream.kind).provides.vms;
+  }
+
+  private descriptor(kind: string): AnyUpstreamKind {
+    const descriptor = this.byKind.get(kind);
+    if (!descriptor) throw new Error(`upstream kind "${kind}" is not registered`);
+    return descriptor;
+  }
 }

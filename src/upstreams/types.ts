@@ -2,10 +2,10 @@ import type { GatewayError } from '../errors.js';
 
 /**
  * The contract every upstream provider implements. Adding a provider kind means one folder under
- * src/upstreams/ exporting a factory, and one line in src/upstreams/registry.ts.
+ * src/upstreams/ exporting a descriptor (descriptor.ts), and one line in src/upstreams/kinds.ts.
  */
 
-export type ProviderKind = 'cloudtower' | 'abiquo' | 'drp';
+export type { ProviderKind } from './kinds.js';
 
 /** Normalised VM state; the raw upstream value is kept beside it in VmRecord.rawStatus. */
 export type VmStatus = 'RUNNING' | 'STOPPED' | 'SUSPENDED' | 'NOT_DEPLOYED' | 'LOCKED' | 'DELETED' | 'UNKNOWN';
@@ -15,7 +15,8 @@ export type ConsoleMode = 'GATEWAY' | 'DIRECT' | 'UPSTREAM';
 export interface VmRecord {
   /** Provider name from config (the first part of the global id). */
   provider: string;
-  providerKind: ProviderKind;
+  /** The provider's kind (`cloudtower`, or a kind a test registered). */
+  providerKind: string;
   /** The id as the upstream knows it; the global id is `${provider}:${upstreamId}`. */
   upstreamId: string;
   name: string;
@@ -115,7 +116,8 @@ export interface UpstreamStateRecord {
 /** Anything configured under `providers`: VM providers and event-only sources (DRP) alike. */
 export interface Upstream {
   readonly name: string;
-  readonly kind: ProviderKind;
+  /** Its descriptor's `kind` (a ProviderKind for the built-in kinds). */
+  readonly kind: string;
   checkReady(): Promise<ReadyStatus>;
   /** Connection state for the `upstreams` query; request/response upstreams may derive it from checkReady. */
   state(): Promise<UpstreamStateRecord>;

@@ -6,7 +6,7 @@ import { ForbiddenError } from '../../auth/errors.js';
 import { allowsProvider, assertProviderAllowed } from '../../auth/principal.js';
 import type { Resolvers } from '../generated/types.js';
 import type { Principal } from '../../auth/principal.js';
-import { KIND } from './vms.js';
+import { providerKindValue } from '../provider-kinds.js';
 
 /** A failure carried as a value, so it reaches the client as a GraphQL error and the stream then completes. */
 interface StreamFailure {
@@ -75,7 +75,7 @@ export const eventResolvers: Resolvers = {
   Query: {
     upstreams: (_parent, _args, ctx) =>
       Promise.all(
-        [...ctx.gateway.upstreams.values()].filter((u) => allowsProvider(ctx.principal, u.name)).map(async (u) => ({ name: u.name, kind: KIND[u.kind], ...(await u.state()) })),
+        [...ctx.gateway.upstreams.values()].filter((u) => allowsProvider(ctx.principal, u.name)).map(async (u) => ({ name: u.name, kind: providerKindValue(u.kind), ...(await u.state()) })),
       ),
   },
 };

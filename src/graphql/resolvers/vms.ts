@@ -1,13 +1,7 @@
 import type { Resolvers } from '../generated/types.js';
 import { formatVmId } from '../../vm-id.js';
-import type { ProviderKind } from '../../upstreams/types.js';
 import { allowsProvider } from '../../auth/principal.js';
-
-export const KIND: Record<ProviderKind, 'CLOUDTOWER' | 'ABIQUO' | 'DRP'> = {
-  cloudtower: 'CLOUDTOWER',
-  abiquo: 'ABIQUO',
-  drp: 'DRP',
-};
+import { providerKindValue } from '../provider-kinds.js';
 
 export const vmResolvers: Resolvers = {
   Query: {
@@ -18,7 +12,7 @@ export const vmResolvers: Resolvers = {
     },
     vm: (_parent, { id }, ctx) => ctx.gateway.getVm(id, ctx.principal),
     providers: (_parent, _args, ctx) =>
-      [...ctx.gateway.upstreams.values()].filter((p) => allowsProvider(ctx.principal, p.name)).map((p) => ({ name: p.name, kind: KIND[p.kind] })),
+      [...ctx.gateway.upstreams.values()].filter((p) => allowsProvider(ctx.principal, p.name)).map((p) => ({ name: p.name, kind: providerKindValue(p.kind) })),
   },
   VmConnection: {
     edges: (c) => c.edges,
@@ -27,6 +21,6 @@ export const vmResolvers: Resolvers = {
   },
   Vm: {
     id: (vm) => formatVmId(vm.provider, vm.upstreamId),
-    provider: (vm) => ({ name: vm.provider, kind: KIND[vm.providerKind] }),
+    provider: (vm) => ({ name: vm.provider, kind: providerKindValue(vm.providerKind) }),
   },
 };

@@ -8,10 +8,15 @@
  */
 import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
+import type { z } from 'zod';
 import { UpstreamAuthFailedError, UpstreamResponseError } from '../../errors.js';
+import type { Logger } from '../../logger.js';
 import { timeUpstreamCall } from '../../observability/upstream-calls.js';
 import { transportError } from '../http-errors.js';
 import type { TlsOptions } from '../types.js';
+import { errorAnswer, getVmsAnswer, loginAnswer, parseAnswer, vmCountAnswer, vncAnswer, type CloudTowerVm, type CloudTowerVnc } from './answers.js';
+
+export type { CloudTowerVm, CloudTowerVnc } from './answers.js';
 
 export type CloudTowerAuth =
   | { token: string }
@@ -24,32 +29,14 @@ export interface CloudTowerClientOptions {
   url: string;
   auth: CloudTowerAuth;
   tls?: TlsOptions;
-  /** Milliseconds to connect. @default 5000 */
-  connectTimeoutMs?: number;
-  /** Milliseconds for headers and for body of each request. @default 15000 */
-  requestTimeoutMs?: number;
+  /** Milliseconds to connect (config `timeouts.connectMs`). */
+  connectTimeoutMs: number;
+  /** Milliseconds for headers and for body of each request (config `timeouts.requestMs`). */
+  requestTimeoutMs: number;
   /** Connections kept per upstream. @default 16 */
   connections?: number;
-}
-
-/** The VM shape CloudTower returns from get-vms (only the fields we read). */
-export interface CloudTowerVm {
-  id: string;
-  local_id?: string;
-  name: string;
-  status?: string;
-  cluster?: { id: string; name: string } | null;
-  host?: { id: string; name: string; management_ip?: string | null } | null;
-  vcpu?: number | null;
-  memory?: number | null;
-}
-
-export interface CloudTowerVnc {
-  vm_uuid: string;
-  host_ip: string;
-  cluster_ip: string;
-  raw_token: string;
-  token: string;
+  /** Bound to the provider. */
+  logger: Logger;
 }
 
 export interface GetVmsRequest {
@@ -66,7 +53,7 @@ export class CloudTowerClient {
   private readonly pool: Pool;
   private readonly basePath: string;
   private readonly auth: CloudTowerAuth;
-  private readonly requestTimeoutMs: number;
+  private readonly logger: Logger;
   private token: string | null;
   private login: Promise<string> | null = null;
   /** Number of successful logins; exposed for tests of the re-login path. */
@@ -78,35 +65,26 @@ export class CloudTowerClient {
     this.basePath = url.pathname.replace(/\/+$/, '');
     this.auth = opts.auth;
     this.token = 'token' in opts.auth ? opts.auth.token : null;
-    this.requestTimeoutMs = opts.requestTimeoutMs ?? 15_000;
+    this.logger = opts.logger;
     this.pool = new Pool(url.origin, {
       connections: opts.connections ?? 16,
       connect: {
-        timeout: opts.connectTimeoutMs ?? 5_000,
+        timeout: opts.connectTimeoutMs,
         ...(opts.tls?.ca ? { ca: opts.tls.ca } : {}),
         ...(opts.tls?.insecure ? { rejectUnauthorized: false } : {}),
       },
-      headersTimeout: this.requestTimeoutMs,
-      bodyTimeout: this.requestTimeoutMs,
+      headersTimeout: opts.requestTimeoutMs,
+      bodyTimeout: opts.requestTimeoutMs,
     });
   }
 
   async getVms(req: GetVmsRequest): Promise<CloudTowerVm[]> {
-    const body = await this.call('/v2/api/get-vms', req);
-    if (!Array.isArray(body)) throw new UpstreamResponseError(this.name, 'get-vms did not return a list');
-    for (const vm of body) {
-      if (typeof vm !== 'object' || vm === null || typeof vm.id !== 'string' || typeof vm.name !== 'string') {
-        throw new UpstreamResponseError(this.name, 'get-vms returned a VM without id or name');
-      }
-    }
-    return body as CloudTowerVm[];
+    return this.answer('get-vms', getVmsAnswer, await this.call('/v2/api/get-vms', req));
   }
 
   async countVms(where?: Record<string, unknown>): Promise<number> {
-    const body = (await this.call('/v2/api/get-vms-connection', where ? { where } : {})) as { aggregate?: { count?: unknown } };
-    const count = body?.aggregate?.count;
-    if (typeof count !== 'number') throw new UpstreamResponseError(this.name, 'get-vms-connection returned no count');
-    return count;
+    const body = await this.call('/v2/api/get-vms-connection', where ? { where } : {});
+    return this.answer('get-vms-connection', vmCountAnswer, body).aggregate.count;
   }
 
   /**
@@ -114,21 +92,16 @@ export class CloudTowerClient {
    * which is how it reports an unknown VM (shape unverified; the caller double-checks with get-vms).
    */
   async vnc(vmId: string): Promise<CloudTowerVnc | null> {
-    const body = (await this.call('/api', {
+    const body = await this.call('/api', {
       operationName: 'vnc',
       variables: { input: { vm: { id: vmId } } },
       query: VNC_QUERY,
-    })) as { data?: { vnc?: unknown } | null; errors?: unknown };
-    const vnc = body?.data?.vnc;
-    if (vnc === null || vnc === undefined) {
-      if (Array.isArray(body?.errors)) return null;
-      throw new UpstreamResponseError(this.name, 'vnc query returned neither data nor errors');
-    }
-    const v = vnc as Record<string, unknown>;
-    for (const field of ['vm_uuid', 'host_ip', 'cluster_ip', 'raw_token', 'token'] as const) {
-      if (typeof v[field] !== 'string' || v[field] === '') throw new UpstreamResponseError(this.name, `vnc answer lacks ${field}`);
-    }
-    return v as unknown as CloudTowerVnc;
+    });
+    const answer = this.answer('vnc', vncAnswer, body);
+    const vnc = answer.data?.vnc;
+    if (vnc) return vnc;
+    if (answer.errors) return null;
+    throw new UpstreamResponseError(this.name, 'vnc query returned neither data nor errors');
   }
 
   async close(): Promise<void> {
@@ -142,6 +115,7 @@ export class CloudTowerClient {
     if (first.status !== 401) return this.parse(path, first);
     if ('token' in this.auth) throw new UpstreamAuthFailedError(this.name, 'the API token was refused');
     // Tokens normally live as long as the user; a 401 means it was revoked (or the tower restarted), so log in once more.
+    this.logger.info({ path }, 'CloudTower refused the session token; logging in again');
     if (this.token === token) this.token = null;
     const second = await this.post(path, payload, await this.ensureToken());
     if (second.status === 401) throw new UpstreamAuthFailedError(this.name, 'a fresh login token was refused');
@@ -163,9 +137,7 @@ export class CloudTowerClient {
     if (res.status === 400 || res.status === 401 || res.status === 403) {
       throw new UpstreamAuthFailedError(this.name, `login refused (HTTP ${res.status})`);
     }
-    const body = (await this.parse('/v2/api/login', res)) as { data?: { token?: unknown } };
-    const token = body?.data?.token;
-    if (typeof token !== 'string' || token === '') throw new UpstreamResponseError(this.name, 'login answer carried no token');
+    const { token } = this.answer('login', loginAnswer, await this.parse('/v2/api/login', res)).data;
     this.token = token;
     this.loginCount++;
     return token;
@@ -197,13 +169,23 @@ export class CloudTowerClient {
       throw new UpstreamResponseError(this.name, `${path} answered HTTP ${res.status} with a body that is not JSON`);
     }
     if (res.status >= 400) {
-      // CloudTower's REST error body: {path, status, message, code, props}. Pass on only its code: messages can echo input.
-      const code = typeof (body as { code?: unknown })?.code === 'string' ? (body as { code: string }).code : undefined;
+      const parsed = errorAnswer.safeParse(body);
+      const code = parsed.success ? parsed.data.code : undefined;
       throw new UpstreamResponseError(this.name, `${path} answered HTTP ${res.status}${code ? ` (${code})` : ''}`, {
         status: res.status,
         ...(code ? { upstreamCode: code } : {}),
       });
     }
     return body;
+  }
+
+  /** Parse an answer's shape; a mismatch is an UpstreamResponseError naming the field (logged without values). */
+  private answer<S extends z.ZodType>(what: string, schema: S, body: unknown): z.output<S> {
+    try {
+      return parseAnswer(this.name, what, schema, body);
+    } catch (err) {
+      this.logger.warn({ reason: (err as Error).message }, 'CloudTower answer did not have the expected shape');
+      throw err;
+    }
   }
 }

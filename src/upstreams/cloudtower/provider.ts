@@ -1,9 +1,11 @@
 /** CloudTower as a gateway provider: listings with filters pushed down, consoles via the `vnc` query. */
 import { readFileSync } from 'node:fs';
-import type { CloudTowerProviderConfig } from '../../config.js';
+import type { Clock } from '../../clock.js';
 import { BadUserInputError, ConsoleUnavailableError, NotFoundError, isGatewayError } from '../../errors.js';
+import type { UpstreamDeps } from '../descriptor.js';
 import type { ConsoleAccessRecord, ConsoleTarget, Provider, ReadyStatus, UpstreamStateRecord, VmFilter, VmListPage, VmListRequest, VmRecord, VmStatus } from '../types.js';
-import { CloudTowerClient, type CloudTowerVm, type CloudTowerVnc } from './client.js';
+import { CloudTowerClient, type CloudTowerAuth, type CloudTowerVm, type CloudTowerVnc } from './client.js';
+import type { CloudTowerProviderConfig } from './config.js';
 import { describeEndpoint, directConsoleUrl, towerConsoleUrl } from './console-urls.js';
 
 const STATUSES: ReadonlySet<string> = new Set(['RUNNING', 'STOPPED', 'SUSPENDED', 'DELETED', 'UNKNOWN']);
@@ -38,6 +40,13 @@ function toVmRecord(provider: string, vm: CloudTowerVm): VmRecord {
   };
 }
 
+/** The schema refuses an entry without a token or a username and password, so one of the two is there. */
+function authOf(config: CloudTowerProviderConfig): CloudTowerAuth {
+  if (config.token !== undefined) return { token: config.token };
+  if (config.username === undefined || config.password === undefined) throw new Error(`provider "${config.name}": no credentials (config not validated?)`);
+  return { username: config.username, password: config.password, source: config.userSource };
+}
+
 export class CloudTowerProvider implements Provider {
   readonly kind = 'cloudtower' as const;
   readonly name: string;
@@ -46,9 +55,11 @@ export class CloudTowerProvider implements Provider {
   private readonly config: CloudTowerProviderConfig;
   private readonly towerHost: string;
   private readonly tls: { ca?: string; insecure?: boolean };
+  private readonly clock: Clock;
 
-  constructor(config: CloudTowerProviderConfig) {
+  constructor(config: CloudTowerProviderConfig, deps: UpstreamDeps) {
     this.config = config;
+    this.clock = deps.clock;
     this.name = config.name;
     this.defaultConsoleMode = config.consoleMode;
     this.towerHost = new URL(config.url).hostname.replace(/^\[(.*)\]$/, '$1');
@@ -59,12 +70,11 @@ export class CloudTowerProvider implements Provider {
     this.client = new CloudTowerClient({
       name: config.name,
       url: config.url,
-      auth: config.token
-        ? { token: config.token }
-        : { username: config.username ?? '', password: config.password ?? '', source: config.userSource },
+      auth: authOf(config),
       tls: this.tls,
       connectTimeoutMs: config.timeouts.connectMs,
       requestTimeoutMs: config.timeouts.requestMs,
+      logger: deps.logger,
     });
   }
 
@@ -101,10 +111,10 @@ export class CloudTowerProvider implements Provider {
   }
 
   async checkReady(): Promise<ReadyStatus> {
-    const started = Date.now();
+    const started = this.clock.now();
     try {
       await this.client.getVms({ first: 1 });
-      return { ok: true, latencyMs: Date.now() - started };
+      return { ok: true, latencyMs: this.clock.now() - started };
     } catch (err) {
       return { ok: false, detail: isGatewayError(err) ? `${err.code}: ${err.message}` : 'unexpected error' };
     }

@@ -1,0 +1,39 @@
+/** The `abiquo` entry of `providers[]`, with every default. */
+import { z } from 'zod';
+import { httpUrl, needsCredentials, providerBase, timeoutsSchema } from '../shared/config.js';
+
+export const abiquoConfigSchema = z
+  .object({
+    ...providerBase,
+    kind: z.literal('abiquo'),
+    /** `Token` or `Bearer` when `token` is used. @default Token */
+    tokenScheme: z.enum(['Token', 'Bearer']).default('Token'),
+    /** API version in the media types. @default 4.7 */
+    apiVersion: z.string().min(1).default('4.7'),
+    /** json (API 3.0+) or xml (older APIs). @default json */
+    format: z.enum(['json', 'xml']).default('json'),
+    /** Enterprises walked at once. @default 8 */
+    concurrency: z.number().int().min(1).max(64).default(8),
+    /** Collection page size (`limit`). @default 25 */
+    pageSize: z.number().int().min(1).max(1000).default(25),
+    events: z
+      .object({
+        /** Consume the Outbound API stream. @default true */
+        enabled: z.boolean().default(true),
+        /** Outbound API `action` filter. @default DEPLOY, UNDEPLOY, DEPLOY_FINISH, UNDEPLOY_FINISH */
+        actions: z.array(z.string().min(1)).min(1).default(['DEPLOY', 'UNDEPLOY', 'DEPLOY_FINISH', 'UNDEPLOY_FINISH']),
+        /** Stream URL; defaults to `<origin of url>/m/stream`. */
+        url: httpUrl.optional(),
+      })
+      .strict()
+      .prefault({}),
+    /** Keep a websockify token file on disk in sync with the VM set. */
+    tokenFile: z.object({ path: z.string().min(1) }).strict().optional(),
+    /** Abiquo consoles go through the gateway only. @default GATEWAY */
+    consoleMode: z.literal('GATEWAY').default('GATEWAY'),
+    timeouts: timeoutsSchema,
+  })
+  .strict()
+  .refine(...needsCredentials);
+
+export type AbiquoProviderConfig = z.infer<typeof abiquoConfigSchema>;
