@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { startGateway, type RunningGateway } from './app.js';
 import { loadConfigFile } from './config.js';
-import { startEmbedded } from './embedded.js';
+import { startEmbedded } from './simulators/embedded.js';
 import { HASH_KEY_USAGE, runHashKeyCommand } from './auth/hash-key-command.js';
 import { ConfigError } from './errors.js';
 import { createLogger, type Logger } from './logger.js';

@@ -6,8 +6,8 @@ export { DesCipher, desEncryptBlock, vncAuthResponse, vncPasswordKey } from './d
 export { RfbError, RfbErrorCode, isRfbError } from './errors.js';
 export { BrowserNoneSecurityServer, UpstreamVncAuthenticator } from './handshake.js';
 export type { HandshakeStep, UpstreamVncAuthenticatorOptions } from './handshake.js';
-export { DEFAULT_PIXEL_FORMAT, decodePixelFormat, encodePixelFormat } from './pixel-format.js';
-export type { PixelFormat } from './pixel-format.js';
+export { DEFAULT_PIXEL_FORMAT, decodePixelFormat, encodePixelFormat } from '../simulators/vnc/pixel-format.js';
+export type { PixelFormat } from '../simulators/vnc/pixel-format.js';
 export {
   ClientMessageType,
   Encoding,
@@ -18,9 +18,9 @@ export {
   versionBanner,
 } from './protocol.js';
 export type { RfbVersion } from './protocol.js';
-export type { Rect } from './draw.js';
-export { ScreenColour } from './screen.js';
-export type { ScreenLayout } from './screen.js';
-export { RfbServer, startRfbServer } from './server.js';
-export type { RfbServerEvents, RfbServerOptions } from './server.js';
-export type { RfbInputEvent } from './server-session.js';
+export type { Rect } from '../simulators/vnc/draw.js';
+export { ScreenColour } from '../simulators/vnc/screen.js';
+export type { ScreenLayout } from '../simulators/vnc/screen.js';
+export { RfbServer, startRfbServer } from '../simulators/vnc/server.js';
+export type { RfbServerEvents, RfbServerOptions } from '../simulators/vnc/server.js';
+export type { RfbInputEvent } from '../simulators/vnc/session.js';

@@ -10,9 +10,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { RfbErrorCode } from '../../src/rfb/errors.js';
 import { BrowserNoneSecurityServer, UpstreamVncAuthenticator } from '../../src/rfb/handshake.js';
 import type { HandshakeStep } from '../../src/rfb/handshake.js';
-import { ScreenColour } from '../../src/rfb/screen.js';
-import { startRfbServer } from '../../src/rfb/server.js';
-import type { RfbServer } from '../../src/rfb/server.js';
+import { ScreenColour } from '../../src/simulators/vnc/screen.js';
+import { startRfbServer } from '../../src/simulators/vnc/server.js';
+import type { RfbServer } from '../../src/simulators/vnc/server.js';
 import { RfbTestClient, StreamReader, connectTcp, keyEventMessage, readServerInit } from './rfb-test-client.js';
 
 interface Relay {

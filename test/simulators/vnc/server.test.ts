@@ -2,12 +2,12 @@ import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { vncAuthResponse } from '../../src/rfb/des.js';
-import { RfbError, RfbErrorCode } from '../../src/rfb/errors.js';
-import { ScreenColour } from '../../src/rfb/screen.js';
-import { startRfbServer } from '../../src/rfb/server.js';
-import type { RfbServer, RfbServerOptions } from '../../src/rfb/server.js';
-import type { RfbInputEvent } from '../../src/rfb/server-session.js';
+import { vncAuthResponse } from '../../../src/rfb/des.js';
+import { RfbError, RfbErrorCode } from '../../../src/rfb/errors.js';
+import { ScreenColour } from '../../../src/simulators/vnc/screen.js';
+import { startRfbServer } from '../../../src/simulators/vnc/server.js';
+import type { RfbServer, RfbServerOptions } from '../../../src/simulators/vnc/server.js';
+import type { RfbInputEvent } from '../../../src/simulators/vnc/session.js';
 import {
   RfbTestClient,
   StreamReader,
@@ -18,7 +18,7 @@ import {
   setEncodingsMessage,
   setPixelFormatMessage,
   updateRequest,
-} from './rfb-test-client.js';
+} from '../../rfb/rfb-test-client.js';
 
 const servers: RfbServer[] = [];
 const sockets: Duplex[] = [];

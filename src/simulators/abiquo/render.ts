@@ -3,8 +3,8 @@
  * XML (pre-3.0 APIs, the shape the seed's XPath reads): `<enterprises><link .../><totalSize>N</totalSize>
  * <enterprise>...</enterprise></enterprises>`, `<virtualMachines><virtualMachine>...`.
  */
-import type { AbiquoFormat } from '../media-types.js';
-import type { AbiquoLink } from '../model.js';
+import type { AbiquoFormat } from '../../upstreams/abiquo/media-types.js';
+import type { AbiquoLink } from '../../upstreams/abiquo/model.js';
 
 /** One entity as an ordered list of fields; `null`/`undefined` values are left out, as Abiquo omits them. */
 export interface SimEntity {

@@ -3,10 +3,10 @@
  * `feed`, bytes out through the `send` callback. The server owns the framebuffer and the sockets.
  */
 import { timingSafeEqual } from 'node:crypto';
-import { vncAuthResponse } from './des.js';
+import { vncAuthResponse } from '../../rfb/des.js';
 import { clipRect, unionRect } from './draw.js';
 import type { Rect } from './draw.js';
-import { RfbError, RfbErrorCode } from './errors.js';
+import { RfbError, RfbErrorCode } from '../../rfb/errors.js';
 import type { Framebuffer, SentState } from './framebuffer.js';
 import { DEFAULT_PIXEL_FORMAT, PIXEL_FORMAT_LENGTH, PixelEncoder, decodePixelFormat, encodePixelFormat } from './pixel-format.js';
 import {
@@ -22,8 +22,8 @@ import {
   parseVersionBanner,
   u32,
   versionBanner,
-} from './protocol.js';
-import type { RfbVersion } from './protocol.js';
+} from '../../rfb/protocol.js';
+import type { RfbVersion } from '../../rfb/protocol.js';
 
 /** Input a client sent to the console. */
 export type RfbInputEvent =

@@ -1,5 +1,5 @@
 /** The simulator's data set: enterprises and their VMs, plus generators for demos and benchmarks. */
-import type { AbiquoVmState } from '../model.js';
+import type { AbiquoVmState } from '../../upstreams/abiquo/model.js';
 
 export interface AbiquoSimVm {
   id: number;

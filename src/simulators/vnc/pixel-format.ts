@@ -3,7 +3,7 @@
  * True colour only: colour-map formats would need SetColourMapEntries, which no current client asks for.
  */
 import { endianness } from 'node:os';
-import { RfbError, RfbErrorCode } from './errors.js';
+import { RfbError, RfbErrorCode } from '../../rfb/errors.js';
 import type { Rect, Surface } from './draw.js';
 
 export interface PixelFormat {

@@ -6,8 +6,8 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { formatMediaType, parseMediaType, type AbiquoFormat } from '../media-types.js';
-import type { AbiquoLink } from '../model.js';
+import { formatMediaType, parseMediaType, type AbiquoFormat } from '../../upstreams/abiquo/media-types.js';
+import type { AbiquoLink } from '../../upstreams/abiquo/model.js';
 import { defaultAbiquoData, simVm, type AbiquoSimEnterprise, type AbiquoSimVm } from './data.js';
 import { renderVmEvent, vmCloudUri, type AbiquoEventFormat } from './events.js';
 import { renderCollection, renderErrors, renderMalformed, type SimEntity } from './render.js';

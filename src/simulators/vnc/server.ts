@@ -8,12 +8,12 @@ import { EventEmitter } from 'node:events';
 import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { isRfbError } from './errors.js';
+import { isRfbError } from '../../rfb/errors.js';
 import { Framebuffer } from './framebuffer.js';
 import { ConsoleScreen, ScreenColour } from './screen.js';
 import type { ScreenLayout } from './screen.js';
-import { RfbServerSession } from './server-session.js';
-import type { RfbInputEvent } from './server-session.js';
+import { RfbServerSession } from './session.js';
+import type { RfbInputEvent } from './session.js';
 
 export interface RfbServerOptions {
   /** Desktop name: sent in ServerInit and drawn at the top of the screen. */

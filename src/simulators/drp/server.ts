@@ -15,8 +15,8 @@ import type { Duplex } from 'node:stream';
 import { generate } from 'selfsigned';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { MAX_INBOUND_MESSAGE_BYTES, matchesPattern, type EventPattern } from '../../events/pattern.js';
-import { SimulatorAuth, type AuthMethod, type AuthResult } from './sim-auth.js';
-import { DemoInventory, type DrpObjectChange } from './sim-demo.js';
+import { SimulatorAuth, type AuthMethod, type AuthResult } from './auth.js';
+import { DemoInventory, type DrpObjectChange } from './demo.js';
 import {
   DRP_ACK_TYPE,
   DRP_AUTH_CHALLENGE,
@@ -26,7 +26,7 @@ import {
   parseCommand,
   type DrpErrorBody,
   type DrpEvent,
-} from './wire.js';
+} from '../../upstreams/drp/wire.js';
 
 export const DEFAULT_DRP_USERS: Readonly<Record<string, string>> = Object.freeze({ rocketskates: 'r0cketsk8ts' });
 
