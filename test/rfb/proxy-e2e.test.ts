@@ -8,6 +8,7 @@ import { createServer, connect } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RfbErrorCode } from '../../src/rfb/errors.js';
+import { VncSessionFailure } from '../../src/simulators/vnc/errors.js';
 import { BrowserNoneSecurityServer, UpstreamVncAuthenticator } from '../../src/rfb/handshake.js';
 import type { HandshakeStep } from '../../src/rfb/handshake.js';
 import { ScreenColour } from '../../src/simulators/vnc/screen.js';
@@ -144,7 +145,7 @@ describe('browser None <-> gateway <-> VNC Authentication server', () => {
     await reader.read(12);
     socket.write(Buffer.concat([Buffer.from('RFB 003.008\n'), Buffer.from([1, 1])]));
     expect(await relayError).toMatchObject({ code: RfbErrorCode.AuthFailed, reason: 'authentication failed' });
-    expect((await serverError)[0]).toMatchObject({ code: RfbErrorCode.AuthFailed });
+    expect((await serverError)[0]).toMatchObject({ code: VncSessionFailure.AuthFailed });
     await reader.closed;
     // The browser saw only the None handshake, never a ServerInit.
     expect(reader.buffered).toBeLessThanOrEqual(2 + 4);
