@@ -5,10 +5,10 @@
 import { startGateway, type RunningGateway } from '../app.js';
 import { validateConfig, applyEnvOverrides, type GatewayConfigInput } from '../config.js';
 import type { Logger } from '../logger.js';
-import { ConsoleFarm } from './vnc/console-farm.js';
+import { ConsoleFarm } from './vnc/index.js';
 import { defaultAbiquoData, startAbiquoSimulator, type AbiquoSimulator } from './abiquo/index.js';
 import { defaultCloudTowerVms, startCloudTowerSimulator, type CloudTowerSimulator } from './cloudtower/index.js';
-import { startDrpSimulator, type DrpSimulator } from './drp/server.js';
+import { startDrpSimulator, type DrpSimulator } from './drp/index.js';
 
 export interface EmbeddedOptions {
   logger: Logger;

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { createWebSocketStream } from 'ws';
 import { createClient, type Client } from 'graphql-ws';
 import { createHash } from 'node:crypto';
-import { ConsoleFarm } from '../../src/simulators/vnc/console-farm.js';
+import { ConsoleFarm } from '../../src/simulators/vnc/index.js';
 import { defaultAbiquoData, startAbiquoSimulator, type AbiquoSimulator } from '../../src/simulators/abiquo/index.js';
 import type { AbiquoProvider } from '../../src/upstreams/abiquo/provider.js';
 import { RfbTestClient } from '../rfb/rfb-test-client.js';

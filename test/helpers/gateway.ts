@@ -1,7 +1,7 @@
 /** Starts a CloudTower simulator and a gateway configured for it, both on ephemeral loopback ports. */
 import { startGateway, type RunningGateway } from '../../src/app.js';
 import { validateConfig } from '../../src/config.js';
-import { ConsoleFarm } from '../../src/simulators/vnc/console-farm.js';
+import { ConsoleFarm } from '../../src/simulators/vnc/index.js';
 import {
   startCloudTowerSimulator,
   defaultCloudTowerVms,

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConsoleFarm } from '../../src/simulators/vnc/console-farm.js';
+import { ConsoleFarm } from '../../src/simulators/vnc/index.js';
 import { DEFAULT_CLOUDTOWER_USER, defaultCloudTowerVms, startCloudTowerSimulator, type CloudTowerSimulator } from '../../src/simulators/cloudtower/index.js';
 import { postGraphQL } from '../helpers/gateway.js';
 import { firstVmId, openConsole, openSubscription, rfbSecurityTypes, spawnGateway, type GatewayProcess } from './child.js';

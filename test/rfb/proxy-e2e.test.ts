@@ -8,12 +8,9 @@ import { createServer, connect } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RfbErrorCode } from '../../src/rfb/errors.js';
-import { VncSessionFailure } from '../../src/simulators/vnc/errors.js';
 import { BrowserNoneSecurityServer, UpstreamVncAuthenticator } from '../../src/rfb/handshake.js';
 import type { HandshakeStep } from '../../src/rfb/handshake.js';
-import { ScreenColour } from '../../src/simulators/vnc/screen.js';
-import { startRfbServer } from '../../src/simulators/vnc/server.js';
-import type { RfbServer } from '../../src/simulators/vnc/server.js';
+import { ScreenColour, VncSessionFailure, startRfbServer, type RfbServer } from '../../src/simulators/vnc/index.js';
 import { RfbTestClient, StreamReader, connectTcp, keyEventMessage, readServerInit } from './rfb-test-client.js';
 
 interface Relay {

@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Agent, request } from 'undici';
-import { startDrpSimulator, type DrpSimulator, type DrpSimulatorOptions } from '../../../src/simulators/drp/server.js';
-import type { DrpEvent } from '../../../src/upstreams/drp/wire.js';
+import { startDrpSimulator, type DrpEvent, type DrpSimulator, type DrpSimulatorOptions } from '../../../src/simulators/drp/index.js';
 import { RawClient, basic, refusedUpgrade, waitFor } from '../../upstreams/drp/helpers.js';
 
 const USER = 'rocketskates';
