@@ -6,11 +6,10 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { formatMediaType, parseMediaType, type AbiquoFormat } from '../../upstreams/abiquo/media-types.js';
-import type { AbiquoLink } from '../../upstreams/abiquo/model.js';
 import { defaultAbiquoData, simVm, type AbiquoSimEnterprise, type AbiquoSimVm } from './data.js';
 import { renderVmEvent, vmCloudUri, type AbiquoEventFormat } from './events.js';
 import { renderCollection, renderErrors, renderMalformed, type SimEntity } from './render.js';
+import { readVendorMediaType, vendorMediaType, type WireFormat, type WireLink } from './wire.js';
 
 /**
  * - `error`: HTTP 500 with an Abiquo error body.
@@ -285,10 +284,10 @@ export class AbiquoSimulator {
     const isList = /^\/api\/admin\/enterprises\/?$/.test(url.pathname);
     const mediaEntity = isList ? MEDIA_ENTITY.enterprises : entMatch ? MEDIA_ENTITY.vms : null;
     const negotiated = this.#negotiate(req.headers.accept, mediaEntity);
-    const format: AbiquoFormat = negotiated.format;
+    const format: WireFormat = negotiated.format;
     const fail = (status: number, code: string, message: string): void => {
       res.writeHead(status, {
-        'content-type': formatMediaType('errors', format, negotiated.version),
+        'content-type': vendorMediaType('errors', format, negotiated.version),
         ...(status === 401 ? { 'www-authenticate': 'Basic realm="Abiquo Api"' } : {}),
       });
       res.end(renderErrors([{ code, message }], format));
@@ -327,7 +326,7 @@ export class AbiquoSimulator {
     const fault = this.#faults.get(target);
     if (fault === 'hang') return;
     if (fault === 'error') return fail(500, 'GEN-500', 'Unexpected error in the simulated API');
-    res.writeHead(200, { 'content-type': formatMediaType(mediaEntity, format, negotiated.version) });
+    res.writeHead(200, { 'content-type': vendorMediaType(mediaEntity, format, negotiated.version) });
     if (fault === 'malformed') return void res.end(renderMalformed(format));
 
     const { startwith, limit } = page;
@@ -345,13 +344,13 @@ export class AbiquoSimulator {
   #negotiate(
     accept: string | undefined,
     entity: string | null,
-  ): { format: AbiquoFormat; version: string | null; refused: 406 | 415 | null } {
+  ): { format: WireFormat; version: string | null; refused: 406 | 415 | null } {
     const wrong = this.#opts.wrongMediaTypeStatus === undefined ? 406 : this.#opts.wrongMediaTypeStatus;
     if (accept === undefined || accept.trim() === '' || accept.trim() === '*/*') return { format: 'json', version: null, refused: null };
-    const parsed = parseMediaType(accept);
+    const parsed = readVendorMediaType(accept);
     if (parsed && (entity === null || parsed.entity === entity)) return { format: parsed.format, version: parsed.version, refused: null };
     // The error body itself follows the format the client seemed to want.
-    const format: AbiquoFormat = parsed?.format ?? (/xml/i.test(accept) ? 'xml' : 'json');
+    const format: WireFormat = parsed?.format ?? (/xml/i.test(accept) ? 'xml' : 'json');
     return { format, version: parsed?.version ?? null, refused: wrong };
   }
 
@@ -365,26 +364,26 @@ export class AbiquoSimulator {
     return { startwith: num('startwith', 0), limit: num('limit', this.#opts.defaultLimit ?? 25) };
   }
 
-  #pageLinks(path: string, startwith: number, limit: number, total: number): AbiquoLink[] {
+  #pageLinks(path: string, startwith: number, limit: number, total: number): WireLink[] {
     const href = (s: number): string => `${this.#base()}${path}?startwith=${s}&limit=${limit}`;
     if (limit === 0) return [{ rel: 'first', href: href(0) }, { rel: 'last', href: href(0) }];
     const last = total === 0 ? 0 : Math.floor((total - 1) / limit) * limit;
-    const links: AbiquoLink[] = [{ rel: 'first', href: href(0) }];
+    const links: WireLink[] = [{ rel: 'first', href: href(0) }];
     if (startwith > 0) links.push({ rel: 'prev', href: href(Math.max(0, startwith - limit)) });
     if (startwith + limit < total) links.push({ rel: 'next', href: href(startwith + limit) });
     links.push({ rel: 'last', href: href(last) });
     return links;
   }
 
-  #enterpriseEntity(e: AbiquoSimEnterprise, format: AbiquoFormat, version: string | null): SimEntity {
+  #enterpriseEntity(e: AbiquoSimEnterprise, format: WireFormat, version: string | null): SimEntity {
     const self = `${this.#base()}/admin/enterprises/${e.id}`;
     return {
       links: [
-        { rel: 'edit', href: self, type: formatMediaType('enterprise', format, version), title: e.name },
+        { rel: 'edit', href: self, type: vendorMediaType('enterprise', format, version), title: e.name },
         {
           rel: 'virtualmachines',
           href: `${self}/action/virtualmachines`,
-          type: formatMediaType('virtualmachines', format, version),
+          type: vendorMediaType('virtualmachines', format, version),
           title: 'virtual machines',
         },
       ],
@@ -395,22 +394,22 @@ export class AbiquoSimulator {
     };
   }
 
-  #vmEntity(enterpriseId: number, vm: AbiquoSimVm, format: AbiquoFormat, version: string | null): SimEntity {
+  #vmEntity(enterpriseId: number, vm: AbiquoSimVm, format: WireFormat, version: string | null): SimEntity {
     const base = this.#base();
     const cloudUri = vmCloudUri(vm.vdcId, vm.vappId, vm.id);
     const live = vm.vdrpIP !== null && this.#opts.consoleFor ? this.#opts.consoleFor(vm, enterpriseId) : null;
     return {
       links: [
-        { rel: 'edit', href: base + cloudUri, type: formatMediaType('virtualmachine', format, version), title: vm.label ?? vm.name },
+        { rel: 'edit', href: base + cloudUri, type: vendorMediaType('virtualmachine', format, version), title: vm.label ?? vm.name },
         {
           rel: 'enterprise',
           href: `${base}/admin/enterprises/${enterpriseId}`,
-          type: formatMediaType('enterprise', format, version),
+          type: vendorMediaType('enterprise', format, version),
         },
         {
           rel: 'virtualappliance',
           href: `${base}/cloud/virtualdatacenters/${vm.vdcId}/virtualappliances/${vm.vappId}`,
-          type: formatMediaType('virtualappliance', format, version),
+          type: vendorMediaType('virtualappliance', format, version),
         },
       ],
       fields: [
@@ -433,7 +432,7 @@ export class AbiquoSimulator {
 
   #handleStream(req: IncomingMessage, res: ServerResponse, url: URL): void {
     const fail = (status: number, code: string, message: string): void => {
-      res.writeHead(status, { 'content-type': formatMediaType('errors', 'json') });
+      res.writeHead(status, { 'content-type': vendorMediaType('errors', 'json') });
       res.end(renderErrors([{ code, message }], 'json'));
     };
     if (!this.#authorised(req)) return fail(401, 'AUTH-1', 'Authentication is required or the credentials are wrong');
