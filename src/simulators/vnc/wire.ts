@@ -93,7 +93,7 @@ export class ReceivedBytes {
   /** Removes and returns the first `count` bytes; null (removing nothing) until that many have arrived. */
   take(count: number): Buffer | null {
     const head = this.peek(count);
-    if (!head) return null;
+    if (!head || count === 0) return head;
     const whole = this.#pending[0]!;
     this.#pending = count === whole.length ? [] : [whole.subarray(count)];
     this.#size -= count;
