@@ -49,3 +49,22 @@ export function readVendorMediaType(accept: string): RequestedMediaType | null {
     version,
   };
 }
+
+export interface NegotiatedFormat {
+  format: WireFormat;
+  version: string | null;
+  /** The status to refuse with (406 or 415) when the client asked for another entity or no Abiquo type; else null. */
+  refused: 406 | 415 | null;
+}
+
+/**
+ * What to answer an Accept header with. No header, or `*\/*`, gets JSON (the default since API 3.0). A
+ * refused request still gets its error body in the format the client seemed to want.
+ */
+export function negotiateFormat(accept: string | undefined, entity: string | null, refuseWith: 406 | 415 | null): NegotiatedFormat {
+  const wanted = accept?.trim() ?? '';
+  if (wanted === '' || wanted === '*/*') return { format: 'json', version: null, refused: null };
+  const parsed = readVendorMediaType(wanted);
+  if (parsed && (entity === null || parsed.entity === entity)) return { format: parsed.format, version: parsed.version, refused: null };
+  return { format: parsed?.format ?? (/xml/iu.test(wanted) ? 'xml' : 'json'), version: parsed?.version ?? null, refused: refuseWith };
+}
