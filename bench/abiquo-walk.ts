@@ -16,7 +16,7 @@ import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { AbiquoClient } from '../src/upstreams/abiquo/client.js';
-import { AbiquoSimulator, generateAbiquoData } from '../src/upstreams/abiquo/simulator/index.js';
+import { AbiquoSimulator, generateAbiquoData } from '../src/simulators/abiquo/index.js';
 
 const ENTERPRISES = 100;
 const VMS_PER_ENTERPRISE = 50;

@@ -21,7 +21,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { startGateway, type RunningGateway } from '../src/app.js';
 import { validateConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
-import { startDrpSimulator, type DrpSimulator } from '../src/upstreams/drp/simulator.js';
+import { startDrpSimulator, type DrpSimulator } from '../src/simulators/drp/index.js';
 
 export interface EventsBenchOptions {
   /** Subscribers on each side, one WebSocket each. @default 1_000 */

@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 /**
  * CLI entry. With --config, serves real upstreams; without, starts the embedded default: simulated
- * upstreams on loopback plus the gateway, so `npm start` works on a fresh machine.
+ * upstreams on loopback plus the gateway, so `npm start` works on a fresh machine. The embedded default
+ * is imported only when it is used, so a --config start loads no simulator module.
  */
 import { parseArgs } from 'node:util';
 import { startGateway, type RunningGateway } from './app.js';
 import { loadConfigFile } from './config.js';
-import { startEmbedded } from './embedded.js';
 import { HASH_KEY_USAGE, runHashKeyCommand } from './auth/hash-key-command.js';
 import { ConfigError } from './errors.js';
 import { createLogger, type Logger } from './logger.js';
@@ -52,6 +52,7 @@ async function main(): Promise<void> {
     running = gateway;
   } else {
     logger = createLogger(process.env.CONSOLE_GATEWAY_LOG_LEVEL ?? 'info');
+    const { startEmbedded } = await import('./simulators/embedded.js');
     const embedded = await startEmbedded({ logger, env: process.env });
     announce = () => process.stdout.write(embedded.banner);
     running = embedded;

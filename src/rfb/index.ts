@@ -1,26 +1,10 @@
 /**
- * RFB (VNC) building blocks: DES for VNC Authentication, the gateway's sans-IO security handshakes,
- * and the simulated VNC server the upstream simulators use as VM consoles.
+ * RFB (VNC) building blocks the gateway itself uses: DES for VNC Authentication and the sans-IO
+ * security handshakes of the console proxy. The simulated VNC server lives in src/simulators/vnc/.
  */
 export { DesCipher, desEncryptBlock, vncAuthResponse, vncPasswordKey } from './des.js';
 export { RfbError, RfbErrorCode, isRfbError } from './errors.js';
 export { BrowserNoneSecurityServer, UpstreamVncAuthenticator } from './handshake.js';
 export type { HandshakeStep, UpstreamVncAuthenticatorOptions } from './handshake.js';
-export { DEFAULT_PIXEL_FORMAT, decodePixelFormat, encodePixelFormat } from './pixel-format.js';
-export type { PixelFormat } from './pixel-format.js';
-export {
-  ClientMessageType,
-  Encoding,
-  SecurityResult,
-  SecurityType,
-  ServerMessageType,
-  parseVersionBanner,
-  versionBanner,
-} from './protocol.js';
+export { SecurityResult, SecurityType, parseVersionBanner, versionBanner } from './protocol.js';
 export type { RfbVersion } from './protocol.js';
-export type { Rect } from './draw.js';
-export { ScreenColour } from './screen.js';
-export type { ScreenLayout } from './screen.js';
-export { RfbServer, startRfbServer } from './server.js';
-export type { RfbServerEvents, RfbServerOptions } from './server.js';
-export type { RfbInputEvent } from './server-session.js';

@@ -1,6 +1,7 @@
 /**
- * RFB wire constants and small encoding helpers shared by the handshakes and the simulated server.
- * Source: RFC 6143 (RFB 3.8) and its notes on 3.3/3.7.
+ * RFB wire constants and small encoding helpers for the gateway's security handshakes (the simulated
+ * VNC server in src/simulators/vnc/ reads the wire on its own). Source: RFC 6143 (RFB 3.8) and its
+ * notes on 3.3/3.7.
  */
 import { RfbError, RfbErrorCode } from './errors.js';
 
@@ -21,24 +22,6 @@ export const SecurityResult = { Ok: 0, Failed: 1 } as const;
 
 /** VNC Authentication challenge and response length, bytes. */
 export const VNC_CHALLENGE_LENGTH = 16;
-
-export const ClientMessageType = {
-  SetPixelFormat: 0,
-  SetEncodings: 2,
-  FramebufferUpdateRequest: 3,
-  KeyEvent: 4,
-  PointerEvent: 5,
-  ClientCutText: 6,
-} as const;
-
-export const ServerMessageType = {
-  FramebufferUpdate: 0,
-  SetColourMapEntries: 1,
-  Bell: 2,
-  ServerCutText: 3,
-} as const;
-
-export const Encoding = { Raw: 0 } as const;
 
 export function versionBanner(version: RfbVersion): Buffer {
   return Buffer.from(version === '3.3' ? 'RFB 003.003\n' : version === '3.7' ? 'RFB 003.007\n' : 'RFB 003.008\n', 'latin1');

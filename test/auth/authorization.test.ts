@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import { DEFAULT_CLOUDTOWER_USER } from '../../src/upstreams/cloudtower/simulator/index.js';
+import { DEFAULT_CLOUDTOWER_USER } from '../../src/simulators/cloudtower/index.js';
 import { startTowerGateway, type TowerGateway } from '../helpers/gateway.js';
 import { newKey, post } from './helpers.js';
 

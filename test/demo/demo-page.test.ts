@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser } from 'playwright-core';
-import { startEmbedded, type RunningEmbedded } from '../../src/embedded.js';
+import { startEmbedded, type RunningEmbedded } from '../../src/simulators/embedded.js';
 import { captureLogger } from '../helpers/log-capture.js';
 
 const CHROMIUM = '/usr/bin/chromium';

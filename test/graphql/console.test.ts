@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { defaultCloudTowerVms, makeSimulatedVm } from '../../src/upstreams/cloudtower/simulator/index.js';
+import { defaultCloudTowerVms, makeSimulatedVm } from '../../src/simulators/cloudtower/index.js';
 import { startTowerGateway, type TowerGateway } from '../helpers/gateway.js';
 
 let env: TowerGateway | undefined;

@@ -10,7 +10,7 @@ import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { DEFAULT_MAX_QUEUE, type EventBus, type EventSubscription, type UnsubscribeReason } from '../../src/events/bus.js';
 import { formatEventPattern } from '../../src/events/pattern.js';
-import { startDrpSimulator, type DrpSimulator } from '../../src/upstreams/drp/simulator.js';
+import { startDrpSimulator, type DrpSimulator } from '../../src/simulators/drp/index.js';
 import { startTowerGateway, type TowerGateway } from '../helpers/gateway.js';
 import { collect, commandSeen } from '../helpers/subscriptions.js';
 

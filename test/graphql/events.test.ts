@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import { startDrpSimulator, type DrpSimulator } from '../../src/upstreams/drp/simulator.js';
+import { startDrpSimulator, type DrpSimulator } from '../../src/simulators/drp/index.js';
 import { startTowerGateway, type TowerGateway } from '../helpers/gateway.js';
 import { collect, commandSeen, roundTrip } from '../helpers/subscriptions.js';
 

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { makeSimulatedVm } from '../../src/upstreams/cloudtower/simulator/index.js';
+import { makeSimulatedVm } from '../../src/simulators/cloudtower/index.js';
 import { startTowerGateway, type TowerGateway } from '../helpers/gateway.js';
 
 const VM_FIELDS = 'id upstreamId name status rawStatus provider { name kind } cluster { name } host { name ip } vcpu memoryBytes';

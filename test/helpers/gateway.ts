@@ -1,14 +1,14 @@
 /** Starts a CloudTower simulator and a gateway configured for it, both on ephemeral loopback ports. */
 import { startGateway, type RunningGateway } from '../../src/app.js';
 import { validateConfig } from '../../src/config.js';
-import { ConsoleFarm } from '../../src/rfb/console-farm.js';
+import { ConsoleFarm } from '../../src/simulators/vnc/index.js';
 import {
   startCloudTowerSimulator,
   defaultCloudTowerVms,
   DEFAULT_CLOUDTOWER_USER,
   type CloudTowerSimulator,
   type CloudTowerSimulatorOptions,
-} from '../../src/upstreams/cloudtower/simulator/index.js';
+} from '../../src/simulators/cloudtower/index.js';
 import { captureLogger } from './log-capture.js';
 
 export interface GraphQLResponse<T = Record<string, unknown>> {

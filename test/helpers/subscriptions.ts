@@ -1,7 +1,7 @@
 /** graphql-ws and DRP-simulator helpers shared by the event-stream tests: wait on events, never sleep. */
 import type { EventEmitter } from 'node:events';
 import type { Client } from 'graphql-ws';
-import type { DrpSimulator } from '../../src/upstreams/drp/simulator.js';
+import type { DrpSimulator } from '../../src/simulators/drp/index.js';
 
 export interface CollectedSubscription {
   /** Every `next` payload, in order. */

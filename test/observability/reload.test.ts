@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConsoleFarm } from '../../src/rfb/console-farm.js';
-import { DEFAULT_CLOUDTOWER_USER, defaultCloudTowerVms, startCloudTowerSimulator, type CloudTowerSimulator } from '../../src/upstreams/cloudtower/simulator/index.js';
+import { ConsoleFarm } from '../../src/simulators/vnc/index.js';
+import { DEFAULT_CLOUDTOWER_USER, defaultCloudTowerVms, startCloudTowerSimulator, type CloudTowerSimulator } from '../../src/simulators/cloudtower/index.js';
 import { postGraphQL } from '../helpers/gateway.js';
 import { firstVmId, openConsole, openSubscription, rfbSecurityTypes, spawnGateway, type GatewayProcess } from './child.js';
 

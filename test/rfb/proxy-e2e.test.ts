@@ -10,9 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { RfbErrorCode } from '../../src/rfb/errors.js';
 import { BrowserNoneSecurityServer, UpstreamVncAuthenticator } from '../../src/rfb/handshake.js';
 import type { HandshakeStep } from '../../src/rfb/handshake.js';
-import { ScreenColour } from '../../src/rfb/screen.js';
-import { startRfbServer } from '../../src/rfb/server.js';
-import type { RfbServer } from '../../src/rfb/server.js';
+import { ScreenColour, VncSessionFailure, startRfbServer, type RfbServer } from '../../src/simulators/vnc/index.js';
 import { RfbTestClient, StreamReader, connectTcp, keyEventMessage, readServerInit } from './rfb-test-client.js';
 
 interface Relay {
@@ -144,7 +142,7 @@ describe('browser None <-> gateway <-> VNC Authentication server', () => {
     await reader.read(12);
     socket.write(Buffer.concat([Buffer.from('RFB 003.008\n'), Buffer.from([1, 1])]));
     expect(await relayError).toMatchObject({ code: RfbErrorCode.AuthFailed, reason: 'authentication failed' });
-    expect((await serverError)[0]).toMatchObject({ code: RfbErrorCode.AuthFailed });
+    expect((await serverError)[0]).toMatchObject({ code: VncSessionFailure.AuthFailed });
     await reader.closed;
     // The browser saw only the None handshake, never a ServerInit.
     expect(reader.buffered).toBeLessThanOrEqual(2 + 4);

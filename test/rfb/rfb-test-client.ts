@@ -7,9 +7,7 @@ import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { UpstreamVncAuthenticator } from '../../src/rfb/handshake.js';
-import { DEFAULT_PIXEL_FORMAT, decodePixelFormat, encodePixelFormat } from '../../src/rfb/pixel-format.js';
-import type { PixelFormat } from '../../src/rfb/pixel-format.js';
-import type { Rect } from '../../src/rfb/draw.js';
+import { DEFAULT_PIXEL_FORMAT, decodePixelFormat, encodePixelFormat, type PixelFormat, type Rect } from '../../src/simulators/vnc/index.js';
 
 /** Buffers a stream's bytes so a test can await exact byte counts; rejects if the stream closes first. */
 export class StreamReader {

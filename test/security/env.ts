@@ -6,11 +6,11 @@
 import { vi } from 'vitest';
 import { startGateway, type RunningGateway } from '../../src/app.js';
 import { validateConfig } from '../../src/config.js';
-import { ConsoleFarm } from '../../src/rfb/console-farm.js';
-import { defaultAbiquoData, startAbiquoSimulator, type AbiquoSimulator } from '../../src/upstreams/abiquo/simulator/index.js';
+import { ConsoleFarm } from '../../src/simulators/vnc/index.js';
+import { defaultAbiquoData, startAbiquoSimulator, type AbiquoSimulator } from '../../src/simulators/abiquo/index.js';
 import { CloudTowerClient, type CloudTowerVnc } from '../../src/upstreams/cloudtower/client.js';
-import { defaultCloudTowerVms, startCloudTowerSimulator, type CloudTowerSimulator } from '../../src/upstreams/cloudtower/simulator/index.js';
-import { startDrpSimulator, type DrpSimulator } from '../../src/upstreams/drp/simulator.js';
+import { defaultCloudTowerVms, startCloudTowerSimulator, type CloudTowerSimulator } from '../../src/simulators/cloudtower/index.js';
+import { startDrpSimulator, type DrpSimulator } from '../../src/simulators/drp/index.js';
 import { captureLogger } from '../helpers/log-capture.js';
 
 export const TOWER_PASSWORD = 'ct-Pass-Sentinel-7731';

@@ -13,7 +13,7 @@ import { defineUpstreamKind } from '../../src/upstreams/descriptor.js';
 import { upstreamKinds, type ProviderKind } from '../../src/upstreams/kinds.js';
 import type { EventSource } from '../../src/events/types.js';
 import type { ConsoleTarget, Provider, ReadyStatus, UpstreamStateRecord, VmListPage, VmListRequest, VmRecord } from '../../src/upstreams/types.js';
-import { DEFAULT_CLOUDTOWER_USER, startCloudTowerSimulator, type CloudTowerSimulator } from '../../src/upstreams/cloudtower/simulator/index.js';
+import { DEFAULT_CLOUDTOWER_USER, startCloudTowerSimulator, type CloudTowerSimulator } from '../../src/simulators/cloudtower/index.js';
 import { postGraphQL } from '../helpers/gateway.js';
 import { captureLogger } from '../helpers/log-capture.js';
 

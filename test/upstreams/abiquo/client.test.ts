@@ -6,7 +6,7 @@ import {
   generateAbiquoData,
   simVm,
   type AbiquoSimulatorOptions,
-} from '../../../src/upstreams/abiquo/simulator/index.js';
+} from '../../../src/simulators/abiquo/index.js';
 
 let sims: AbiquoSimulator[] = [];
 let clients: AbiquoClient[] = [];

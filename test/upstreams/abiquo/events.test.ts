@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseAbiquoEvent } from '../../../src/upstreams/abiquo/events.js';
-import { renderVmEvent } from '../../../src/upstreams/abiquo/simulator/events.js';
+import { renderVmEvent } from '../../../src/simulators/abiquo/events.js';
 
 describe('parseAbiquoEvent', () => {
   it('reads the documented legacy event', () => {

@@ -10,7 +10,7 @@ import {
   simVm,
   type AbiquoSimEnterprise,
   type AbiquoSimulatorOptions,
-} from '../../../src/upstreams/abiquo/simulator/index.js';
+} from '../../../src/simulators/abiquo/index.js';
 import { ManualTimers, RecordingPublisher, UpdateLog } from './helpers.js';
 
 let sim: AbiquoSimulator | null = null;

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { GatewayError } from '../../../src/errors.js';
 import type { AbiquoEvent } from '../../../src/upstreams/abiquo/events.js';
-import { AbiquoSimulator, type AbiquoSimulatorOptions } from '../../../src/upstreams/abiquo/simulator/index.js';
+import { AbiquoSimulator, type AbiquoSimulatorOptions } from '../../../src/simulators/abiquo/index.js';
 import { AbiquoEventStream, type AbiquoEventStreamOptions } from '../../../src/upstreams/abiquo/stream.js';
 import { ManualTimers } from './helpers.js';
 

@@ -7,7 +7,7 @@ import { parseEventPattern } from '../../../src/events/pattern.js';
 import type { GatewayEvent } from '../../../src/events/types.js';
 import { bridgeBusToDrp } from '../../../src/upstreams/drp/bus-bridge.js';
 import { DrpEventClient, type DrpConnectionChange, type DrpEventClientOptions } from '../../../src/upstreams/drp/client.js';
-import { startDrpSimulator, type DrpSimulator, type DrpSimulatorOptions } from '../../../src/upstreams/drp/simulator.js';
+import { startDrpSimulator, type DrpSimulator, type DrpSimulatorOptions } from '../../../src/simulators/drp/index.js';
 import type { TlsOptions } from '../../../src/upstreams/types.js';
 import { ManualTimers, RecordingPublisher, waitFor } from './helpers.js';
 

@@ -6,11 +6,11 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { formatMediaType, parseMediaType, type AbiquoFormat } from '../media-types.js';
-import type { AbiquoLink } from '../model.js';
 import { defaultAbiquoData, simVm, type AbiquoSimEnterprise, type AbiquoSimVm } from './data.js';
-import { renderVmEvent, vmCloudUri, type AbiquoEventFormat } from './events.js';
+import { enterpriseEntity, pageLinks, vmEntity } from './entities.js';
+import { renderVmEvent, type AbiquoEventFormat } from './events.js';
 import { renderCollection, renderErrors, renderMalformed, type SimEntity } from './render.js';
+import { negotiateFormat, vendorMediaType, type WireFormat } from './wire.js';
 
 /**
  * - `error`: HTTP 500 with an Abiquo error body.
@@ -248,6 +248,11 @@ export class AbiquoSimulator {
     return (this.#opts.publicBaseUrl ?? this.url).replace(/\/+$/, '') + '/api';
   }
 
+  /** Where the VM's console really listens, when a console farm serves it; null to advertise its own vdrpIP/vdrpPort. */
+  #liveConsole(vm: AbiquoSimVm, enterpriseId: number): { host: string; port: number } | null {
+    return vm.vdrpIP !== null && this.#opts.consoleFor ? this.#opts.consoleFor(vm, enterpriseId) : null;
+  }
+
   #authorised(req: IncomingMessage): boolean {
     const header = req.headers.authorization ?? '';
     const [scheme, value = ''] = header.split(' ', 2);
@@ -284,11 +289,13 @@ export class AbiquoSimulator {
     const entMatch = /^\/api\/admin\/enterprises\/(\d+)\/action\/virtualmachines\/?$/.exec(url.pathname);
     const isList = /^\/api\/admin\/enterprises\/?$/.test(url.pathname);
     const mediaEntity = isList ? MEDIA_ENTITY.enterprises : entMatch ? MEDIA_ENTITY.vms : null;
-    const negotiated = this.#negotiate(req.headers.accept, mediaEntity);
-    const format: AbiquoFormat = negotiated.format;
+    const refuseWith = this.#opts.wrongMediaTypeStatus === undefined ? 406 : this.#opts.wrongMediaTypeStatus;
+    const negotiated = negotiateFormat(req.headers.accept, mediaEntity, refuseWith);
+    const entityContext = { base: this.#base(), format: negotiated.format, version: negotiated.version };
+    const format: WireFormat = negotiated.format;
     const fail = (status: number, code: string, message: string): void => {
       res.writeHead(status, {
-        'content-type': formatMediaType('errors', format, negotiated.version),
+        'content-type': vendorMediaType('errors', format, negotiated.version),
         ...(status === 401 ? { 'www-authenticate': 'Basic realm="Abiquo Api"' } : {}),
       });
       res.end(renderErrors([{ code, message }], format));
@@ -312,7 +319,7 @@ export class AbiquoSimulator {
     let path: string;
     if (isList) {
       this.#stats.enterpriseListRequests++;
-      entities = this.#data.map((e) => this.#enterpriseEntity(e, format, negotiated.version));
+      entities = this.#data.map((e) => enterpriseEntity(entityContext, e));
       path = '/admin/enterprises';
     } else {
       this.#stats.vmListRequests++;
@@ -320,14 +327,14 @@ export class AbiquoSimulator {
       target = id;
       const ent = this.#data.find((e) => e.id === id);
       if (!ent && !this.#faults.has(id)) return fail(404, 'EN-0', 'The requested enterprise does not exist');
-      entities = (ent?.vms ?? []).map((vm) => this.#vmEntity(id, vm, format, negotiated.version));
+      entities = (ent?.vms ?? []).map((vm) => vmEntity(entityContext, id, vm, this.#liveConsole(vm, id)));
       path = `/admin/enterprises/${id}/action/virtualmachines`;
     }
 
     const fault = this.#faults.get(target);
     if (fault === 'hang') return;
     if (fault === 'error') return fail(500, 'GEN-500', 'Unexpected error in the simulated API');
-    res.writeHead(200, { 'content-type': formatMediaType(mediaEntity, format, negotiated.version) });
+    res.writeHead(200, { 'content-type': vendorMediaType(mediaEntity, format, negotiated.version) });
     if (fault === 'malformed') return void res.end(renderMalformed(format));
 
     const { startwith, limit } = page;
@@ -336,23 +343,10 @@ export class AbiquoSimulator {
     const itemTag = isList ? 'enterprise' : 'virtualMachine';
     res.end(
       renderCollection(
-        { rootTag, itemTag, items, totalSize: entities.length, links: this.#pageLinks(path, startwith, limit, entities.length) },
+        { rootTag, itemTag, items, totalSize: entities.length, links: pageLinks(entityContext.base, path, startwith, limit, entities.length) },
         format,
       ),
     );
-  }
-
-  #negotiate(
-    accept: string | undefined,
-    entity: string | null,
-  ): { format: AbiquoFormat; version: string | null; refused: 406 | 415 | null } {
-    const wrong = this.#opts.wrongMediaTypeStatus === undefined ? 406 : this.#opts.wrongMediaTypeStatus;
-    if (accept === undefined || accept.trim() === '' || accept.trim() === '*/*') return { format: 'json', version: null, refused: null };
-    const parsed = parseMediaType(accept);
-    if (parsed && (entity === null || parsed.entity === entity)) return { format: parsed.format, version: parsed.version, refused: null };
-    // The error body itself follows the format the client seemed to want.
-    const format: AbiquoFormat = parsed?.format ?? (/xml/i.test(accept) ? 'xml' : 'json');
-    return { format, version: parsed?.version ?? null, refused: wrong };
   }
 
   #paging(url: URL): { startwith: number; limit: number } {
@@ -365,75 +359,11 @@ export class AbiquoSimulator {
     return { startwith: num('startwith', 0), limit: num('limit', this.#opts.defaultLimit ?? 25) };
   }
 
-  #pageLinks(path: string, startwith: number, limit: number, total: number): AbiquoLink[] {
-    const href = (s: number): string => `${this.#base()}${path}?startwith=${s}&limit=${limit}`;
-    if (limit === 0) return [{ rel: 'first', href: href(0) }, { rel: 'last', href: href(0) }];
-    const last = total === 0 ? 0 : Math.floor((total - 1) / limit) * limit;
-    const links: AbiquoLink[] = [{ rel: 'first', href: href(0) }];
-    if (startwith > 0) links.push({ rel: 'prev', href: href(Math.max(0, startwith - limit)) });
-    if (startwith + limit < total) links.push({ rel: 'next', href: href(startwith + limit) });
-    links.push({ rel: 'last', href: href(last) });
-    return links;
-  }
-
-  #enterpriseEntity(e: AbiquoSimEnterprise, format: AbiquoFormat, version: string | null): SimEntity {
-    const self = `${this.#base()}/admin/enterprises/${e.id}`;
-    return {
-      links: [
-        { rel: 'edit', href: self, type: formatMediaType('enterprise', format, version), title: e.name },
-        {
-          rel: 'virtualmachines',
-          href: `${self}/action/virtualmachines`,
-          type: formatMediaType('virtualmachines', format, version),
-          title: 'virtual machines',
-        },
-      ],
-      fields: [
-        ['id', e.id],
-        ['name', e.name],
-      ],
-    };
-  }
-
-  #vmEntity(enterpriseId: number, vm: AbiquoSimVm, format: AbiquoFormat, version: string | null): SimEntity {
-    const base = this.#base();
-    const cloudUri = vmCloudUri(vm.vdcId, vm.vappId, vm.id);
-    const live = vm.vdrpIP !== null && this.#opts.consoleFor ? this.#opts.consoleFor(vm, enterpriseId) : null;
-    return {
-      links: [
-        { rel: 'edit', href: base + cloudUri, type: formatMediaType('virtualmachine', format, version), title: vm.label ?? vm.name },
-        {
-          rel: 'enterprise',
-          href: `${base}/admin/enterprises/${enterpriseId}`,
-          type: formatMediaType('enterprise', format, version),
-        },
-        {
-          rel: 'virtualappliance',
-          href: `${base}/cloud/virtualdatacenters/${vm.vdcId}/virtualappliances/${vm.vappId}`,
-          type: formatMediaType('virtualappliance', format, version),
-        },
-      ],
-      fields: [
-        ['id', vm.id],
-        ['name', vm.name],
-        ['label', vm.label],
-        ['uuid', vm.uuid],
-        ['state', vm.state],
-        ['cpu', vm.cpu],
-        ['ram', vm.ram],
-        ['vdrpIP', live?.host ?? vm.vdrpIP],
-        ['vdrpPort', live?.port ?? vm.vdrpPort],
-        ['vdrpEnabled', vm.vdrpEnabled],
-        ['password', vm.password],
-      ],
-    };
-  }
-
   // ---- Outbound API stream --------------------------------------------------------------------
 
   #handleStream(req: IncomingMessage, res: ServerResponse, url: URL): void {
     const fail = (status: number, code: string, message: string): void => {
-      res.writeHead(status, { 'content-type': formatMediaType('errors', 'json') });
+      res.writeHead(status, { 'content-type': vendorMediaType('errors', 'json') });
       res.end(renderErrors([{ code, message }], 'json'));
     };
     if (!this.#authorised(req)) return fail(401, 'AUTH-1', 'Authentication is required or the credentials are wrong');

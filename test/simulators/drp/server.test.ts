@@ -1,8 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Agent, request } from 'undici';
-import { startDrpSimulator, type DrpSimulator, type DrpSimulatorOptions } from '../../../src/upstreams/drp/simulator.js';
-import type { DrpEvent } from '../../../src/upstreams/drp/wire.js';
-import { RawClient, basic, refusedUpgrade, waitFor } from './helpers.js';
+import { startDrpSimulator, type DrpEvent, type DrpSimulator, type DrpSimulatorOptions } from '../../../src/simulators/drp/index.js';
+import { RawClient, basic, refusedUpgrade, waitFor } from '../../upstreams/drp/helpers.js';
 
 const USER = 'rocketskates';
 const PASSWORD = 'r0cketsk8ts';

@@ -2,9 +2,9 @@ import net from 'node:net';
 import { EventEmitter, once } from 'node:events';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
-import { CLOSE_CONSOLE_UNAVAILABLE, startCloudTowerSimulator } from '../../../src/upstreams/cloudtower/simulator/index.js';
-import type { CloudTowerSimulator, CloudTowerSimulatorOptions, VncAnswer } from '../../../src/upstreams/cloudtower/simulator/index.js';
-import { bridge } from '../../../src/upstreams/cloudtower/simulator/websockify.js';
+import { CLOSE_CONSOLE_UNAVAILABLE, startCloudTowerSimulator } from '../../../src/simulators/cloudtower/index.js';
+import type { CloudTowerSimulator, CloudTowerSimulatorOptions, VncAnswer } from '../../../src/simulators/cloudtower/index.js';
+import { bridge } from '../../../src/simulators/cloudtower/websockify.js';
 
 const WEB01 = 'clsim0vm000web01000000001';
 const WIN = 'clsim0vm000win01000000004';

@@ -1,5 +1,5 @@
 /** The simulator's data set: enterprises and their VMs, plus generators for demos and benchmarks. */
-import type { AbiquoVmState } from '../model.js';
+import type { VmState } from './wire.js';
 
 export interface AbiquoSimVm {
   id: number;
@@ -8,7 +8,7 @@ export interface AbiquoSimVm {
   /** Display name; null to leave it out of the body. */
   label: string | null;
   uuid: string;
-  state: AbiquoVmState | string;
+  state: VmState | string;
   cpu: number;
   /** Megabytes. */
   ram: number;

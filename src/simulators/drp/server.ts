@@ -8,24 +8,25 @@
  * - a filter without three parts is ignored, like an unknown command.
  */
 import { EventEmitter } from 'node:events';
-import { createServer as createHttpServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { generate } from 'selfsigned';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { MAX_INBOUND_MESSAGE_BYTES, matchesPattern, type EventPattern } from '../../events/pattern.js';
-import { SimulatorAuth, type AuthMethod, type AuthResult } from './sim-auth.js';
-import { DemoInventory, type DrpObjectChange } from './sim-demo.js';
+import { SimulatorAuth, type AuthMethod, type AuthResult } from './auth.js';
+import { DemoInventory, type DrpObjectChange } from './demo.js';
+import { errorBody, generateCertificate, readBody, rejectUpgrade, sendJson } from './http.js';
+import { SocketRegistrations, type RegisterOutcome } from './registrations.js';
 import {
-  DRP_ACK_TYPE,
-  DRP_AUTH_CHALLENGE,
-  DRP_EVENTS_PATH,
-  DRP_WS_PATH,
-  asDrpEvent,
-  parseCommand,
-  type DrpErrorBody,
+  ACK_TYPE,
+  EVENTS_PATH,
+  MAX_INBOUND_MESSAGE_BYTES,
+  WS_PATH,
+  encodeEvent,
+  readCommand,
+  readPostedEvent,
   type DrpEvent,
+  type PublishedEvent,
 } from './wire.js';
 
 export const DEFAULT_DRP_USERS: Readonly<Record<string, string>> = Object.freeze({ rocketskates: 'r0cketsk8ts' });
@@ -58,7 +59,7 @@ export interface SimConnectionInfo {
   registrations: string[];
 }
 
-export type SimCommandOutcome = 'registered' | 'duplicate' | 'deregistered' | 'ignored';
+export type SimCommandOutcome = RegisterOutcome | 'deregistered';
 
 /**
  * Emits `connection` (SimConnectionInfo), `disconnect` (connection id), `command`
@@ -77,7 +78,7 @@ export interface DrpSimulator extends EventEmitter {
   /** Sum of the active registrations over all connections. */
   totalRegistrations(): number;
   /** Sends an event to every socket with a matching registration; returns how many sockets got it. */
-  publish(event: Partial<DrpEvent> & Pick<DrpEvent, 'Type' | 'Action' | 'Key'>): number;
+  publish(event: PublishedEvent): number;
   /** Publishes an object change the way DRP reports one (Original only for update/save). */
   emitObjectEvent(change: Omit<DrpObjectChange, 'original'> & { original?: unknown; principal?: string }): DrpEvent;
   /** The next change of the demo inventory, published. */
@@ -91,14 +92,13 @@ export interface DrpSimulator extends EventEmitter {
 }
 
 const DEFAULT_TOKEN_TTL_SECONDS = 3600;
-const MAX_BODY_BYTES = 1024 * 1024;
 
 interface Connection {
   id: number;
   ws: WebSocket;
   user: string;
   authMethod: AuthMethod;
-  registrations: Map<string, EventPattern>;
+  registrations: SocketRegistrations;
   timers: Array<NodeJS.Timeout>;
 }
 
@@ -174,7 +174,7 @@ class DrpSimulatorServer extends EventEmitter implements DrpSimulator {
       id: c.id,
       user: c.user,
       authMethod: c.authMethod,
-      registrations: [...c.registrations.keys()],
+      registrations: c.registrations.list(),
     }));
   }
 
@@ -184,7 +184,7 @@ class DrpSimulatorServer extends EventEmitter implements DrpSimulator {
     return total;
   }
 
-  publish(partial: Partial<DrpEvent> & Pick<DrpEvent, 'Type' | 'Action' | 'Key'>): number {
+  publish(partial: PublishedEvent): number {
     const event: DrpEvent = {
       Time: partial.Time || new Date(this.now()).toISOString(),
       Type: partial.Type,
@@ -194,17 +194,12 @@ class DrpSimulatorServer extends EventEmitter implements DrpSimulator {
       Object: partial.Object ?? null,
       Original: partial.Original ?? null,
     };
-    const text = JSON.stringify(event);
+    const text = encodeEvent(event);
     let delivered = 0;
     for (const c of this.live.values()) {
-      for (const pattern of c.registrations.values()) {
-        // One copy per socket however many of its filters match.
-        if (matchesPattern(pattern, { type: event.Type, action: event.Action, key: event.Key })) {
-          c.ws.send(text);
-          delivered++;
-          break;
-        }
-      }
+      if (!c.registrations.wants(event)) continue;
+      c.ws.send(text);
+      delivered++;
     }
     return delivered;
   }
@@ -256,7 +251,7 @@ class DrpSimulatorServer extends EventEmitter implements DrpSimulator {
   private handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => socket.destroy());
     const path = new URL(req.url ?? '/', 'http://drp').pathname;
-    if (path !== DRP_WS_PATH) {
+    if (path !== WS_PATH) {
       rejectUpgrade(socket, 404, errorBody('API_ERROR', 404, `no such path ${path}`));
       return;
     }
@@ -275,7 +270,7 @@ class DrpSimulatorServer extends EventEmitter implements DrpSimulator {
       ws,
       user: auth.user,
       authMethod: auth.method,
-      registrations: new Map(),
+      registrations: new SocketRegistrations(),
       timers: [],
     };
     this.live.set(ws, conn);
@@ -302,26 +297,17 @@ class DrpSimulatorServer extends EventEmitter implements DrpSimulator {
   }
 
   private handleCommand(conn: Connection, text: string): void {
-    const command = parseCommand(text);
-    const pattern = command ? splitFilter(command.filter) : null;
+    const command = readCommand(text);
     let outcome: SimCommandOutcome = 'ignored';
-    if (command && pattern) {
-      if (command.verb === 'register') {
-        if (conn.registrations.has(command.filter)) {
-          // The open v3 server treats a duplicate register as a no-op and sends no ack.
-          outcome = 'duplicate';
-        } else {
-          conn.registrations.set(command.filter, pattern);
-          this.ack(conn, 'register', command.filter);
-          outcome = 'registered';
-        }
-      } else {
-        // Acknowledged even when the filter was not registered (unverified; the plausible reading of
-        // "each command is acknowledged").
-        conn.registrations.delete(command.filter);
-        this.ack(conn, 'deregister', command.filter);
-        outcome = 'deregistered';
-      }
+    if (command?.verb === 'register') {
+      outcome = conn.registrations.register(command.filter);
+      // The open v3 server treats a duplicate register as a no-op and sends no ack.
+      if (outcome === 'registered') this.ack(conn, 'register', command.filter);
+    } else if (command?.verb === 'deregister' && conn.registrations.deregister(command.filter)) {
+      // Acknowledged even when the filter was not registered (unverified; the plausible reading of
+      // "each command is acknowledged").
+      this.ack(conn, 'deregister', command.filter);
+      outcome = 'deregistered';
     }
     this.emit('command', { connectionId: conn.id, text, outcome });
   }
@@ -329,20 +315,20 @@ class DrpSimulatorServer extends EventEmitter implements DrpSimulator {
   private ack(conn: Connection, action: 'register' | 'deregister', filter: string): void {
     const ack: DrpEvent = {
       Time: new Date(this.now()).toISOString(),
-      Type: DRP_ACK_TYPE,
+      Type: ACK_TYPE,
       Action: action,
       Key: filter,
       Principal: `user:${conn.user}`,
       Object: null,
       Original: null,
     };
-    conn.ws.send(JSON.stringify(ack));
+    conn.ws.send(encodeEvent(ack));
   }
 
   private async handleRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://drp');
     const tokenRoute = /^\/api\/v3\/users\/([^/]+)\/token$/u.exec(url.pathname);
-    const known = tokenRoute !== null || url.pathname === DRP_EVENTS_PATH || url.pathname === DRP_WS_PATH;
+    const known = tokenRoute !== null || url.pathname === EVENTS_PATH || url.pathname === WS_PATH;
     if (!known) return sendJson(res, 404, errorBody('API_ERROR', 404, `no such path ${url.pathname}`));
     const auth = this.auth.authenticate(req);
     if (!auth.ok) {
@@ -366,76 +352,14 @@ class DrpSimulatorServer extends EventEmitter implements DrpSimulator {
         Info: { address: '127.0.0.1', api_port: this.listeningPort, arch: 'amd64', os: 'linux', version: 'v4.0.0-simulator', id: 'drp-simulator' },
       });
     }
-    if (url.pathname === DRP_EVENTS_PATH && req.method === 'POST') {
-      let event: DrpEvent | null = null;
-      try {
-        event = asDrpEvent(JSON.parse(await readBody(req)));
-      } catch {
-        event = null;
-      }
+    if (url.pathname === EVENTS_PATH && req.method === 'POST') {
+      const event = readPostedEvent(await readBody(req).catch(() => ''));
       if (!event) return sendJson(res, 400, errorBody('POST', 400, 'body must be an event with Type, Action and Key'));
       this.publish({ ...event, Principal: event.Principal || `user:${auth.user}` });
       res.writeHead(204).end();
       return;
     }
-    if (url.pathname === DRP_WS_PATH) return sendJson(res, 400, errorBody('API_ERROR', 400, 'websocket upgrade required'));
+    if (url.pathname === WS_PATH) return sendJson(res, 400, errorBody('API_ERROR', 400, 'websocket upgrade required'));
     return sendJson(res, 405, errorBody('API_ERROR', 405, `method ${req.method ?? ''} not allowed`));
   }
-}
-
-/** DRP splits a filter on its first two dots: the key may contain dots (lease keys are IPv4 addresses). */
-function splitFilter(filter: string): EventPattern | null {
-  const first = filter.indexOf('.');
-  const second = first < 0 ? -1 : filter.indexOf('.', first + 1);
-  if (second < 0) return null;
-  return { type: filter.slice(0, first), action: filter.slice(first + 1, second), key: filter.slice(second + 1) };
-}
-
-function errorBody(type: string, code: number, message: string): DrpErrorBody {
-  return { Type: type, Code: code, Messages: [message] };
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  const headers: Record<string, string | number> = { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) };
-  if (status === 401) headers['WWW-Authenticate'] = DRP_AUTH_CHALLENGE;
-  res.writeHead(status, headers).end(text);
-}
-
-/** Answers an upgrade request with a plain HTTP error, before any WebSocket handshake. */
-function rejectUpgrade(socket: Duplex, status: number, body: DrpErrorBody): void {
-  const text = JSON.stringify(body);
-  const lines = [
-    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}`,
-    'Content-Type: application/json',
-    `Content-Length: ${Buffer.byteLength(text)}`,
-    'Connection: close',
-  ];
-  if (status === 401) lines.push(`WWW-Authenticate: ${DRP_AUTH_CHALLENGE}`);
-  socket.end(`${lines.join('\r\n')}\r\n\r\n${text}`);
-}
-
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw new Error('body too large');
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-async function generateCertificate(): Promise<{ cert: string; key: string }> {
-  const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
-    keyType: 'ec',
-    algorithm: 'sha256',
-    extensions: [
-      { name: 'basicConstraints', cA: false },
-      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
-      { name: 'extKeyUsage', serverAuth: true },
-      { name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] },
-    ],
-  });
-  return { cert: pems.cert, key: pems.private };
 }

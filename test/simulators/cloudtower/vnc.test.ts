@@ -4,8 +4,8 @@ import {
   makeSimulatedVm,
   randomTowerToken,
   startCloudTowerSimulator,
-} from '../../../src/upstreams/cloudtower/simulator/index.js';
-import type { CloudTowerSimulator, CloudTowerSimulatorOptions } from '../../../src/upstreams/cloudtower/simulator/index.js';
+} from '../../../src/simulators/cloudtower/index.js';
+import type { CloudTowerSimulator, CloudTowerSimulatorOptions } from '../../../src/simulators/cloudtower/index.js';
 
 const WEB01 = { id: 'clsim0vm000web01000000001', local_id: '6a1f2c3e-0001-4a5b-8c9d-000000000001' };
 // The query text of seed 000, as a client sends it.

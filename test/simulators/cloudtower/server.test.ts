@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { startCloudTowerSimulator } from '../../../src/upstreams/cloudtower/simulator/index.js';
-import type { CloudTowerSimulator, CloudTowerSimulatorOptions } from '../../../src/upstreams/cloudtower/simulator/index.js';
+import { startCloudTowerSimulator } from '../../../src/simulators/cloudtower/index.js';
+import type { CloudTowerSimulator, CloudTowerSimulatorOptions } from '../../../src/simulators/cloudtower/index.js';
 
 const GiB = 1024 ** 3;
 const ID = {

@@ -8,12 +8,12 @@ import { EventEmitter } from 'node:events';
 import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { isRfbError } from './errors.js';
+import { VncSessionError } from './errors.js';
 import { Framebuffer } from './framebuffer.js';
 import { ConsoleScreen, ScreenColour } from './screen.js';
 import type { ScreenLayout } from './screen.js';
-import { RfbServerSession } from './server-session.js';
-import type { RfbInputEvent } from './server-session.js';
+import { RfbServerSession } from './session.js';
+import type { RfbInputEvent } from './session.js';
 
 export interface RfbServerOptions {
   /** Desktop name: sent in ServerInit and drawn at the top of the screen. */
@@ -44,7 +44,7 @@ export interface RfbServerOptions {
 
 export interface RfbServerEvents {
   input: [event: RfbInputEvent];
-  /** A connection was closed because of a protocol or authentication failure (an RfbError), or a bug. */
+  /** A connection was closed because of a protocol or authentication failure (a VncSessionError), or a bug. */
   sessionError: [error: unknown];
 }
 
@@ -176,7 +176,7 @@ export class RfbServer extends EventEmitter<RfbServerEvents> {
   }
 
   #fail(stream: Duplex, err: unknown): void {
-    const reply = isRfbError(err) ? err.reply : [];
+    const reply = err instanceof VncSessionError ? err.reply : [];
     if (reply.length > 0 && !stream.destroyed && !stream.writableEnded) {
       // Say why (a failed SecurityResult), then close once it is flushed.
       stream.once('finish', () => stream.destroy());

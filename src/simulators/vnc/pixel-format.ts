@@ -3,7 +3,7 @@
  * True colour only: colour-map formats would need SetColourMapEntries, which no current client asks for.
  */
 import { endianness } from 'node:os';
-import { RfbError, RfbErrorCode } from './errors.js';
+import { VncSessionError, VncSessionFailure } from './errors.js';
 import type { Rect, Surface } from './draw.js';
 
 export interface PixelFormat {
@@ -51,11 +51,11 @@ export function encodePixelFormat(format: PixelFormat): Buffer {
   return buf;
 }
 
-/** Parses and validates a client's PIXEL_FORMAT; throws RfbError(RFB_PROTOCOL) for one we cannot produce. */
+/** Parses and validates a client's PIXEL_FORMAT; throws VncSessionError(protocol) for one we cannot produce. */
 export function decodePixelFormat(buf: Buffer): PixelFormat {
   const bitsPerPixel = buf.readUInt8(0);
   if (bitsPerPixel !== 8 && bitsPerPixel !== 16 && bitsPerPixel !== 32) {
-    throw new RfbError(RfbErrorCode.Protocol, `unsupported bits-per-pixel ${bitsPerPixel}`);
+    throw new VncSessionError(VncSessionFailure.Protocol, `unsupported bits-per-pixel ${bitsPerPixel}`);
   }
   const format: PixelFormat = {
     bitsPerPixel,
@@ -69,14 +69,14 @@ export function decodePixelFormat(buf: Buffer): PixelFormat {
     greenShift: buf.readUInt8(11),
     blueShift: buf.readUInt8(12),
   };
-  if (!format.trueColour) throw new RfbError(RfbErrorCode.Protocol, 'colour-map pixel formats are not supported');
+  if (!format.trueColour) throw new VncSessionError(VncSessionFailure.Protocol, 'colour-map pixel formats are not supported');
   for (const [max, shift] of [
     [format.redMax, format.redShift],
     [format.greenMax, format.greenShift],
     [format.blueMax, format.blueShift],
   ] as const) {
     if (max === 0 || shift + Math.ceil(Math.log2(max + 1)) > bitsPerPixel) {
-      throw new RfbError(RfbErrorCode.Protocol, 'colour channel does not fit the pixel');
+      throw new VncSessionError(VncSessionFailure.Protocol, 'colour channel does not fit the pixel');
     }
   }
   return format;

@@ -3,12 +3,11 @@
  * XML (pre-3.0 APIs, the shape the seed's XPath reads): `<enterprises><link .../><totalSize>N</totalSize>
  * <enterprise>...</enterprise></enterprises>`, `<virtualMachines><virtualMachine>...`.
  */
-import type { AbiquoFormat } from '../media-types.js';
-import type { AbiquoLink } from '../model.js';
+import type { WireFormat, WireLink } from './wire.js';
 
 /** One entity as an ordered list of fields; `null`/`undefined` values are left out, as Abiquo omits them. */
 export interface SimEntity {
-  links: AbiquoLink[];
+  links: WireLink[];
   fields: Array<[string, string | number | boolean | null | undefined]>;
 }
 
@@ -16,7 +15,7 @@ export interface SimCollection {
   /** JSON has no root names; XML uses these. */
   rootTag: string;
   itemTag: string;
-  links: AbiquoLink[];
+  links: WireLink[];
   items: SimEntity[];
   totalSize: number;
 }
@@ -25,7 +24,7 @@ function escapeXml(s: string): string {
   return s.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!);
 }
 
-function linkXml(l: AbiquoLink): string {
+function linkXml(l: WireLink): string {
   const attrs = [`rel="${escapeXml(l.rel)}"`, `href="${escapeXml(l.href)}"`];
   if (l.type !== undefined) attrs.push(`type="${escapeXml(l.type)}"`);
   if (l.title !== undefined) attrs.push(`title="${escapeXml(l.title)}"`);
@@ -45,7 +44,7 @@ function entityXml(tag: string, e: SimEntity): string {
   return `<${tag}>${parts.join('')}</${tag}>`;
 }
 
-export function renderCollection(c: SimCollection, format: AbiquoFormat): string {
+export function renderCollection(c: SimCollection, format: WireFormat): string {
   if (format === 'json') {
     return JSON.stringify({ links: c.links, collection: c.items.map(entityJson), totalSize: c.totalSize });
   }
@@ -53,14 +52,14 @@ export function renderCollection(c: SimCollection, format: AbiquoFormat): string
   return `<?xml version="1.0" encoding="UTF-8" standalone="yes"?><${c.rootTag}>${body.join('')}</${c.rootTag}>`;
 }
 
-export function renderErrors(errors: Array<{ code: string; message: string }>, format: AbiquoFormat): string {
+export function renderErrors(errors: Array<{ code: string; message: string }>, format: WireFormat): string {
   if (format === 'json') return JSON.stringify({ collection: errors });
   const items = errors.map((e) => `<error><code>${escapeXml(e.code)}</code><message>${escapeXml(e.message)}</message></error>`);
   return `<?xml version="1.0" encoding="UTF-8" standalone="yes"?><errors>${items.join('')}</errors>`;
 }
 
 /** A body cut off mid-entity, as a proxy that drops the connection or a buggy server would send. */
-export function renderMalformed(format: AbiquoFormat): string {
+export function renderMalformed(format: WireFormat): string {
   return format === 'json'
     ? '{"links":[],"collection":[{"id":1,"name":"trunc'
     : '<?xml version="1.0" encoding="UTF-8"?><virtualMachines><virtualMachine><id>1</id><name>trunc';

@@ -2,13 +2,13 @@
  * The embedded default: simulated upstreams on loopback plus a gateway configured for them. This is
  * what `npm start` runs on a fresh machine, and what the demo page and end-to-end tests use.
  */
-import { startGateway, type RunningGateway } from './app.js';
-import { validateConfig, applyEnvOverrides, type GatewayConfigInput } from './config.js';
-import type { Logger } from './logger.js';
-import { ConsoleFarm } from './rfb/console-farm.js';
-import { defaultAbiquoData, startAbiquoSimulator, type AbiquoSimulator } from './upstreams/abiquo/simulator/index.js';
-import { defaultCloudTowerVms, startCloudTowerSimulator, type CloudTowerSimulator } from './upstreams/cloudtower/simulator/index.js';
-import { startDrpSimulator, type DrpSimulator } from './upstreams/drp/simulator.js';
+import { startGateway, type RunningGateway } from '../app.js';
+import { validateConfig, applyEnvOverrides, type GatewayConfigInput } from '../config.js';
+import type { Logger } from '../logger.js';
+import { ConsoleFarm } from './vnc/index.js';
+import { defaultAbiquoData, startAbiquoSimulator, type AbiquoSimulator } from './abiquo/index.js';
+import { defaultCloudTowerVms, startCloudTowerSimulator, type CloudTowerSimulator } from './cloudtower/index.js';
+import { startDrpSimulator, type DrpSimulator } from './drp/index.js';
 
 export interface EmbeddedOptions {
   logger: Logger;

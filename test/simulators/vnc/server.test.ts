@@ -2,12 +2,13 @@ import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { vncAuthResponse } from '../../src/rfb/des.js';
-import { RfbError, RfbErrorCode } from '../../src/rfb/errors.js';
-import { ScreenColour } from '../../src/rfb/screen.js';
-import { startRfbServer } from '../../src/rfb/server.js';
-import type { RfbServer, RfbServerOptions } from '../../src/rfb/server.js';
-import type { RfbInputEvent } from '../../src/rfb/server-session.js';
+import { vncAuthResponse } from '../../../src/rfb/des.js';
+import { RfbError, RfbErrorCode } from '../../../src/rfb/errors.js';
+import { VncSessionFailure } from '../../../src/simulators/vnc/errors.js';
+import { ScreenColour } from '../../../src/simulators/vnc/screen.js';
+import { startRfbServer } from '../../../src/simulators/vnc/server.js';
+import type { RfbServer, RfbServerOptions } from '../../../src/simulators/vnc/server.js';
+import type { RfbInputEvent } from '../../../src/simulators/vnc/session.js';
 import {
   RfbTestClient,
   StreamReader,
@@ -18,7 +19,7 @@ import {
   setEncodingsMessage,
   setPixelFormatMessage,
   updateRequest,
-} from './rfb-test-client.js';
+} from '../../rfb/rfb-test-client.js';
 
 const servers: RfbServer[] = [];
 const sockets: Duplex[] = [];
@@ -105,7 +106,7 @@ describe('RFB server handshake', () => {
     expect(err).toBeInstanceOf(RfbError);
     expect(err).toMatchObject({ code: RfbErrorCode.AuthFailed, reason: 'authentication failed' });
     const [serverSide] = await failures;
-    expect(serverSide).toMatchObject({ code: RfbErrorCode.AuthFailed });
+    expect(serverSide).toMatchObject({ code: VncSessionFailure.AuthFailed });
     expect(String((serverSide as Error).message)).not.toContain('vm-secret');
   });
 
@@ -292,7 +293,7 @@ describe('RFB server framebuffer updates', () => {
     const c = await client(server);
     const failure = once(server, 'sessionError');
     c.send(setPixelFormatMessage({ ...c.pixelFormat, bitsPerPixel: 8, depth: 8, trueColour: false }));
-    expect((await failure)[0]).toMatchObject({ code: RfbErrorCode.Protocol });
+    expect((await failure)[0]).toMatchObject({ code: VncSessionFailure.Protocol });
     await c.reader.closed;
   });
 
@@ -422,13 +423,13 @@ describe('RFB server framebuffer updates', () => {
     const failure = once(server, 'sessionError');
     await bad.reader.read(12);
     bad.socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
-    expect((await failure)[0]).toMatchObject({ code: RfbErrorCode.Protocol });
+    expect((await failure)[0]).toMatchObject({ code: VncSessionFailure.Protocol });
     await bad.reader.closed;
 
     const afterHandshake = await client(server);
     const failure2 = once(server, 'sessionError');
     afterHandshake.send(Buffer.from([99, 1, 2, 3]));
-    expect((await failure2)[0]).toMatchObject({ code: RfbErrorCode.Protocol });
+    expect((await failure2)[0]).toMatchObject({ code: VncSessionFailure.Protocol });
     await afterHandshake.reader.closed;
 
     good.requestUpdate(false);

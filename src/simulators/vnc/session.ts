@@ -3,27 +3,29 @@
  * `feed`, bytes out through the `send` callback. The server owns the framebuffer and the sockets.
  */
 import { timingSafeEqual } from 'node:crypto';
-import { vncAuthResponse } from './des.js';
+import { vncAuthResponse } from '../../rfb/des.js';
 import { clipRect, unionRect } from './draw.js';
 import type { Rect } from './draw.js';
-import { RfbError, RfbErrorCode } from './errors.js';
+import { VncSessionError, VncSessionFailure } from './errors.js';
 import type { Framebuffer, SentState } from './framebuffer.js';
 import { DEFAULT_PIXEL_FORMAT, PIXEL_FORMAT_LENGTH, PixelEncoder, decodePixelFormat, encodePixelFormat } from './pixel-format.js';
 import {
-  ByteQueue,
-  ClientMessageType,
-  Encoding,
-  SecurityResult,
-  SecurityType,
-  ServerMessageType,
-  VERSION_BANNER_LENGTH,
-  VNC_CHALLENGE_LENGTH,
-  lengthPrefixedString,
-  parseVersionBanner,
-  u32,
-  versionBanner,
-} from './protocol.js';
-import type { RfbVersion } from './protocol.js';
+  ClientMessage,
+  FRAMEBUFFER_UPDATE,
+  RAW_ENCODING,
+  ReceivedBytes,
+  SECURITY_NONE,
+  SECURITY_RESULT_FAILED,
+  SECURITY_RESULT_OK,
+  SECURITY_VNC_AUTH,
+  SERVER_VERSION_BANNER,
+  VERSION_BANNER_BYTES,
+  VNC_AUTH_CHALLENGE_BYTES,
+  readClientVersion,
+  stringWithLength,
+  uint32,
+} from './wire.js';
+import type { ClientRfbVersion } from './wire.js';
 
 /** Input a client sent to the console. */
 export type RfbInputEvent =
@@ -53,10 +55,10 @@ type SessionState = 'version' | 'security-choice' | 'vnc-response' | 'client-ini
 
 export class RfbServerSession {
   readonly #options: RfbServerSessionOptions;
-  readonly #queue = new ByteQueue();
+  readonly #queue = new ReceivedBytes();
   readonly #sent: SentState;
   #state: SessionState = 'version';
-  #version: RfbVersion = '3.8';
+  #version: ClientRfbVersion = '3.8';
   #challenge: Buffer | null = null;
   #encoder = new PixelEncoder(DEFAULT_PIXEL_FORMAT);
   /** An incremental update request waiting for something in it to change. */
@@ -79,13 +81,13 @@ export class RfbServerSession {
   }
 
   start(): void {
-    this.#options.send([versionBanner('3.8')]);
+    this.#options.send([SERVER_VERSION_BANNER]);
   }
 
-  /** Handles received bytes. Throws RfbError on a protocol or auth failure: send `reply`, then close. */
+  /** Handles received bytes. Throws VncSessionError on a protocol or auth failure: send `reply`, then close. */
   feed(chunk: Buffer): void {
     if (this.#state === 'failed') return;
-    this.#queue.push(chunk);
+    this.#queue.append(chunk);
     try {
       while (this.#step()) {
         // one complete field or message per step
@@ -120,13 +122,13 @@ export class RfbServerSession {
   }
 
   #readVersion(): boolean {
-    const banner = this.#queue.take(VERSION_BANNER_LENGTH);
+    const banner = this.#queue.take(VERSION_BANNER_BYTES);
     if (!banner) return false;
-    this.#version = parseVersionBanner(banner);
-    const offered = this.#options.password === null ? SecurityType.None : SecurityType.VncAuthentication;
+    this.#version = readClientVersion(banner);
+    const offered = this.#options.password === null ? SECURITY_NONE : SECURITY_VNC_AUTH;
     if (this.#version === '3.3') {
       // 3.3: the server decides and sends the type as a u32.
-      this.#options.send([u32(offered)]);
+      this.#options.send([uint32(offered)]);
       this.#afterSecurityChosen(offered);
     } else {
       this.#options.send([Buffer.from([1, offered])]);
@@ -138,22 +140,22 @@ export class RfbServerSession {
   #readSecurityChoice(): boolean {
     const choice = this.#queue.take(1)?.[0];
     if (choice === undefined) return false;
-    const offered = this.#options.password === null ? SecurityType.None : SecurityType.VncAuthentication;
+    const offered = this.#options.password === null ? SECURITY_NONE : SECURITY_VNC_AUTH;
     if (choice !== offered) {
-      throw new RfbError(
-        RfbErrorCode.UnsupportedSecurity,
+      throw new VncSessionError(
+        VncSessionFailure.SecurityNotOffered,
         `client chose security type ${choice}, which was not offered`,
         this.#failureReply('security type not offered'),
       );
     }
-    if (choice === SecurityType.None && this.#version === '3.8') this.#options.send([u32(SecurityResult.Ok)]);
+    if (choice === SECURITY_NONE && this.#version === '3.8') this.#options.send([uint32(SECURITY_RESULT_OK)]);
     this.#afterSecurityChosen(choice);
     return true;
   }
 
   #afterSecurityChosen(type: number): void {
-    if (type === SecurityType.VncAuthentication) {
-      this.#challenge = this.#options.randomBytes(VNC_CHALLENGE_LENGTH);
+    if (type === SECURITY_VNC_AUTH) {
+      this.#challenge = this.#options.randomBytes(VNC_AUTH_CHALLENGE_BYTES);
       this.#options.send([this.#challenge]);
       this.#state = 'vnc-response';
     } else {
@@ -162,21 +164,21 @@ export class RfbServerSession {
   }
 
   #readVncResponse(): boolean {
-    const response = this.#queue.take(VNC_CHALLENGE_LENGTH);
+    const response = this.#queue.take(VNC_AUTH_CHALLENGE_BYTES);
     if (!response) return false;
     const expected = vncAuthResponse(this.#options.password ?? '', this.#challenge!);
     this.#challenge = null;
     if (!timingSafeEqual(response, expected)) {
-      throw new RfbError(RfbErrorCode.AuthFailed, 'wrong VNC password', this.#failureReply('authentication failed'));
+      throw new VncSessionError(VncSessionFailure.AuthFailed, 'wrong VNC password', this.#failureReply('authentication failed'));
     }
-    this.#options.send([u32(SecurityResult.Ok)]);
+    this.#options.send([uint32(SECURITY_RESULT_OK)]);
     this.#state = 'client-init';
     return true;
   }
 
   /** A failed SecurityResult; only 3.8 carries a reason string. */
   #failureReply(reason: string): Buffer[] {
-    return this.#version === '3.8' ? [u32(SecurityResult.Failed), lengthPrefixedString(reason)] : [u32(SecurityResult.Failed)];
+    return this.#version === '3.8' ? [uint32(SECURITY_RESULT_FAILED), stringWithLength(reason)] : [uint32(SECURITY_RESULT_FAILED)];
   }
 
   #readClientInit(): boolean {
@@ -186,7 +188,7 @@ export class RfbServerSession {
     const header = Buffer.alloc(4);
     header.writeUInt16BE(framebuffer.width, 0);
     header.writeUInt16BE(framebuffer.height, 2);
-    this.#options.send([header, encodePixelFormat(DEFAULT_PIXEL_FORMAT), lengthPrefixedString(name)]);
+    this.#options.send([header, encodePixelFormat(DEFAULT_PIXEL_FORMAT), stringWithLength(name)]);
     this.#state = 'normal';
     return true;
   }
@@ -196,13 +198,13 @@ export class RfbServerSession {
     switch (type) {
       case undefined:
         return false;
-      case ClientMessageType.SetPixelFormat: {
+      case ClientMessage.SetPixelFormat: {
         const message = this.#queue.take(4 + PIXEL_FORMAT_LENGTH);
         if (!message) return false;
         this.#encoder = new PixelEncoder(decodePixelFormat(message.subarray(4)));
         return true;
       }
-      case ClientMessageType.SetEncodings: {
+      case ClientMessage.SetEncodings: {
         const header = this.#queue.peek(4);
         if (!header) return false;
         const message = this.#queue.take(4 + 4 * header.readUInt16BE(2));
@@ -211,7 +213,7 @@ export class RfbServerSession {
         for (let offset = 4; offset < message.length; offset += 4) this.#encodings.push(message.readInt32BE(offset));
         return true;
       }
-      case ClientMessageType.FramebufferUpdateRequest: {
+      case ClientMessage.FramebufferUpdateRequest: {
         const message = this.#queue.take(10);
         if (!message) return false;
         const rect = {
@@ -223,25 +225,25 @@ export class RfbServerSession {
         this.#handleUpdateRequest(message[1] !== 0, rect);
         return true;
       }
-      case ClientMessageType.KeyEvent: {
+      case ClientMessage.KeyEvent: {
         const message = this.#queue.take(8);
         if (!message) return false;
         this.#options.onInput({ type: 'key', down: message[1] !== 0, keysym: message.readUInt32BE(4) });
         return true;
       }
-      case ClientMessageType.PointerEvent: {
+      case ClientMessage.PointerEvent: {
         const message = this.#queue.take(6);
         if (!message) return false;
         this.#options.onInput({ type: 'pointer', mask: message[1]!, x: message.readUInt16BE(2), y: message.readUInt16BE(4) });
         return true;
       }
-      case ClientMessageType.ClientCutText: {
+      case ClientMessage.ClientCutText: {
         const header = this.#queue.peek(8);
         if (!header) return false;
         // A negative length is the Extended Clipboard form; its payload is |length| bytes.
         const length = Math.abs(header.readInt32BE(4));
         if (length > MAX_CLIENT_CUT_TEXT) {
-          throw new RfbError(RfbErrorCode.Protocol, `ClientCutText of ${length} bytes is too long`);
+          throw new VncSessionError(VncSessionFailure.Protocol, `ClientCutText of ${length} bytes is too long`);
         }
         const message = this.#queue.take(8 + length);
         if (!message) return false;
@@ -250,7 +252,7 @@ export class RfbServerSession {
       }
       default:
         // Message lengths depend on the type, so after an unknown one the stream cannot be resynchronised.
-        throw new RfbError(RfbErrorCode.Protocol, `unknown client message type ${type}`);
+        throw new VncSessionError(VncSessionFailure.Protocol, `unknown client message type ${type}`);
     }
   }
 
@@ -275,7 +277,7 @@ export class RfbServerSession {
   #sendUpdate(rects: Rect[]): void {
     const { framebuffer } = this.#options;
     const header = Buffer.alloc(4);
-    header.writeUInt8(ServerMessageType.FramebufferUpdate, 0);
+    header.writeUInt8(FRAMEBUFFER_UPDATE, 0);
     header.writeUInt16BE(rects.length, 2);
     const chunks: Buffer[] = [header];
     for (const rect of rects) {
@@ -284,7 +286,7 @@ export class RfbServerSession {
       rectHeader.writeUInt16BE(rect.y, 2);
       rectHeader.writeUInt16BE(rect.width, 4);
       rectHeader.writeUInt16BE(rect.height, 6);
-      rectHeader.writeInt32BE(Encoding.Raw, 8);
+      rectHeader.writeInt32BE(RAW_ENCODING, 8);
       chunks.push(rectHeader, this.#encoder.encodeRect(framebuffer, rect));
       framebuffer.markSent(this.#sent, rect);
     }

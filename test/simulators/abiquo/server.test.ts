@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { AbiquoSimulator, type AbiquoSimulatorOptions } from '../../../src/upstreams/abiquo/simulator/index.js';
+import { AbiquoSimulator, type AbiquoSimulatorOptions } from '../../../src/simulators/abiquo/index.js';
 
 let sim: AbiquoSimulator | null = null;
 const readers: Array<ReadableStreamDefaultReader<Uint8Array>> = [];
