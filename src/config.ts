@@ -7,6 +7,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { JWT_SECRET_ENV, authSchema, checkAuthAgainstConfig } from './auth/config-schema.js';
+import { backoffSchema } from './upstreams/shared/backoff.js';
 
 const consoleMode = z.enum(['GATEWAY', 'DIRECT', 'UPSTREAM']);
 
@@ -123,6 +124,12 @@ const abiquoProvider = z
     tokenFile: z.object({ path: z.string().min(1) }).strict().optional(),
     consoleMode: z.literal('GATEWAY').default('GATEWAY'),
     timeouts: timeoutsSchema,
+    /** Milliseconds between a VM event and the refresh of its enterprise; events inside the window share one refresh. @default 250 */
+    refreshDebounceMs: z.number().int().min(0).default(250),
+    /** Milliseconds between full walks that catch anything events missed; 0 turns them off. @default 300000 */
+    resyncIntervalMs: z.number().int().min(0).default(300_000),
+    /** Reconnect backoff of the event stream, milliseconds. @default { initialMs: 1000, maxMs: 60000 } */
+    backoff: backoffSchema({ initialMs: 1_000, maxMs: 60_000 }),
   })
   .strict()
   .refine(...needsCredentials);
@@ -131,6 +138,19 @@ const drpProvider = z
   .object({
     ...providerBase,
     kind: z.literal('drp'),
+    /** Milliseconds to wait for DRP to acknowledge `register`/`deregister`. @default 5000 */
+    ackTimeoutMs: z.number().int().positive().default(5_000),
+    /** Milliseconds for the WebSocket handshake and the token request. @default 10000 */
+    connectTimeoutMs: z.number().int().positive().default(10_000),
+    /** Reconnect backoff of the event socket, milliseconds. @default { initialMs: 500, maxMs: 30000 } */
+    reconnect: backoffSchema({ initialMs: 500, maxMs: 30_000 }),
+    /** Lifetime asked for password-derived tokens, seconds; refreshed at half-life. @default 3600 */
+    tokenTtlSeconds: z.number().int().positive().default(3_600),
+    /**
+     * How often DRP pings, milliseconds. No ping or data for twice this long means the server is dead
+     * and the socket is reopened; 0 turns this detection off. @default 54000 (DRP's ping period)
+     */
+    serverPingIntervalMs: z.number().int().min(0).default(54_000),
   })
   .strict()
   .refine(...needsCredentials);

@@ -5,6 +5,9 @@
 import type { GatewayConfig, ProviderConfig } from '../config.js';
 import type { EventBus } from '../events/bus.js';
 import type { Logger } from '../logger.js';
+import { Registry } from 'prom-client';
+import { systemClock } from '../clock.js';
+import type { UpstreamDeps as KindDeps } from './descriptor.js';
 import { createAbiquoProvider } from './abiquo/provider.js';
 import { CloudTowerProvider } from './cloudtower/provider.js';
 import { DrpEventSource } from './drp/source.js';
@@ -19,9 +22,14 @@ type Factory<K extends ProviderConfig['kind']> = (config: Extract<ProviderConfig
 
 const factories: { [K in ProviderConfig['kind']]: Factory<K> } = {
   cloudtower: (config) => new CloudTowerProvider(config),
-  abiquo: (config, deps) => createAbiquoProvider(config, { publisher: deps.bus, logger: deps.logger }),
-  drp: (config, deps) => new DrpEventSource(config, deps),
+  abiquo: (config, deps) => createAbiquoProvider(config, kindDeps(deps)),
+  drp: (config, deps) => new DrpEventSource(config, kindDeps(deps)),
 };
+
+/** Transitional until the descriptor registry: no kind registers metrics yet, so a private registry stands in. */
+function kindDeps(deps: UpstreamDeps): KindDeps & { events: EventBus } {
+  return { logger: deps.logger, events: deps.bus, metrics: new Registry(), clock: systemClock };
+}
 
 export function isProvider(upstream: Upstream): upstream is Provider {
   return typeof (upstream as Partial<Provider>).listVms === 'function';

@@ -10,7 +10,9 @@ import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
 import { UpstreamAuthFailedError, UpstreamResponseError } from '../../errors.js';
 import { timeUpstreamCall } from '../../observability/upstream-calls.js';
-import { transportError } from '../http-errors.js';
+import { tokenAuthorization } from '../shared/auth-headers.js';
+import { tlsSocketOptions } from '../shared/tls.js';
+import { transportError } from '../shared/transport-errors.js';
 import type { TlsOptions } from '../types.js';
 
 export type CloudTowerAuth =
@@ -81,11 +83,7 @@ export class CloudTowerClient {
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 15_000;
     this.pool = new Pool(url.origin, {
       connections: opts.connections ?? 16,
-      connect: {
-        timeout: opts.connectTimeoutMs ?? 5_000,
-        ...(opts.tls?.ca ? { ca: opts.tls.ca } : {}),
-        ...(opts.tls?.insecure ? { rejectUnauthorized: false } : {}),
-      },
+      connect: { timeout: opts.connectTimeoutMs ?? 5_000, ...tlsSocketOptions(opts.tls) },
       headersTimeout: this.requestTimeoutMs,
       bodyTimeout: this.requestTimeoutMs,
     });
@@ -177,7 +175,7 @@ export class CloudTowerClient {
       'content-language': 'en-US',
       accept: 'application/json',
     };
-    if (token) headers.authorization = token;
+    if (token) headers.authorization = tokenAuthorization(token, null);
     return timeUpstreamCall(this.name, `POST ${path}`, async () => {
       let res: Dispatcher.ResponseData;
       try {
