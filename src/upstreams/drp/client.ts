@@ -50,8 +50,9 @@ export class DrpEventClient {
   readonly #tls: TlsOptions;
   readonly #connectTimeoutMs: number;
   readonly #idleTimeoutMs: number;
-  /** A configured long-lived token; null when tokens come from the password (#tokens). */
-  readonly #staticToken: string | null;
+  /** The bearer token for the next connection: the configured one, or one exchanged for the password. */
+  readonly #bearer: () => Promise<string>;
+  /** Password-derived tokens; null with a configured token. */
   readonly #tokens: DrpTokenSource | null;
   readonly #dispatcher: Agent;
   readonly #backoff: Backoff;
@@ -89,11 +90,12 @@ export class DrpEventClient {
       headersTimeout: config.connectTimeoutMs,
       bodyTimeout: config.connectTimeoutMs,
     });
-    this.#staticToken = config.token ?? null;
-    if (config.token !== undefined) {
+    const { token } = config;
+    if (token !== undefined) {
       this.#tokens = null;
+      this.#bearer = () => Promise.resolve(token);
     } else if (config.username !== undefined && config.password !== undefined) {
-      this.#tokens = new DrpTokenSource({
+      const tokens = new DrpTokenSource({
         name: config.name,
         baseUrl: base.origin,
         username: config.username,
@@ -103,6 +105,8 @@ export class DrpEventClient {
         clock: deps.clock,
         onRefreshError: (err) => this.#recordError(err),
       });
+      this.#tokens = tokens;
+      this.#bearer = () => tokens.bearer();
     } else {
       throw new TypeError(`drp provider "${config.name}" needs a token or a username and password`);
     }
@@ -170,7 +174,7 @@ export class DrpEventClient {
     if (this.#closed) return;
     let bearer: string;
     try {
-      bearer = this.#staticToken ?? (await this.#tokens!.bearer());
+      bearer = await this.#bearer();
     } catch (err) {
       this.#recordError(err);
       this.#scheduleReconnect();
