@@ -16,6 +16,7 @@ import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { AbiquoClient } from '../src/upstreams/abiquo/client.js';
+import { providerSchema, type AbiquoProviderConfig } from '../src/config.js';
 import { AbiquoSimulator, generateAbiquoData } from '../src/simulators/abiquo/index.js';
 
 const ENTERPRISES = 100;
@@ -56,7 +57,10 @@ async function runBench(): Promise<void> {
     console.log(`abiquo walk: ${ENTERPRISES} enterprises x ${VMS_PER_ENTERPRISE} VMs, ${LATENCY_MS} ms latency, page size ${PAGE_SIZE}`);
     console.log('concurrency  requests  vms    time ms  floor ms  ratio  max in flight');
     for (const concurrency of [1, 8]) {
-      const client = new AbiquoClient({ name: 'bench', url: apiUrl, auth: { username: 'admin', password: 'xabiquo' }, concurrency, pageSize: PAGE_SIZE });
+      const client = new AbiquoClient(
+        providerSchema.parse({ kind: 'abiquo', name: 'bench', url: apiUrl, username: 'admin', password: 'xabiquo', concurrency, pageSize: PAGE_SIZE }) as AbiquoProviderConfig,
+        {},
+      );
       await ask('reset');
       const started = performance.now();
       const result = await client.walk();

@@ -7,23 +7,29 @@ import type { Registry } from 'prom-client';
 import type { z } from 'zod';
 import type { Clock } from '../clock.js';
 import type { EventBus } from '../events/bus.js';
+import type { EventPublisher } from '../events/types.js';
 import type { Logger } from '../logger.js';
 import type { Provider, Upstream } from './types.js';
+
+/**
+ * The part of the event bus an upstream sees: it publishes, and an upstream that registers interest
+ * upstream (DRP) follows the bus's subscribers so it asks only for what somebody reads.
+ */
+export type UpstreamEvents = EventPublisher & Pick<EventBus, 'onSubscribe' | 'onUnsubscribe'>;
 
 /** What every upstream gets from the gateway; nothing else is shared between kinds. */
 export interface UpstreamDeps {
   /** Already bound to the provider (`{ provider: <name> }`). */
   logger: Logger;
-  /**
-   * Where the upstream publishes its events, including `upstreams.connected/disconnected.<name>`.
-   * The bus itself, not only a publisher: an upstream that registers interest upstream (DRP) follows
-   * the bus's subscribers so it asks only for what somebody reads.
-   */
-  events: EventBus;
+  /** Where the upstream publishes its events, including `upstreams.connected/disconnected.<name>`. */
+  events: UpstreamEvents;
   /** The gateway's metrics registry. */
   metrics: Registry;
   clock: Clock;
 }
+
+/** The dependencies of an upstream (or a part of one) that only publishes events. */
+export type PublishingUpstreamDeps = Omit<UpstreamDeps, 'events'> & { events: EventPublisher };
 
 /** What a kind offers; the GraphQL layer and the registry read it instead of probing instances. */
 export interface UpstreamCapabilities {

@@ -15,7 +15,10 @@ import {
   isGatewayError,
 } from '../../errors.js';
 import { timeUpstreamCall } from '../../observability/upstream-calls.js';
-import { transportError } from '../http-errors.js';
+import type { AbiquoProviderConfig } from '../../config.js';
+import { basicAuthorization, tokenAuthorization } from '../shared/auth-headers.js';
+import { tlsSocketOptions } from '../shared/tls.js';
+import { transportError } from '../shared/transport-errors.js';
 import type { TlsOptions } from '../types.js';
 import { createLimiter, type Limiter } from './limiter.js';
 import { formatMediaType, type AbiquoFormat } from './media-types.js';
@@ -31,31 +34,11 @@ import {
 } from './model.js';
 import { parseXmlRoot } from './xml.js';
 
-export type AbiquoAuth =
-  | { username: string; password: string }
-  /** Sent as `Authorization: <scheme> <token>`. */
-  | { token: string; scheme?: 'Token' | 'Bearer' };
-
-export interface AbiquoClientOptions {
-  /** Provider name, used in error messages. */
-  name: string;
-  /** API root, e.g. `https://abiquo.example/api`. A bare origin means `<origin>/api`. */
-  url: string;
-  auth: AbiquoAuth;
-  /** `version` parameter of the media types. @default '4.7' */
-  apiVersion?: string;
-  /** Wire format: json (API 3.0+) or xml (older APIs). @default 'json' */
-  format?: AbiquoFormat;
-  /** Collection page size (`limit`). @default 25 */
-  pageSize?: number;
-  /** Enterprises whose VMs are fetched at once (walks and single refreshes together). @default 8 */
-  concurrency?: number;
-  tls?: TlsOptions;
-  /** Milliseconds to connect. @default 5000 */
-  connectTimeoutMs?: number;
-  /** Milliseconds allowed for the headers, and again for the body, of each request. @default 15000 */
-  requestTimeoutMs?: number;
-}
+/** The config fields the client reads; `url` is the API root (a bare origin means `<origin>/api`). */
+export type AbiquoClientConfig = Pick<
+  AbiquoProviderConfig,
+  'name' | 'url' | 'username' | 'password' | 'token' | 'tokenScheme' | 'apiVersion' | 'format' | 'pageSize' | 'concurrency' | 'timeouts'
+>;
 
 export interface AbiquoEnterpriseVm {
   enterpriseId: number;
@@ -76,10 +59,13 @@ export interface AbiquoWalkResult {
   errors: AbiquoWalkError[];
 }
 
-/** `Authorization` header value for these credentials. Contains a secret: never log it. */
-export function authorizationHeader(auth: AbiquoAuth): string {
-  if ('token' in auth) return `${auth.scheme ?? 'Token'} ${auth.token}`;
-  return `Basic ${Buffer.from(`${auth.username}:${auth.password}`, 'utf8').toString('base64')}`;
+/** `Authorization` header value for the configured credentials (a token wins). Contains a secret: never log it. */
+export function abiquoAuthorization(config: Pick<AbiquoProviderConfig, 'name' | 'username' | 'password' | 'token' | 'tokenScheme'>): string {
+  if (config.token !== undefined) return tokenAuthorization(config.token, config.tokenScheme);
+  if (config.username === undefined || config.password === undefined) {
+    throw new TypeError(`abiquo provider "${config.name}" needs a token or a username and password`);
+  }
+  return basicAuthorization(config.username, config.password);
 }
 
 /** The API root URL (no trailing slash) for a configured URL; a bare origin gets `/api`. */
@@ -116,26 +102,22 @@ export class AbiquoClient {
   readonly #pageSize: number;
   readonly #limit: Limiter;
 
-  constructor(opts: AbiquoClientOptions) {
-    this.name = opts.name;
-    this.apiRoot = apiRootOf(opts.url);
-    this.format = opts.format ?? 'json';
-    this.#authorization = authorizationHeader(opts.auth);
-    this.#version = opts.apiVersion ?? '4.7';
-    this.#pageSize = opts.pageSize ?? 25;
-    const concurrency = opts.concurrency ?? 8;
-    this.#limit = createLimiter(concurrency);
-    const requestTimeoutMs = opts.requestTimeoutMs ?? 15_000;
+  constructor(config: AbiquoClientConfig, tls: TlsOptions) {
+    this.name = config.name;
+    this.apiRoot = apiRootOf(config.url);
+    this.format = config.format;
+    this.#authorization = abiquoAuthorization(config);
+    this.#version = config.apiVersion;
+    this.#pageSize = config.pageSize;
+    // Enterprises whose VMs are fetched at once (walks and single refreshes together).
+    this.#limit = createLimiter(config.concurrency);
     this.#pool = new Pool(this.apiRoot.origin, {
       // One spare connection for the enterprise list and readiness probes beside a full walk.
-      connections: concurrency + 1,
-      connect: {
-        timeout: opts.connectTimeoutMs ?? 5_000,
-        ...(opts.tls?.ca ? { ca: opts.tls.ca } : {}),
-        ...(opts.tls?.insecure ? { rejectUnauthorized: false } : {}),
-      },
-      headersTimeout: requestTimeoutMs,
-      bodyTimeout: requestTimeoutMs,
+      connections: config.concurrency + 1,
+      connect: { timeout: config.timeouts.connectMs, ...tlsSocketOptions(tls) },
+      // requestMs bounds the headers, and again the body, of each request.
+      headersTimeout: config.timeouts.requestMs,
+      bodyTimeout: config.timeouts.requestMs,
     });
   }
 

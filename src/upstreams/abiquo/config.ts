@@ -1,5 +1,6 @@
 /** The `abiquo` entry of `providers[]`, with every default. */
 import { z } from 'zod';
+import { backoffSchema } from '../shared/backoff.js';
 import { httpUrl, needsCredentials, providerBase, timeoutsSchema } from '../shared/config.js';
 
 export const abiquoConfigSchema = z
@@ -32,6 +33,12 @@ export const abiquoConfigSchema = z
     /** Abiquo consoles go through the gateway only. @default GATEWAY */
     consoleMode: z.literal('GATEWAY').default('GATEWAY'),
     timeouts: timeoutsSchema,
+    /** Milliseconds between a VM event and the refresh of its enterprise; events inside the window share one refresh. @default 250 */
+    refreshDebounceMs: z.number().int().min(0).default(250),
+    /** Milliseconds between full walks that catch anything events missed; 0 turns them off. @default 300000 */
+    resyncIntervalMs: z.number().int().min(0).default(300_000),
+    /** Reconnect backoff of the event stream, milliseconds. @default { initialMs: 1000, maxMs: 60000 } */
+    backoff: backoffSchema({ initialMs: 1_000, maxMs: 60_000 }),
   })
   .strict()
   .refine(...needsCredentials);

@@ -7,5 +7,5 @@ export const abiquoKind = defineUpstreamKind({
   kind: 'abiquo',
   configSchema: abiquoConfigSchema,
   provides: { vms: true, consoles: true, events: true },
-  create: (config, deps) => createAbiquoProvider(config, { publisher: deps.events, logger: deps.logger }),
+  create: (config, deps) => createAbiquoProvider(config, deps),
 });

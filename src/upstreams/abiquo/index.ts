@@ -1,10 +1,10 @@
 /** The Abiquo provider: REST walk, Outbound API event stream, websockify token file. */
 export { createAbiquoProvider } from './provider.js';
-export type { AbiquoProvider, AbiquoProviderDeps, AbiquoProviderOptions, AbiquoCacheState, AbiquoCacheUpdate } from './provider.js';
-export { AbiquoClient, apiRootOf, authorizationHeader } from './client.js';
-export type { AbiquoAuth, AbiquoClientOptions, AbiquoWalkResult, AbiquoWalkError, AbiquoEnterpriseVm } from './client.js';
-export { AbiquoEventStream, DEFAULT_STREAM_ACTIONS } from './stream.js';
-export type { AbiquoEventStreamOptions, AbiquoEventStreamState } from './stream.js';
+export type { AbiquoProvider, AbiquoTestOverrides, AbiquoCacheState, AbiquoCacheUpdate } from './provider.js';
+export { AbiquoClient, apiRootOf, abiquoAuthorization } from './client.js';
+export type { AbiquoClientConfig, AbiquoWalkResult, AbiquoWalkError, AbiquoEnterpriseVm } from './client.js';
+export { AbiquoEventStream } from './stream.js';
+export type { AbiquoStreamConfig, AbiquoStreamHandlers, AbiquoEventStreamState } from './stream.js';
 export { parseAbiquoEvent } from './events.js';
 export type { AbiquoEvent } from './events.js';
 export { SseParser } from './sse.js';
@@ -12,4 +12,3 @@ export type { SseMessage } from './sse.js';
 export { TokenFileWriter, renderTokenFile } from './token-file.js';
 export type { TokenFileFs, TokenFileState, TokenFileWriterOptions } from './token-file.js';
 export type { AbiquoEnterprise, AbiquoVm, AbiquoLink } from './model.js';
-export type { Timers } from './timers.js';

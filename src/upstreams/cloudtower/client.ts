@@ -12,7 +12,9 @@ import type { z } from 'zod';
 import { UpstreamAuthFailedError, UpstreamResponseError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { timeUpstreamCall } from '../../observability/upstream-calls.js';
-import { transportError } from '../http-errors.js';
+import { tokenAuthorization } from '../shared/auth-headers.js';
+import { tlsSocketOptions } from '../shared/tls.js';
+import { transportError } from '../shared/transport-errors.js';
 import type { TlsOptions } from '../types.js';
 import { errorAnswer, getVmsAnswer, loginAnswer, parseAnswer, vmCountAnswer, vncAnswer, type CloudTowerVm, type CloudTowerVnc } from './answers.js';
 
@@ -68,11 +70,7 @@ export class CloudTowerClient {
     this.logger = opts.logger;
     this.pool = new Pool(url.origin, {
       connections: opts.connections ?? 16,
-      connect: {
-        timeout: opts.connectTimeoutMs,
-        ...(opts.tls?.ca ? { ca: opts.tls.ca } : {}),
-        ...(opts.tls?.insecure ? { rejectUnauthorized: false } : {}),
-      },
+      connect: { timeout: opts.connectTimeoutMs, ...tlsSocketOptions(opts.tls) },
       headersTimeout: opts.requestTimeoutMs,
       bodyTimeout: opts.requestTimeoutMs,
     });
@@ -149,7 +147,7 @@ export class CloudTowerClient {
       'content-language': 'en-US',
       accept: 'application/json',
     };
-    if (token) headers.authorization = token;
+    if (token) headers.authorization = tokenAuthorization(token, null);
     return timeUpstreamCall(this.name, `POST ${path}`, async () => {
       let res: Dispatcher.ResponseData;
       try {

@@ -9,7 +9,7 @@ import type { DrpEventClient } from './client.js';
 
 /** Install before subscribers arrive (subscriptions made earlier are not counted). Returns an uninstaller. */
 export function bridgeBusToDrp(
-  bus: EventBus,
+  bus: Pick<EventBus, 'onSubscribe' | 'onUnsubscribe'>,
   client: Pick<DrpEventClient, 'name' | 'acquire' | 'release'>,
   onAcquireError: (err: unknown) => void = () => {},
 ): () => void {

@@ -7,5 +7,5 @@ export const drpKind = defineUpstreamKind({
   kind: 'drp',
   configSchema: drpConfigSchema,
   provides: { vms: false, consoles: false, events: true },
-  create: (config, deps) => new DrpEventSource(config, { bus: deps.events, logger: deps.logger }),
+  create: (config, deps) => new DrpEventSource(config, deps),
 });

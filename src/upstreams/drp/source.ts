@@ -1,15 +1,14 @@
 /**
  * DRP as a configured upstream: an event-only source. Its registrations follow the bus's subscribers
- * (bus-bridge.ts), and its connection changes are published as GATEWAY events.
+ * (bus-bridge.ts); its connection changes are published by the client like every streaming upstream's.
  */
-import { readFileSync } from 'node:fs';
 import type { DrpProviderConfig } from '../../config.js';
 import type { EventBus } from '../../events/bus.js';
-import type { Logger } from '../../logger.js';
+import type { UpstreamDeps } from '../descriptor.js';
+import { loadTls } from '../shared/tls.js';
 import type { ReadyStatus, Upstream, UpstreamStateRecord } from '../types.js';
 import { bridgeBusToDrp } from './bus-bridge.js';
 import { DrpEventClient } from './client.js';
-import { publishUpstreamChange } from '../../events/gateway-events.js';
 
 export class DrpEventSource implements Upstream {
   readonly kind = 'drp' as const;
@@ -17,19 +16,12 @@ export class DrpEventSource implements Upstream {
   readonly client: DrpEventClient;
   private readonly unbridge: () => void;
 
-  constructor(config: DrpProviderConfig, deps: { bus: EventBus; logger: Logger }) {
+  /** Registrations follow `deps.events`' subscribers. */
+  constructor(config: DrpProviderConfig, deps: UpstreamDeps) {
     this.name = config.name;
-    this.client = new DrpEventClient({
-      name: config.name,
-      url: config.url,
-      auth: config.token ? { token: config.token } : { username: config.username ?? '', password: config.password ?? '' },
-      tls: { ...(config.tls.ca ? { ca: readFileSync(config.tls.ca, 'utf8') } : {}), insecure: config.tls.insecure },
-      publisher: deps.bus,
-      logger: deps.logger,
-      onConnectionChange: (change) => publishUpstreamChange(deps.bus, { provider: change.provider, kind: 'drp', connected: change.connected, error: change.error }),
-    });
-    this.unbridge = bridgeBusToDrp(deps.bus, this.client, (err) =>
-      deps.logger.warn({ provider: config.name, reason: err instanceof Error ? err.message : 'unknown' }, 'DRP registration not acknowledged yet'),
+    this.client = new DrpEventClient(config, loadTls(config.tls), deps);
+    this.unbridge = bridgeBusToDrp(deps.events, this.client, (err) =>
+      deps.logger.warn({ reason: err instanceof Error ? err.message : 'unknown' }, 'DRP registration not acknowledged yet'),
     );
     this.client.start();
   }
@@ -44,8 +36,8 @@ export class DrpEventSource implements Upstream {
     return { connected, lastEventAt, registrations, lastError };
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
     this.unbridge();
-    await this.client.close();
+    return this.client.close();
   }
 }

@@ -4,7 +4,9 @@
  * on every connection limits what a captured handshake reveals.
  */
 import { request, type Dispatcher } from 'undici';
-import { UpstreamAuthFailedError, UpstreamResponseError, UpstreamUnavailableError } from '../../errors.js';
+import { UpstreamAuthFailedError, UpstreamResponseError } from '../../errors.js';
+import { basicAuthorization } from '../shared/auth-headers.js';
+import { transportError } from '../shared/transport-errors.js';
 import { tokenPath } from './wire.js';
 
 export interface DrpToken {
@@ -40,12 +42,12 @@ export async function fetchDrpToken(options: FetchDrpTokenOptions): Promise<DrpT
       method: 'GET',
       dispatcher: options.dispatcher,
       headers: {
-        authorization: `Basic ${Buffer.from(`${options.username}:${options.password}`).toString('base64')}`,
+        authorization: basicAuthorization(options.username, options.password),
         accept: 'application/json',
       },
     });
   } catch (err) {
-    throw new UpstreamUnavailableError(provider, `token request failed (${networkReason(err)})`, { cause: err });
+    throw transportError(provider, err, 'token request failed');
   }
   const { statusCode } = response;
   const text = await response.body.text().catch(() => '');
@@ -65,15 +67,4 @@ export async function fetchDrpToken(options: FetchDrpTokenOptions): Promise<DrpT
     throw new UpstreamResponseError(provider, 'the token endpoint answered without a Token');
   }
   return { value: token, issuedAtMs, expiresAtMs: issuedAtMs + options.ttlSeconds * 1000 };
-}
-
-/** A secret-free reason: the error code (ECONNREFUSED, DEPTH_ZERO_SELF_SIGNED_CERT...) rather than a message. */
-export function networkReason(err: unknown): string {
-  let current: unknown = err;
-  for (let depth = 0; depth < 4 && current; depth++) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string' && code !== '') return code;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return 'connection failed';
 }

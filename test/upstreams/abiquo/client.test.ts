@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { AbiquoClient, type AbiquoClientOptions } from '../../../src/upstreams/abiquo/client.js';
+import { AbiquoClient, type AbiquoClientConfig } from '../../../src/upstreams/abiquo/client.js';
 import type { AbiquoVm } from '../../../src/upstreams/abiquo/model.js';
 import {
   AbiquoSimulator,
@@ -7,6 +7,7 @@ import {
   simVm,
   type AbiquoSimulatorOptions,
 } from '../../../src/simulators/abiquo/index.js';
+import { abiquoConfig } from './helpers.js';
 
 let sims: AbiquoSimulator[] = [];
 let clients: AbiquoClient[] = [];
@@ -18,15 +19,11 @@ afterEach(async () => {
   clients = [];
 });
 
-async function setup(simOpts: AbiquoSimulatorOptions = {}, clientOpts: Partial<AbiquoClientOptions> = {}) {
+/** `config` goes through the schema; `unchecked` is laid over the result (values the schema refuses). */
+async function setup(simOpts: AbiquoSimulatorOptions = {}, config: Record<string, unknown> = {}, unchecked: Partial<AbiquoClientConfig> = {}) {
   const sim = await AbiquoSimulator.start(simOpts);
   sims.push(sim);
-  const client = new AbiquoClient({
-    name: 'abq',
-    url: sim.apiUrl,
-    auth: { username: 'admin', password: 'xabiquo' },
-    ...clientOpts,
-  });
+  const client = new AbiquoClient({ ...abiquoConfig({ url: sim.apiUrl, username: 'admin', password: 'xabiquo', ...config }), ...unchecked }, {});
   clients.push(client);
   return { sim, client };
 }
@@ -55,7 +52,7 @@ describe('AbiquoClient walk', () => {
   it('reads the same VMs from the XML twin (older APIs)', async () => {
     const { sim, client } = await setup();
     const json = await client.walk();
-    const xmlClient = new AbiquoClient({ name: 'abq', url: sim.apiUrl, auth: { username: 'admin', password: 'xabiquo' }, format: 'xml', apiVersion: '2.6' });
+    const xmlClient = new AbiquoClient(abiquoConfig({ url: sim.apiUrl, username: 'admin', password: 'xabiquo', format: 'xml', apiVersion: '2.6' }), {});
     clients.push(xmlClient);
     const xml = await xmlClient.walk();
     expect(sim.stats().lastAccept).toBe('application/vnd.abiquo.virtualmachines+xml; version=2.6');
@@ -102,7 +99,7 @@ describe('AbiquoClient walk', () => {
   });
 
   it('reports refused credentials as UPSTREAM_AUTH_FAILED without the password', async () => {
-    const { client } = await setup({}, { auth: { username: 'admin', password: 's3cret-wrong' } });
+    const { client } = await setup({}, { password: 's3cret-wrong' });
     const err = await client.walk().catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'UPSTREAM_AUTH_FAILED' });
     expect(String((err as Error).message)).not.toContain('s3cret-wrong');
@@ -110,9 +107,9 @@ describe('AbiquoClient walk', () => {
   });
 
   it.each(['Token', 'Bearer'] as const)('authenticates with %s tokens', async (scheme) => {
-    const { client } = await setup({ tokens: ['tok-1'] }, { auth: { token: 'tok-1', scheme } });
+    const { client } = await setup({ tokens: ['tok-1'] }, { username: undefined, password: undefined, token: 'tok-1', tokenScheme: scheme });
     expect((await client.listEnterprises()).length).toBe(3);
-    const bad = new AbiquoClient({ name: 'abq', url: sims[0]!.apiUrl, auth: { token: 'nope', scheme } });
+    const bad = new AbiquoClient(abiquoConfig({ url: sims[0]!.apiUrl, token: 'nope', tokenScheme: scheme }), {});
     clients.push(bad);
     await expect(bad.listEnterprises()).rejects.toMatchObject({ code: 'UPSTREAM_AUTH_FAILED' });
   });
@@ -124,7 +121,7 @@ describe('AbiquoClient walk', () => {
   });
 
   it('never follows a virtualmachines link to another origin', async () => {
-    const { sim, client } = await setup({ publicBaseUrl: 'http://other-host.invalid' }, { pageSize: 0 });
+    const { sim, client } = await setup({ publicBaseUrl: 'http://other-host.invalid' }, {}, { pageSize: 0 });
     const result = await client.walk();
     expect(result.vms).toEqual([]);
     expect(result.errors.map((e) => e.enterpriseId)).toEqual([1, 2, 3]);
@@ -139,7 +136,7 @@ describe('AbiquoClient walk', () => {
   });
 
   it('maps an upstream that never answers to UPSTREAM_UNAVAILABLE after the request timeout', async () => {
-    const { sim, client } = await setup({}, { requestTimeoutMs: 200 });
+    const { sim, client } = await setup({}, { timeouts: { requestMs: 200 } });
     sim.setFault('enterprises', 'hang');
     await expect(client.listEnterprises()).rejects.toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', message: expect.stringContaining('timed out') });
   });

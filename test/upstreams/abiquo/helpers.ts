@@ -1,7 +1,20 @@
-/** Test doubles for the Abiquo tests: hand-driven timers, a recording event publisher, update waiters. */
+/** Test doubles for the Abiquo tests: hand-driven timers, a recording event publisher, update waiters, config and deps. */
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import type { Clock } from '../../../src/clock.js';
+import { providerSchema, type AbiquoProviderConfig } from '../../../src/config.js';
 import type { EventPublisher, GatewayEventInput } from '../../../src/events/types.js';
 import type { AbiquoCacheUpdate, AbiquoProvider } from '../../../src/upstreams/abiquo/provider.js';
-import type { Timers } from '../../../src/upstreams/abiquo/timers.js';
+import type { PublishingUpstreamDeps } from '../../../src/upstreams/descriptor.js';
+
+/** A validated `abiquo` provider entry: the schema supplies every default the test does not set. */
+export function abiquoConfig(input: Record<string, unknown>): AbiquoProviderConfig {
+  return providerSchema.parse({ kind: 'abiquo', name: 'abq', ...input }) as AbiquoProviderConfig;
+}
+
+export function upstreamDeps(events: EventPublisher, clock: Clock): PublishingUpstreamDeps {
+  return { logger: pino({ level: 'silent' }), events, metrics: new Registry(), clock };
+}
 
 export interface PendingTimer {
   id: number;
@@ -9,11 +22,15 @@ export interface PendingTimer {
   fn: () => void;
 }
 
-/** Timers that only fire when the test says so. */
-export class ManualTimers implements Timers {
+/** Timers that only fire when the test says so; the time itself is real. */
+export class ManualTimers implements Clock {
   readonly pending: PendingTimer[] = [];
   #nextId = 1;
   #waiters: Array<{ pred: (t: PendingTimer) => boolean; resolve: (t: PendingTimer) => void }> = [];
+
+  now(): number {
+    return Date.now();
+  }
 
   setTimeout(fn: () => void, ms: number): number {
     const timer = { id: this.#nextId++, ms, fn };

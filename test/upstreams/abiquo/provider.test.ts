@@ -3,7 +3,7 @@ import { promises as fsp } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createAbiquoProvider, type AbiquoProvider, type AbiquoProviderOptions } from '../../../src/upstreams/abiquo/provider.js';
+import { createAbiquoProvider, type AbiquoProvider } from '../../../src/upstreams/abiquo/provider.js';
 import {
   AbiquoSimulator,
   defaultAbiquoData,
@@ -11,7 +11,7 @@ import {
   type AbiquoSimEnterprise,
   type AbiquoSimulatorOptions,
 } from '../../../src/simulators/abiquo/index.js';
-import { ManualTimers, RecordingPublisher, UpdateLog } from './helpers.js';
+import { ManualTimers, RecordingPublisher, UpdateLog, abiquoConfig, upstreamDeps } from './helpers.js';
 
 let sim: AbiquoSimulator | null = null;
 let provider: AbiquoProvider | null = null;
@@ -32,14 +32,13 @@ afterEach(async () => {
 const DEBOUNCE = 250;
 const page = { skip: 0, first: 1000 };
 
-async function setup(simOpts: AbiquoSimulatorOptions = {}, opts: Partial<AbiquoProviderOptions> = {}) {
+async function setup(simOpts: AbiquoSimulatorOptions = {}, opts: Record<string, unknown> = {}) {
   sim = await AbiquoSimulator.start(simOpts);
   const timers = new ManualTimers();
   const publisher = new RecordingPublisher();
   const tokenPath = join(dir, 'tokens.cfg');
   provider = createAbiquoProvider(
-    {
-      name: 'abq',
+    abiquoConfig({
       url: sim.apiUrl,
       username: 'admin',
       password: 'xabiquo',
@@ -48,8 +47,9 @@ async function setup(simOpts: AbiquoSimulatorOptions = {}, opts: Partial<AbiquoP
       resyncIntervalMs: 0,
       backoff: { initialMs: 1000 },
       ...opts,
-    },
-    { publisher, timers, random: () => 0.5 },
+    }),
+    upstreamDeps(publisher, timers),
+    { random: () => 0.5 },
   );
   const updates = new UpdateLog(provider);
   return { sim, provider, timers, publisher, tokenPath, updates };
@@ -304,7 +304,7 @@ describe('Abiquo provider: events', () => {
     ctx.sim.emitVmEvent(9, 90, 'DEPLOY_FINISH');
     ctx.sim.emitVmEvent(77, 770, 'DEPLOY_FINISH'); // an enterprise that does not exist at all
     await ctx.publisher.waitFor((e) => e.key === 'abq:77/770');
-    expect(ctx.publisher.events.map((e) => e.key)).toEqual(['abq:9/90', 'abq:77/770']);
+    expect(ctx.publisher.events.filter((e) => e.source === 'ABIQUO').map((e) => e.key)).toEqual(['abq:9/90', 'abq:77/770']);
     const timers = ctx.timers.pending.filter((t) => t.ms === DEBOUNCE);
     expect(timers).toHaveLength(1);
     ctx.timers.fire(timers[0]!);
@@ -323,8 +323,8 @@ describe('Abiquo provider: events', () => {
     await ctx.sim.close();
     sim = null;
     provider = createAbiquoProvider(
-      { name: 'abq', url, username: 'admin', password: 'xabiquo', events: { enabled: false }, resyncIntervalMs: 0 },
-      { publisher: new RecordingPublisher(), timers: new ManualTimers() },
+      abiquoConfig({ url, username: 'admin', password: 'xabiquo', events: { enabled: false }, resyncIntervalMs: 0 }),
+      upstreamDeps(new RecordingPublisher(), new ManualTimers()),
     );
     await expect(provider.listVms(page)).rejects.toMatchObject({ code: 'UPSTREAM_UNAVAILABLE' });
     expect(await provider.checkReady()).toMatchObject({ ok: false });

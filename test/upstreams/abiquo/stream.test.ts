@@ -2,8 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { GatewayError } from '../../../src/errors.js';
 import type { AbiquoEvent } from '../../../src/upstreams/abiquo/events.js';
 import { AbiquoSimulator, type AbiquoSimulatorOptions } from '../../../src/simulators/abiquo/index.js';
-import { AbiquoEventStream, type AbiquoEventStreamOptions } from '../../../src/upstreams/abiquo/stream.js';
-import { ManualTimers } from './helpers.js';
+import { AbiquoEventStream, type AbiquoStreamHandlers } from '../../../src/upstreams/abiquo/stream.js';
+import { ManualTimers, RecordingPublisher, abiquoConfig, upstreamDeps } from './helpers.js';
 
 let sim: AbiquoSimulator | null = null;
 let stream: AbiquoEventStream | null = null;
@@ -30,7 +30,7 @@ class Recorder {
       if (!check()) this.#waiters.push(check);
     });
   }
-  options(): Pick<AbiquoEventStreamOptions, 'onEvent' | 'onConnected' | 'onDisconnected'> {
+  options(): AbiquoStreamHandlers {
     return {
       onEvent: (e) => {
         this.events.push(e);
@@ -48,21 +48,22 @@ class Recorder {
   }
 }
 
-async function setup(simOpts: AbiquoSimulatorOptions = {}, streamOpts: Partial<AbiquoEventStreamOptions> = {}) {
+/** `config` is laid over a valid provider entry whose events.url is the simulator's stream. */
+async function setup(simOpts: AbiquoSimulatorOptions = {}, config: Record<string, unknown> = {}) {
   sim = await AbiquoSimulator.start(simOpts);
   const rec = new Recorder();
   const timers = new ManualTimers();
-  stream = new AbiquoEventStream({
-    name: 'abq',
-    url: sim.streamUrl,
-    auth: { username: 'admin', password: 'xabiquo' },
-    timers,
-    random: () => 0.5,
-    ...rec.options(),
-    ...streamOpts,
-  });
+  const publisher = new RecordingPublisher();
+  const { events, ...rest } = config as { events?: Record<string, unknown> };
+  stream = new AbiquoEventStream(
+    abiquoConfig({ url: sim.apiUrl, username: 'admin', password: 'xabiquo', events: { url: sim.streamUrl, ...events }, ...rest }),
+    {},
+    upstreamDeps(publisher, timers),
+    rec.options(),
+    () => 0.5,
+  );
   stream.start();
-  return { sim, rec, timers, stream };
+  return { sim, rec, timers, stream, publisher };
 }
 
 describe('AbiquoEventStream', () => {
@@ -92,7 +93,7 @@ describe('AbiquoEventStream', () => {
   });
 
   it('subscribes with the configured action filter', async () => {
-    const { sim, rec } = await setup({}, { actions: ['UNDEPLOY_FINISH'] });
+    const { sim, rec } = await setup({}, { events: { actions: ['UNDEPLOY_FINISH'] } });
     await sim.waitForStreams(1);
     sim.deployVm(1, { id: 30 });
     sim.undeployVm(1, 30);
@@ -102,7 +103,7 @@ describe('AbiquoEventStream', () => {
   });
 
   it('reconnects after a drop with full-jitter exponential backoff and reports each connect', async () => {
-    const { sim, rec, timers } = await setup({}, { initialBackoffMs: 1000, maxBackoffMs: 3000 });
+    const { sim, rec, timers } = await setup({}, { backoff: { initialMs: 1000, maxMs: 3000 } });
     await rec.until(() => rec.connects === 1);
 
     sim.refuseStreams(503);
@@ -129,8 +130,45 @@ describe('AbiquoEventStream', () => {
     await rec.until(() => rec.events.length === 1);
   });
 
+  it('publishes upstreams.connected / upstreams.disconnected on connect, drop and reconnect, as DRP does', async () => {
+    const { sim, rec, timers, publisher } = await setup();
+    const transitions = () =>
+      publisher.events
+        .filter((e) => e.source === 'GATEWAY' && e.type === 'upstreams')
+        .map((e) => [`${e.type}.${e.action}.${e.key}`, (e.object as { kind: string }).kind]);
+    await rec.until(() => rec.connects === 1);
+    expect(transitions()).toEqual([['upstreams.connected.abq', 'abiquo']]);
+
+    sim.dropStreams();
+    await publisher.waitFor((e) => e.action === 'disconnected');
+    expect(stream!.state().connected).toBe(false);
+    // A failed attempt while down is no second transition.
+    sim.refuseStreams(503);
+    timers.fire(await timers.waitFor(() => true));
+    await rec.until(() => rec.disconnects.length === 2);
+    expect(transitions()).toEqual([
+      ['upstreams.connected.abq', 'abiquo'],
+      ['upstreams.disconnected.abq', 'abiquo'],
+    ]);
+
+    sim.refuseStreams(null);
+    timers.fire(await timers.waitFor(() => true));
+    await rec.until(() => rec.connects === 2);
+    expect(transitions()).toEqual([
+      ['upstreams.connected.abq', 'abiquo'],
+      ['upstreams.disconnected.abq', 'abiquo'],
+      ['upstreams.connected.abq', 'abiquo'],
+    ]);
+    expect(publisher.events.filter((e) => e.source === 'GATEWAY').map((e) => e.object)).toContainEqual({
+      provider: 'abq',
+      kind: 'abiquo',
+      connected: false,
+      error: null,
+    });
+  });
+
   it('reports refused credentials and keeps retrying', async () => {
-    const { rec, timers } = await setup({}, { auth: { username: 'admin', password: 'wrong' } });
+    const { rec, timers } = await setup({}, { password: 'wrong' });
     await rec.until(() => rec.disconnects.length === 1);
     expect(rec.disconnects[0]).toMatchObject({ code: 'UPSTREAM_AUTH_FAILED' });
     expect(rec.connects).toBe(0);

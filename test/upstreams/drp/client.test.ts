@@ -6,7 +6,11 @@ import { EventBus } from '../../../src/events/bus.js';
 import { parseEventPattern } from '../../../src/events/pattern.js';
 import type { GatewayEvent } from '../../../src/events/types.js';
 import { bridgeBusToDrp } from '../../../src/upstreams/drp/bus-bridge.js';
-import { DrpEventClient, type DrpConnectionChange, type DrpEventClientOptions } from '../../../src/upstreams/drp/client.js';
+import { pino } from 'pino';
+import { systemClock, type Clock } from '../../../src/clock.js';
+import { providerSchema, type DrpProviderConfig } from '../../../src/config.js';
+import type { EventPublisher } from '../../../src/events/types.js';
+import { DrpEventClient } from '../../../src/upstreams/drp/client.js';
 import { startDrpSimulator, type DrpSimulator, type DrpSimulatorOptions } from '../../../src/simulators/drp/index.js';
 import type { TlsOptions } from '../../../src/upstreams/types.js';
 import { ManualTimers, RecordingPublisher, waitFor } from './helpers.js';
@@ -35,41 +39,65 @@ async function startSim(options: DrpSimulatorOptions = {}): Promise<DrpSimulator
   return sim;
 }
 
+/** The `object` of an `upstreams.connected/disconnected.<name>` GATEWAY event. */
+interface ConnectionChange {
+  provider: string;
+  connected: boolean;
+  error: string | null;
+}
+
 interface Harness {
   client: DrpEventClient;
+  /** DRP events only; connection changes go to `changes` and the `change` signal. */
   publisher: RecordingPublisher;
-  /** Emits `change` (DrpConnectionChange) and `warn` (the logged object). */
+  /** Emits `change` (ConnectionChange) and `warn` (the logged object). */
   signals: EventEmitter;
   changes: boolean[];
 }
 
-function makeClient(url: string, overrides: Partial<DrpEventClientOptions> = {}): Harness {
+interface Extras {
+  clock?: Clock;
+  tls?: TlsOptions;
+  random?: () => number;
+  /** Where DRP events go instead of the harness's recorder (connection changes still reach `changes`). */
+  events?: EventPublisher;
+}
+
+/** `config` is laid over a valid provider entry (password auth, fast reconnects) and goes through the schema. */
+function makeClient(url: string, config: Record<string, unknown> = {}, extras: Extras = {}): Harness {
   const publisher = new RecordingPublisher();
   const signals = new EventEmitter();
   const changes: boolean[] = [];
-  const client = new DrpEventClient({
+  const drpEvents = extras.events ?? publisher;
+  const events: EventPublisher = {
+    publish: (e) => {
+      if (e.source !== 'GATEWAY') return drpEvents.publish(e);
+      const change = e.object as ConnectionChange;
+      changes.push(change.connected);
+      signals.emit('change', change);
+    },
+  };
+  const entry = providerSchema.parse({
+    kind: 'drp',
     name: 'drp1',
     url,
-    auth: { username: USER, password: PASSWORD },
+    username: USER,
+    password: PASSWORD,
     reconnect: { initialMs: 5, maxMs: 20 },
-    publisher,
-    onConnectionChange: (c: DrpConnectionChange) => {
-      changes.push(c.connected);
-      signals.emit('change', c);
-    },
-    logger: { debug: () => {}, info: () => {}, warn: (obj: unknown) => signals.emit('warn', obj) } as never,
-    ...overrides,
-  });
+    ...config,
+  }) as DrpProviderConfig;
+  const logger = Object.assign(pino({ level: 'silent' }), { warn: (obj: unknown) => signals.emit('warn', obj) });
+  const client = new DrpEventClient(entry, extras.tls ?? {}, { logger: logger as never, events, clock: extras.clock ?? systemClock }, extras.random);
   eventClients.push(client);
   return { client, publisher, signals, changes };
 }
 
-function connected(h: Harness): Promise<DrpConnectionChange> {
-  return waitFor<DrpConnectionChange>(h.signals, 'change', (c) => c.connected);
+function connected(h: Harness): Promise<ConnectionChange> {
+  return waitFor<ConnectionChange>(h.signals, 'change', (c) => c.connected);
 }
 
-function disconnected(h: Harness): Promise<DrpConnectionChange> {
-  return waitFor<DrpConnectionChange>(h.signals, 'change', (c) => !c.connected);
+function disconnected(h: Harness): Promise<ConnectionChange> {
+  return waitFor<ConnectionChange>(h.signals, 'change', (c) => !c.connected);
 }
 
 /** Resolves once `condition()` holds, re-checking on each `event` of `emitter`. */
@@ -209,7 +237,7 @@ describe('DrpEventClient', () => {
   it('records refused credentials as UPSTREAM_AUTH_FAILED, keeps retrying, and never reveals the password', async () => {
     const sim = await startSim();
     const secret = 'S3cretPassw0rd';
-    const h = makeClient(sim.url, { auth: { username: USER, password: secret } });
+    const h = makeClient(sim.url, { password: secret });
     let refusals = 0;
     const twice = new Promise<void>((resolve) => sim.on('refused', () => ++refusals === 2 && resolve()));
     h.client.start();
@@ -225,7 +253,7 @@ describe('DrpEventClient', () => {
   it('records a refused bearer token without revealing it', async () => {
     const sim = await startSim();
     const token = 'bogus-token-0123456789';
-    const h = makeClient(sim.url, { auth: { token } });
+    const h = makeClient(sim.url, { username: undefined, password: undefined, token });
     let refusals = 0;
     const twice = new Promise<void>((resolve) => sim.on('refused', (r: { path: string }) => r.path === '/api/v3/ws' && ++refusals === 2 && resolve()));
     h.client.start();
@@ -240,7 +268,7 @@ describe('DrpEventClient', () => {
     const sim = await startSim({ now: timers.now });
     const refused: unknown[] = [];
     sim.on('refused', (r) => refused.push(r));
-    const h = makeClient(sim.url, { timers, now: timers.now, tokenTtlSeconds: 60, random: () => 0 });
+    const h = makeClient(sim.url, { tokenTtlSeconds: 60 }, { clock: timers, random: () => 0 });
     const up = connected(h);
     h.client.start();
     await up;
@@ -266,7 +294,7 @@ describe('DrpEventClient', () => {
   it('treats a server that sends no ping or data for twice the ping interval as dead and reconnects', async () => {
     const timers = new ManualTimers();
     const sim = await startSim({ pingIntervalMs: 0 });
-    const h = makeClient(sim.url, { timers, now: timers.now, serverPingIntervalMs: 1000, random: () => 0 });
+    const h = makeClient(sim.url, { serverPingIntervalMs: 1000 }, { clock: timers, random: () => 0 });
     const up = connected(h);
     h.client.start();
     await up;
@@ -301,7 +329,7 @@ describe('DrpEventClient', () => {
       }),
     );
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const h = makeClient(url, { auth: { token: 't' }, timers, now: timers.now, ackTimeoutMs: 1000 });
+    const h = makeClient(url, { username: undefined, password: undefined, token: 't', ackTimeoutMs: 1000 }, { clock: timers });
     const up = connected(h);
     h.client.start();
     await up;
@@ -330,7 +358,7 @@ describe('DrpEventClient', () => {
     ['the certificate as ca', (cert: string): TlsOptions => ({ ca: cert })],
   ])('connects over TLS to the self-signed simulator with %s', async (_name, tls) => {
     const sim = await startSim({ tls: true });
-    const h = makeClient(sim.url, { tls: tls(sim.certificate!.cert) });
+    const h = makeClient(sim.url, {}, { tls: tls(sim.certificate!.cert) });
     const up = connected(h);
     h.client.start();
     await up;
@@ -354,7 +382,7 @@ describe('DrpEventClient', () => {
     const sim = await startSim();
     const commands = recordCommands(sim);
     const bus = new EventBus();
-    const h = makeClient(sim.url, { publisher: bus });
+    const h = makeClient(sim.url, {}, { events: bus });
     const stop = bridgeBusToDrp(bus, h.client);
     const up = connected(h);
     h.client.start();

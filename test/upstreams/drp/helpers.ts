@@ -1,11 +1,11 @@
 /** Test helpers for the DRP client and simulator: manual timers, event waiting, raw socket clients. */
 import type { EventEmitter } from 'node:events';
 import WebSocket from 'ws';
-import type { Timers } from '../../../src/upstreams/drp/client.js';
+import type { Clock } from '../../../src/clock.js';
 import type { EventPublisher, GatewayEventInput } from '../../../src/events/types.js';
 
 /** A clock and timers that move only when told to. */
-export class ManualTimers implements Timers {
+export class ManualTimers implements Clock {
   nowMs = Date.UTC(2024, 0, 1);
   private seq = 0;
   private readonly pending = new Map<number, { at: number; callback: () => void }>();
