@@ -3,12 +3,12 @@ import type { EventPublisher } from './types.js';
 
 export function publishUpstreamChange(
   bus: EventPublisher,
-  change: { provider: string; kind: string; connected: boolean; error: string | null },
+  change: { provider: string; kind: string; connected: boolean; error: string | null; atMs: number },
 ): void {
   bus.publish({
     source: 'GATEWAY',
     provider: change.provider,
-    time: new Date().toISOString(),
+    time: new Date(change.atMs).toISOString(),
     type: 'upstreams',
     action: change.connected ? 'connected' : 'disconnected',
     key: change.provider,

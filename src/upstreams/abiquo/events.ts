@@ -1,5 +1,5 @@
 /**
- * Outbound API event bodies (both formats, see ./simulator/events.ts for their shapes) turned into one
+ * Outbound API event bodies (both formats; src/simulators/abiquo/events.ts writes them) turned into one
  * typed event. In the 4.7+ trace format `enterpriseURI` is the acting user's enterprise and
  * `entityEnterpriseURI` the one that owns the entity, so the latter wins when present.
  */

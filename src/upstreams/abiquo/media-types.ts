@@ -1,5 +1,5 @@
 /**
- * Abiquo's versioned vendor media types, shared by the client and the simulator.
+ * Abiquo's versioned vendor media types as the client speaks them (the simulator has its own).
  * `application/vnd.abiquo.<entity>+json; version=<v>` (JSON by default since API 3.0) and the `+xml` twin
  * that older APIs spoke (../../../shared/UPSTREAMS.md).
  */

@@ -76,7 +76,7 @@ export class AbiquoEventStream {
     this.#actions = new Set(config.events.actions);
     this.#backoff = new Backoff({ ...config.backoff, ...(random ? { random } : {}) });
     this.#reconnect = new TimerSlot(deps.clock);
-    this.#connection = new ConnectionState(config.name, 'abiquo', deps.events);
+    this.#connection = new ConnectionState(config.name, 'abiquo', deps);
     // Absent means derived: the Outbound API lives beside the REST API, under the same origin.
     const url = new URL(config.events.url ?? `${new URL(config.url).origin}/m/stream`);
     // Atmosphere identifies a client by its tracking id; one per consumer, kept across reconnects.

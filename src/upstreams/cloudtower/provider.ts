@@ -1,9 +1,9 @@
 /** CloudTower as a gateway provider: listings with filters pushed down, consoles via the `vnc` query. */
-import { readFileSync } from 'node:fs';
 import type { Clock } from '../../clock.js';
 import { BadUserInputError, ConsoleUnavailableError, NotFoundError, isGatewayError } from '../../errors.js';
 import type { UpstreamDeps } from '../descriptor.js';
-import type { ConsoleAccessRecord, ConsoleTarget, Provider, ReadyStatus, UpstreamStateRecord, VmFilter, VmListPage, VmListRequest, VmRecord, VmStatus } from '../types.js';
+import { loadTls } from '../shared/tls.js';
+import type { ConsoleAccessRecord, ConsoleTarget, Provider, TlsOptions, ReadyStatus, UpstreamStateRecord, VmFilter, VmListPage, VmListRequest, VmRecord, VmStatus } from '../types.js';
 import { CloudTowerClient, type CloudTowerAuth, type CloudTowerVm, type CloudTowerVnc } from './client.js';
 import type { CloudTowerProviderConfig } from './config.js';
 import { describeEndpoint, directConsoleUrl, towerConsoleUrl } from './console-urls.js';
@@ -54,7 +54,7 @@ export class CloudTowerProvider implements Provider {
   readonly client: CloudTowerClient;
   private readonly config: CloudTowerProviderConfig;
   private readonly towerHost: string;
-  private readonly tls: { ca?: string; insecure?: boolean };
+  private readonly tls: TlsOptions;
   private readonly clock: Clock;
 
   constructor(config: CloudTowerProviderConfig, deps: UpstreamDeps) {
@@ -63,10 +63,7 @@ export class CloudTowerProvider implements Provider {
     this.name = config.name;
     this.defaultConsoleMode = config.consoleMode;
     this.towerHost = new URL(config.url).hostname.replace(/^\[(.*)\]$/, '$1');
-    this.tls = {
-      ...(config.tls.ca ? { ca: readFileSync(config.tls.ca, 'utf8') } : {}),
-      insecure: config.tls.insecure,
-    };
+    this.tls = loadTls(config.tls);
     this.client = new CloudTowerClient({
       name: config.name,
       url: config.url,

@@ -84,7 +84,7 @@ export class DrpEventClient {
     this.#backoff = new Backoff({ ...config.reconnect, ...(random ? { random } : {}) });
     this.#reconnect = new TimerSlot(deps.clock);
     this.#idle = new TimerSlot(deps.clock);
-    this.#connection = new ConnectionState(config.name, 'drp', deps.events);
+    this.#connection = new ConnectionState(config.name, 'drp', deps);
     this.#dispatcher = new Agent({
       connect: tlsSocketOptions(tls),
       headersTimeout: config.connectTimeoutMs,

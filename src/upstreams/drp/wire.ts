@@ -1,5 +1,5 @@
 /**
- * The DRP v3 event socket's wire format, shared by the client and the simulator.
+ * The DRP v3 event socket's wire format as the client reads it (the simulator has its own reading).
  * Facts from /work/shared/UPSTREAMS.md (DRP section) and the DRP docs "13.4 Websocket Access".
  */
 

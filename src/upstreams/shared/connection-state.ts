@@ -3,6 +3,7 @@
  * what the `upstreams` query shows, and the `upstreams.connected.<name>` /
  * `upstreams.disconnected.<name>` GATEWAY events, published once per transition for every kind alike.
  */
+import type { Clock } from '../../clock.js';
 import type { GatewayError } from '../../errors.js';
 import { publishUpstreamChange } from '../../events/gateway-events.js';
 import type { EventPublisher } from '../../events/types.js';
@@ -12,13 +13,15 @@ export class ConnectionState {
   readonly #name: string;
   readonly #kind: ProviderKind;
   readonly #events: EventPublisher;
+  readonly #clock: Pick<Clock, 'now'>;
   #connected = false;
   #lastError: GatewayError | null = null;
 
-  constructor(name: string, kind: ProviderKind, events: EventPublisher) {
+  constructor(name: string, kind: ProviderKind, deps: { events: EventPublisher; clock: Pick<Clock, 'now'> }) {
     this.#name = name;
     this.#kind = kind;
-    this.#events = events;
+    this.#events = deps.events;
+    this.#clock = deps.clock;
   }
 
   get connected(): boolean {
@@ -57,6 +60,7 @@ export class ConnectionState {
       kind: this.#kind,
       connected: this.#connected,
       error: this.#connected ? null : (this.#lastError?.message ?? null),
+      atMs: this.#clock.now(),
     });
   }
 }
