@@ -11,6 +11,7 @@
 import { createHash, randomBytes as cryptoRandomBytes } from 'node:crypto';
 import { MemoryTicketStore } from './ticket-store.js';
 import type { TicketRecord, TicketStore } from './ticket-store.js';
+import { formatVmId, type VmRef } from '../vm-id.js';
 
 export type { TicketRecord, TicketStore, StoredTicket } from './ticket-store.js';
 
@@ -83,9 +84,8 @@ export interface TicketServiceOptions {
   randomBytes?: (size: number) => Buffer;
 }
 
-export interface MintRequest {
-  /** Global VM id (`provider:upstreamId`). */
-  vmId: string;
+/** The VM, already resolved (parsed and checked) by the domain layer, and who asks. */
+export interface MintRequest extends VmRef {
   /** The authenticated caller, recorded for the audit line. */
   caller: string;
 }
@@ -127,7 +127,9 @@ export class TicketService {
     const issuedAtMs = this.#now();
     const expiresAtMs = issuedAtMs + this.#ttlMs;
     const record: TicketRecord = {
-      vmId: req.vmId,
+      provider: req.provider,
+      upstreamId: req.upstreamId,
+      vmId: formatVmId(req.provider, req.upstreamId),
       caller: req.caller,
       ticketId: ticketIdOf(hash),
       issuedAt: new Date(issuedAtMs),

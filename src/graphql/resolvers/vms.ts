@@ -1,7 +1,6 @@
 import type { Resolvers } from '../generated/types.js';
 import { formatVmId } from '../../vm-id.js';
 import type { ProviderKind } from '../../upstreams/types.js';
-import { allowsProvider } from '../../auth/principal.js';
 
 export const KIND: Record<ProviderKind, 'CLOUDTOWER' | 'ABIQUO' | 'DRP'> = {
   cloudtower: 'CLOUDTOWER',
@@ -18,7 +17,7 @@ export const vmResolvers: Resolvers = {
     },
     vm: (_parent, { id }, ctx) => ctx.gateway.getVm(id, ctx.principal),
     providers: (_parent, _args, ctx) =>
-      [...ctx.gateway.upstreams.values()].filter((p) => allowsProvider(ctx.principal, p.name)).map((p) => ({ name: p.name, kind: KIND[p.kind] })),
+      ctx.gateway.upstreamsFor(ctx.principal).map((p) => ({ name: p.name, kind: KIND[p.kind] })),
   },
   VmConnection: {
     edges: (c) => c.edges,
