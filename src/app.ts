@@ -63,17 +63,21 @@ export interface RunningGateway {
 export async function startGateway(config: GatewayConfig, opts: StartGatewayOptions): Promise<RunningGateway> {
   const { logger } = opts;
   const clock = opts.clock ?? systemClock;
+  let listening: RunningHttpServer | undefined;
   const metrics = new Registry();
   collectDefaultMetrics({ register: metrics });
-  // The metrics read the bus's subscriber count only when scraped, after both exist.
-  const observed = new GatewayMetrics(metrics, { eventSubscribers: () => bus.subscriberCount });
+  // The metrics read the bus's subscriber count and the graphql-ws connections only when scraped,
+  // after both exist (the server is started last, as it needs the rest).
+  const observed = new GatewayMetrics(metrics, {
+    eventSubscribers: () => bus.subscriberCount,
+    graphqlWsConnections: () => listening?.graphqlWsConnections() ?? 0,
+  });
   const bus = new CountingEventBus({ onListenerError: (err) => logger.error({ err }, 'event bus listener failed') }, (source) => observed.eventPublished(source));
   // Client authentication, Origin allowlist and per-caller caps; one instance shared by the HTTP
   // server and the console endpoint, so a reload (access.update) reaches both.
   const access = new GatewayAccess(config, { logger });
   const upstreamsOf = (c: GatewayConfig) => createUpstreams(c, { logger, bus });
   const tickets = new TicketService({ ttlMs: config.console.ticketTtlSeconds * 1000, reusable: config.console.reusableTickets, now: () => clock.now() });
-  let listening: RunningHttpServer | undefined;
   const minter = new TicketUrlMinter({
     tickets,
     limits: () => access.limits.tickets,
