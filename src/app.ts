@@ -1,27 +1,35 @@
 /**
- * Assembles a running gateway from a validated config: providers, the domain layer, the HTTP server.
- * main.ts (the CLI), the embedded default and the tests all start the gateway through here. Also
- * where the gateway stops (`shutdown`) and takes a new config while running (`reload`).
+ * Assembles a running gateway from a validated config, in dependency order and by constructor
+ * injection: metrics and the event bus, upstreams, auth, console tickets and their URL minter,
+ * the domain layer (Gateway), the console endpoint, the HTTP server. main.ts (the CLI), the
+ * embedded default and the tests all start the gateway through here. Also where the gateway stops
+ * (`shutdown`); taking a new config while running is reload.ts.
  */
-import { isDeepStrictEqual } from 'node:util';
 import { GatewayAccess } from './auth/access.js';
+import { systemClock, type Clock } from './clock.js';
 import type { GatewayConfig } from './config.js';
-import { Gateway, type ConsoleUrlMinter } from './gateway.js';
+import { Gateway } from './gateway.js';
 import type { Logger } from './logger.js';
 import { startHttpServer, type RunningHttpServer } from './server.js';
 import { Registry, collectDefaultMetrics } from 'prom-client';
-import { createGatewayConsole, CONSOLE_PATH } from './console/gateway-console.js';
+import { createGatewayConsole } from './console/gateway-console.js';
+import { TicketService } from './console/tickets.js';
+import { CONSOLE_PATH, TicketUrlMinter } from './console/url-minter.js';
 import { mountDemo } from './demo/routes.js';
 import { CountingEventBus } from './observability/event-bus.js';
 import { GatewayMetrics } from './observability/metrics.js';
+import { ConfigReloader, type ReloadListener, type ReloadReport } from './reload.js';
 import type { AnyUpstreamKind } from './upstreams/descriptor.js';
 import { UpstreamRegistry } from './upstreams/registry.js';
-import type { Provider, Upstream } from './upstreams/types.js';
+
+export type { ReloadReport } from './reload.js';
 
 export interface StartGatewayOptions {
   logger: Logger;
   /** Defaults for the embedded mode: introspection and demo page on unless the config says otherwise. */
   embedded?: boolean;
+  /** Time for console tickets, the minting budget, session times, the shutdown grace and the upstreams. @default systemClock */
+  clock?: Clock;
   /** The upstream kinds `config` was validated with (a test adds its own). @default upstreamKinds (src/upstreams/kinds.ts) */
   kinds?: readonly AnyUpstreamKind[];
 }
@@ -29,16 +37,6 @@ export interface StartGatewayOptions {
 export interface ShutdownOptions {
   /** How long console sessions may go on before they are closed with 1001, milliseconds. @default config `shutdown.consoleGraceSeconds` × 1000 */
   consoleGraceMs?: number;
-}
-
-/** What a reload changed. */
-export interface ReloadReport {
-  /** Providers created (new names, or a changed config under an existing name). */
-  started: string[];
-  /** Providers closed (removed, or replaced by a changed config). */
-  stopped: string[];
-  /** Changed config keys that take effect only after a restart. */
-  needsRestart: string[];
 }
 
 export interface RunningGateway {
@@ -49,16 +47,12 @@ export interface RunningGateway {
   /** The config in force (the latest one a reload accepted). */
   config(): GatewayConfig;
   /**
-   * Swap in a new validated config without dropping live consoles: providers whose config changed
-   * (or that are new) are started, the gateway switches to them, and then the replaced ones are
-   * closed; limits and the log level apply to the next request. `server.*`, `console.*` and the
-   * graphql-ws timers need a restart (listed in the report). Auth (keys, JWT, allowed origins,
-   * per-caller caps) is swapped too. Throws, keeping the old config, when a new provider or the new
-   * auth settings cannot be built.
+   * Swap in a new validated config without dropping live consoles (see reload.ts). Throws, keeping
+   * the old config, when a new provider or the new auth settings cannot be built.
    */
   reload(next: GatewayConfig): Promise<ReloadReport>;
   /** Called after each accepted reload (e.g. to swap auth keys). Returns a function that removes it. */
-  onReload(listener: (next: GatewayConfig, previous: GatewayConfig) => void): () => void;
+  onReload(listener: ReloadListener): () => void;
   /**
    * SIGTERM: /readyz 503 and no new connections at once, graphql-ws clients closed with 1001,
    * console sessions given the grace period and then closed with 1001, in-flight HTTP finished,
@@ -71,37 +65,38 @@ export interface RunningGateway {
 
 export async function startGateway(config: GatewayConfig, opts: StartGatewayOptions): Promise<RunningGateway> {
   const { logger } = opts;
+  const clock = opts.clock ?? systemClock;
+  let listening: RunningHttpServer | undefined;
   const metrics = new Registry();
   collectDefaultMetrics({ register: metrics });
-  /** Called on every publish; the shutdown waits on it for console sessions to end. */
-  let onPublish: () => void = () => {};
-  let gatewayMetrics: GatewayMetrics | null = null;
-  const bus = new CountingEventBus({ onListenerError: (err) => logger.error({ err }, 'event bus listener failed') }, (source) => {
-    gatewayMetrics?.eventPublished(source);
-    onPublish();
+  // The metrics read the bus's subscriber count and the graphql-ws connections only when scraped,
+  // after both exist (the server is started last, as it needs the rest).
+  const observed = new GatewayMetrics(metrics, {
+    eventSubscribers: () => bus.subscriberCount,
+    graphqlWsConnections: () => listening?.graphqlWsConnections() ?? 0,
   });
-  gatewayMetrics = new GatewayMetrics(metrics, { eventSubscribers: () => bus.subscriberCount });
-  const observed = gatewayMetrics;
+  const bus = new CountingEventBus({ onListenerError: (err) => logger.error({ err }, 'event bus listener failed') }, (source) => observed.eventPublished(source));
   // Client authentication, Origin allowlist and per-caller caps; one instance shared by the HTTP
   // server and the console endpoint, so a reload (access.update) reaches both.
   const access = new GatewayAccess(config, { logger });
-  const registry = new UpstreamRegistry({ logger, events: bus, metrics }, opts.kinds);
-  const gateway = new Gateway(registry.create(config.providers), bus);
-  let http: RunningHttpServer | undefined;
-  const consoles = createGatewayConsole({ config, gateway, logger, metrics, access, publicUrl: () => config.server.publicUrl ?? http!.url });
-  const minter: ConsoleUrlMinter = {
-    mint: async (req) => {
-      const minted = await consoles.minter.mint(req);
-      observed.ticketMinted();
-      return minted;
-    },
-  };
-  gateway.consoleUrls = minter;
+  const registry = new UpstreamRegistry({ logger, events: bus, metrics, clock }, opts.kinds);
+  const upstreamsOf = (c: GatewayConfig) => registry.create(c.providers);
+  const tickets = new TicketService({ ttlMs: config.console.ticketTtlSeconds * 1000, reusable: config.console.reusableTickets, now: () => clock.now() });
+  const minter = new TicketUrlMinter({
+    tickets,
+    limits: () => access.limits.tickets,
+    clock,
+    // Minting needs a listening server (a request reached it); the port is known by then.
+    publicUrl: () => config.server.publicUrl ?? listening!.url,
+    onMinted: () => observed.ticketMinted(),
+  });
+  const gateway = new Gateway(upstreamsOf(config), bus, minter);
+  const consoles = createGatewayConsole({ config, tickets, targets: gateway, events: bus, logger, metrics, access, clock });
   const demo = config.server.demo ?? opts.embedded ?? false;
-  // The server reads these on every request; reload assigns new values into this same object.
+  // The server reads these on every request; a reload assigns new values into this same object.
   const liveLimits = { ...config.limits };
   try {
-    http = await startHttpServer({
+    listening = await startHttpServer({
       gateway,
       logger,
       metrics,
@@ -111,8 +106,8 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
       introspection: config.server.introspection ?? opts.embedded ?? false,
       limits: liveLimits,
       access,
-      upstreamKinds: opts.kinds,
       upgradeRoutes: [{ path: CONSOLE_PATH, handleUpgrade: consoles.endpoint.handleUpgrade }],
+      ...(opts.kinds ? { upstreamKinds: opts.kinds } : {}),
       ...(demo ? { routes: mountDemo } : {}),
     });
   } catch (err) {
@@ -121,128 +116,43 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
     observed.close();
     throw err;
   }
-  const running = http;
-  let current = config;
-  const reloadListeners = new Set<(next: GatewayConfig, previous: GatewayConfig) => void>();
-  /** One reload at a time: a second SIGHUP waits for the first. */
-  let reloading: Promise<unknown> = Promise.resolve();
+  const http = listening;
+  const reloader = new ConfigReloader(config, { gateway, access, liveLimits, logger, createUpstreams: upstreamsOf, isProvider: (u) => registry.isProvider(u) });
 
   /** Resolves when no console session is left, or after `ms`. */
-  const consolesEnded = (ms: number): Promise<void> =>
-    new Promise((resolve) => {
-      if (ms <= 0 || consoles.endpoint.sessions() === 0) {
-        resolve();
-        return;
-      }
-      const timer = setTimeout(done, ms);
-      function done(): void {
-        clearTimeout(timer);
-        onPublish = () => {};
-        resolve();
-      }
-      // A session's end is published on the bus (consoles.closed): check then, not on a poll.
-      onPublish = () => {
-        if (consoles.endpoint.sessions() === 0) done();
-      };
+  const consolesEnded = (ms: number): Promise<void> => {
+    if (ms <= 0) return Promise.resolve();
+    let timer: unknown;
+    const grace = new Promise<void>((resolve) => {
+      timer = clock.setTimeout(resolve, ms);
     });
+    return Promise.race([consoles.endpoint.whenIdle(), grace]).finally(() => clock.clearTimeout(timer));
+  };
 
   let stopping: Promise<void> | null = null;
   const shutdown = (shutdownOpts: ShutdownOptions = {}): Promise<void> =>
     (stopping ??= (async () => {
-      const graceMs = shutdownOpts.consoleGraceMs ?? current.shutdown.consoleGraceSeconds * 1000;
-      await running.drain();
+      reloader.stop();
+      const graceMs = shutdownOpts.consoleGraceMs ?? reloader.current.shutdown.consoleGraceSeconds * 1000;
+      await http.drain();
       if (consoles.endpoint.sessions() > 0) logger.info({ sessions: consoles.endpoint.sessions(), graceMs }, 'shutting down: waiting for console sessions');
       await consolesEnded(graceMs);
       // Closes what is left with 1001. Upgraded sockets are not tracked by the HTTP server's drain.
       await consoles.close();
-      await running.close();
+      await http.close();
       await gateway.close();
+      await tickets.close();
       observed.close();
     })());
 
-  const reload = (next: GatewayConfig): Promise<ReloadReport> => {
-    const attempt = reloading.then(() => swapConfig(next));
-    reloading = attempt.catch(() => undefined);
-    return attempt;
-  };
-
-  async function swapConfig(next: GatewayConfig): Promise<ReloadReport> {
-    if (stopping) throw new Error('the gateway is shutting down');
-    const previous = current;
-    const before = gateway.upstreams;
-    const unchanged = (name: string): Upstream | undefined => {
-      const was = previous.providers.find((p) => p.name === name);
-      const now = next.providers.find((p) => p.name === name);
-      return was && now && isDeepStrictEqual(was, now) ? before.get(name) : undefined;
-    };
-    const changed = next.providers.filter((p) => !unchanged(p.name));
-    const created = registry.create(changed);
-    try {
-      // Auth keys, JWT settings, allowed origins and per-caller caps; throws (and changes nothing) when they cannot be built.
-      access.update(next);
-    } catch (err) {
-      await Promise.allSettled([...created.all.values()].map((u) => u.close()));
-      throw err;
-    }
-    const all = new Map<string, Upstream>();
-    const providers = new Map<string, Provider>();
-    for (const pc of next.providers) {
-      const upstream = unchanged(pc.name) ?? created.all.get(pc.name)!;
-      all.set(pc.name, upstream);
-      if (registry.isProvider(upstream)) providers.set(pc.name, upstream);
-    }
-    gateway.replaceUpstreams({ all, providers });
-    Object.assign(liveLimits, next.limits);
-    logger.level = next.log.level;
-    current = next;
-    const retired = [...before].filter(([name, u]) => all.get(name) !== u);
-    // After the swap: live console sessions hold their own upstream sockets, so closing a provider does not end them.
-    await Promise.allSettled(retired.map(([, u]) => u.close()));
-    for (const listener of reloadListeners) {
-      try {
-        listener(next, previous);
-      } catch (err) {
-        logger.error({ err }, 'reload listener failed');
-      }
-    }
-    return {
-      started: changed.map((p) => p.name),
-      stopped: retired.map(([name]) => name),
-      needsRestart: restartOnlyChanges(previous, next),
-    };
-  }
-
   return {
     gateway,
-    http: running,
-    url: running.url,
-    config: () => current,
-    reload,
-    onReload: (listener) => {
-      reloadListeners.add(listener);
-      return () => reloadListeners.delete(listener);
-    },
+    http,
+    url: http.url,
+    config: () => reloader.current,
+    reload: (next) => reloader.reload(next),
+    onReload: (listener) => reloader.onReload(listener),
     shutdown,
     close: () => shutdown({ consoleGraceMs: 0 }),
   };
-}
-
-/** Keys of `server` a reload applies (through GatewayAccess.update). */
-const LIVE_SERVER_KEYS = new Set(['allowedOrigins']);
-
-/** Config keys a reload cannot apply to a running gateway. */
-function restartOnlyChanges(previous: GatewayConfig, next: GatewayConfig): string[] {
-  const keys: string[] = [];
-  for (const section of ['server', 'console'] as const) {
-    const was = previous[section] as Record<string, unknown>;
-    const now = next[section] as Record<string, unknown>;
-    for (const key of new Set([...Object.keys(was), ...Object.keys(now)])) {
-      if (section === 'server' && LIVE_SERVER_KEYS.has(key)) continue;
-      if (!isDeepStrictEqual(was[key], now[key])) keys.push(`${section}.${key}`);
-    }
-  }
-  for (const key of ['wsConnectionInitTimeoutMs', 'wsKeepAliveMs'] as const) {
-    if (previous.limits[key] !== next.limits[key]) keys.push(`limits.${key}`);
-  }
-  return keys;
 }

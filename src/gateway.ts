@@ -1,19 +1,32 @@
 /**
- * The gateway's domain layer: VM listings across providers, console access, readiness. GraphQL
- * resolvers are thin wrappers over this; so are the CLI and tests.
+ * The gateway's domain layer: VM listings across providers, console access, events, readiness.
+ * GraphQL resolvers are thin wrappers over this; so are the CLI and tests. Every question a caller
+ * asks is narrowed here to the providers its principal may use, so no resolver repeats that check.
  */
 import { BadUserInputError, ConsoleUnavailableError, GatewayError, NotFoundError, isGatewayError } from './errors.js';
+import { ForbiddenError } from './auth/errors.js';
 import { decodeCursor, encodeCursor } from './paging.js';
-import { EventBus } from './events/bus.js';
-import type { ConsoleAccessRecord, ConsoleMode, Provider, ReadyStatus, Upstream, VmFilter, VmRecord } from './upstreams/types.js';
-import { formatVmId, parseVmId } from './vm-id.js';
+import { EventBus, type EventSubscription, type SubscribeFilter } from './events/bus.js';
+import type { ConsoleAccessRecord, ConsoleMode, ConsoleTarget, Provider, ReadyStatus, Upstream, VmFilter, VmRecord } from './upstreams/types.js';
+import { formatVmId, parseVmId, type VmRef } from './vm-id.js';
 import { allowsProvider, assertProviderAllowed, type Principal } from './auth/principal.js';
 
 export const MAX_PAGE_SIZE = 500;
 
-/** Mints gateway console URLs (GATEWAY mode); present once the console endpoint is mounted. */
+/**
+ * Mints gateway console URLs (GATEWAY mode). Gets the VM already resolved, so the ticket carries
+ * `{ provider, upstreamId }` and the console endpoint never parses the VM id again.
+ */
 export interface ConsoleUrlMinter {
-  mint(req: { vmId: string; provider: string; upstreamId: string; caller: string }): Promise<ConsoleAccessRecord>;
+  mint(req: VmRef & { caller: string }): Promise<ConsoleAccessRecord>;
+}
+
+/** The upstream sets a Gateway serves; a config reload swaps in a new one. */
+export interface GatewayUpstreams {
+  /** Every configured upstream (VM providers and event-only sources), in config order. */
+  all: ReadonlyMap<string, Upstream>;
+  /** Upstreams with VMs. */
+  providers: ReadonlyMap<string, Provider>;
 }
 
 export interface VmEdgeRecord {
@@ -42,19 +55,21 @@ export class Gateway {
   upstreams: ReadonlyMap<string, Upstream>;
   /** The one event stream subscriptions read from. */
   readonly events: EventBus;
-  consoleUrls: ConsoleUrlMinter | null = null;
+  /** Absent: GATEWAY console mode answers CONSOLE_UNAVAILABLE. */
+  readonly #consoleUrls: ConsoleUrlMinter | null;
 
-  constructor(upstreams: { all: ReadonlyMap<string, Upstream>; providers: ReadonlyMap<string, Provider> }, events = new EventBus()) {
+  constructor(upstreams: GatewayUpstreams, events = new EventBus(), consoleUrls: ConsoleUrlMinter | null = null) {
     this.upstreams = upstreams.all;
     this.providers = upstreams.providers;
     this.events = events;
+    this.#consoleUrls = consoleUrls;
   }
 
   /**
    * Config reload: from now on every call sees `next`. Calls already running keep the upstream they
    * had; the caller closes the upstreams that are not in `next` once the swap is done.
    */
-  replaceUpstreams(next: { all: ReadonlyMap<string, Upstream>; providers: ReadonlyMap<string, Provider> }): void {
+  replaceUpstreams(next: GatewayUpstreams): void {
     this.upstreams = next.all;
     this.providers = next.providers;
   }
@@ -115,35 +130,72 @@ export class Gateway {
     return { edges, hasNextPage, failures };
   }
 
+  /**
+   * The upstreams `principal` may see, in config order; absent = all (internal callers).
+   * Listings filter silently: a restricted caller is not told which other providers exist.
+   */
+  upstreamsFor(principal?: Principal): Upstream[] {
+    return [...this.upstreams.values()].filter((u) => !principal || allowsProvider(principal, u.name));
+  }
+
+  /**
+   * The upstream named `name`, or undefined when none is configured. FORBIDDEN first when
+   * `principal` may not use it (before existence, so a restricted caller cannot probe names).
+   */
+  upstreamFor(name: string, principal?: Principal): Upstream | undefined {
+    if (principal) assertProviderAllowed(principal, name);
+    return this.upstreams.get(name);
+  }
+
+  /**
+   * Events `principal` may see. Asking for a provider it may not use is FORBIDDEN, for one not
+   * configured BAD_USER_INPUT. A restricted caller that names no provider gets exactly its own
+   * (the bus reads an empty list as "all", so a caller allowed none is refused instead).
+   */
+  subscribeEvents(filter: SubscribeFilter, principal?: Principal): EventSubscription {
+    const requested = filter.providers ?? [];
+    // Authorization before existence, so a restricted caller cannot probe provider names.
+    if (principal) for (const p of requested) assertProviderAllowed(principal, p);
+    const unknown = requested.filter((p) => !this.upstreams.has(p));
+    if (unknown.length > 0) throw new BadUserInputError(`no provider named ${unknown.map((p) => `"${p}"`).join(', ')}`, { field: 'providers' });
+    let providers: readonly string[] | undefined = requested.length > 0 ? requested : undefined;
+    if (!providers && principal && principal.providers !== null) {
+      if (principal.providers.size === 0) throw new ForbiddenError('no provider is allowed for this caller');
+      providers = [...principal.providers];
+    }
+    const { providers: _requested, ...rest } = filter;
+    return this.events.subscribe(providers ? { ...rest, providers } : rest);
+  }
+
   /** `principal`: a VM of a provider it may not use is FORBIDDEN; absent = any (internal callers). */
   async getVm(id: string, principal?: Principal): Promise<VmRecord> {
-    const { provider, upstreamId } = parseVmId(id);
-    if (principal) assertProviderAllowed(principal, provider);
-    const p = this.provider(provider);
-    p.parseUpstreamId(upstreamId);
-    const vm = await p.getVm(upstreamId);
-    if (!vm) throw new NotFoundError(`VM "${formatVmId(provider, upstreamId)}" does not exist`, { provider });
-    return vm;
+    const { provider, vm } = this.#resolveVm(id, principal);
+    return this.#fetchVm(provider, vm);
   }
 
   /** FORBIDDEN unless `caller` may use the VM's provider; GATEWAY tickets record `caller.id`. */
   async consoleAccess(vmId: string, mode: ConsoleMode | null | undefined, caller: Principal): Promise<ConsoleAccessRecord> {
-    const { provider: providerName, upstreamId } = parseVmId(vmId);
-    assertProviderAllowed(caller, providerName);
-    const provider = this.provider(providerName);
-    provider.parseUpstreamId(upstreamId);
+    const { provider, vm } = this.#resolveVm(vmId, caller);
     const chosen = mode ?? provider.defaultConsoleMode;
     if (chosen === 'GATEWAY') {
-      if (!this.consoleUrls) throw new ConsoleUnavailableError('GATEWAY console mode is not available on this gateway', { mode: chosen });
+      if (!this.#consoleUrls) throw new ConsoleUnavailableError('GATEWAY console mode is not available on this gateway', { mode: chosen });
       // Mint only for VMs that exist and have a console: a ticket for nothing would fail later, with a worse error.
-      await this.getVm(vmId);
-      await provider.assertConsoleAvailable?.(upstreamId);
-      return this.consoleUrls.mint({ vmId: formatVmId(providerName, upstreamId), provider: providerName, upstreamId, caller: caller.id });
+      await this.#fetchVm(provider, vm);
+      await provider.assertConsoleAvailable?.(vm.upstreamId);
+      return this.#consoleUrls.mint({ ...vm, caller: caller.id });
     }
     if (!provider.upstreamConsoleUrl) {
-      throw new ConsoleUnavailableError(`provider "${providerName}" offers only GATEWAY consoles`, { provider: providerName, mode: chosen });
+      throw new ConsoleUnavailableError(`provider "${vm.provider}" offers only GATEWAY consoles`, { provider: vm.provider, mode: chosen });
     }
-    return provider.upstreamConsoleUrl(upstreamId, chosen);
+    return provider.upstreamConsoleUrl(vm.upstreamId, chosen);
+  }
+
+  /**
+   * Where a redeemed ticket's console is, from the provider's data now (so upstream console
+   * credentials are fresh). The console endpoint reaches the gateway only through this.
+   */
+  consoleTarget(vm: VmRef): Promise<ConsoleTarget> {
+    return this.provider(vm.provider).consoleTarget(vm.upstreamId);
   }
 
   /** Each upstream's readiness, checked in parallel. */
@@ -155,6 +207,21 @@ export class Gateway {
       }),
     );
     return { ok: entries.every(([, s]) => s.ok), upstreams: Object.fromEntries(entries) };
+  }
+
+  /** Parses a global VM id once: permission, provider and upstream id checked, in that order. */
+  #resolveVm(id: string, principal?: Principal): { provider: Provider; vm: VmRef } {
+    const vm = parseVmId(id);
+    if (principal) assertProviderAllowed(principal, vm.provider);
+    const provider = this.provider(vm.provider);
+    provider.parseUpstreamId(vm.upstreamId);
+    return { provider, vm };
+  }
+
+  async #fetchVm(provider: Provider, vm: VmRef): Promise<VmRecord> {
+    const record = await provider.getVm(vm.upstreamId);
+    if (!record) throw new NotFoundError(`VM "${formatVmId(vm.provider, vm.upstreamId)}" does not exist`, { provider: vm.provider });
+    return record;
   }
 
   async close(): Promise<void> {

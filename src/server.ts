@@ -1,6 +1,7 @@
 /**
- * One HTTP server, one port: GraphQL over HTTP (Apollo, Express 5) and over WebSocket (graphql-ws) on
- * /graphql, the console proxy on /websockify, /healthz, /readyz and the demo page.
+ * One HTTP server, one port: the HTTP routes (GraphQL over HTTP with Apollo and Express 5, /healthz,
+ * /readyz, /metrics, the demo page) and the upgrade router that hands WebSockets to graphql-ws
+ * (graphql/ws-server.ts) on /graphql and to the console proxy on /websockify.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -10,24 +11,22 @@ import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import express from 'express';
 import type { Registry } from 'prom-client';
-import { GraphQLError, NoSchemaIntrospectionCustomRule, getOperationAST, parse, specifiedRules, validate, visitInParallel, type DocumentNode, type GraphQLSchema, type ValidationRule } from 'graphql';
-import { useServer } from 'graphql-ws/use/ws';
-import { WebSocketServer } from 'ws';
+import { NoSchemaIntrospectionCustomRule, type GraphQLSchema, type ValidationRule } from 'graphql';
 import type { GatewayConfig } from './config.js';
 import type { Gateway } from './gateway.js';
 import type { GatewayAccess } from './auth/access.js';
 import { authenticateHttp, principalOf } from './auth/http.js';
 import type { Principal } from './auth/principal.js';
-import { createWebSocketGuard, type WsAuthExtra } from './auth/websocket.js';
+import { createWebSocketGuard } from './auth/websocket.js';
 import { UpgradeRefusal, refuseUpgrade } from './websocket-codes.js';
 import type { GatewayContext } from './graphql/context.js';
-import { createErrorFormatter, toGraphQLError } from './graphql/errors.js';
+import { createErrorFormatter } from './graphql/errors.js';
+import { liveLimitRules } from './graphql/live-limits.js';
 import { buildGatewaySchema } from './graphql/schema.js';
 import type { AnyUpstreamKind } from './upstreams/descriptor.js';
-import { limitRules, type QueryLimits } from './graphql/limits.js';
-import { sharedSubscribe } from './graphql/shared-subscribe.js';
+import { createGraphqlWsServer } from './graphql/ws-server.js';
 import type { Logger } from './logger.js';
-import { graphqlMetricsPlugin, WsOperationTracker } from './observability/graphql.js';
+import { graphqlMetricsPlugin } from './observability/graphql.js';
 import { httpObservability } from './observability/http.js';
 import { runWithRequestId } from './observability/log-context.js';
 import type { GatewayMetrics } from './observability/metrics.js';
@@ -74,6 +73,8 @@ export interface RunningHttpServer {
   url: string;
   port: number;
   schema: GraphQLSchema;
+  /** Open graphql-ws connections now. */
+  graphqlWsConnections(): number;
   /**
    * First step of a shutdown: /readyz answers 503 and new WebSocket upgrades 503 from now on, the
    * listener stops accepting connections, graphql-ws clients are closed with 1001. In-flight HTTP
@@ -85,10 +86,6 @@ export interface RunningHttpServer {
 }
 
 type ErrorFormatter = ReturnType<typeof createErrorFormatter>;
-
-function withCode(error: GraphQLError, code: string): GraphQLError {
-  return error.extensions.code ? error : new GraphQLError(error.message, { nodes: error.nodes, extensions: { ...error.extensions, code } });
-}
 
 /** Appends errors that did not stop an operation (a provider down while listing all) to the response. */
 function partialErrorsPlugin(formatError: ErrorFormatter): ApolloServerPlugin<GatewayContext> {
@@ -118,78 +115,18 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   const contextFor = (principal: Principal): GatewayContext => ({ gateway, principal, partialErrors: [] });
   const liveLimits = liveLimitRules(limits);
   const extraRules: ValidationRule[] = [liveLimits.rule, ...(opts.introspection ? [] : [NoSchemaIntrospectionCustomRule])];
-  const graphqlWss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: limits.maxBodyBytes });
-  const wsOperations = opts.gatewayMetrics ? new WsOperationTracker(opts.gatewayMetrics) : null;
-  if (opts.gatewayMetrics) opts.gatewayMetrics.graphqlWsConnections = () => graphqlWss.clients.size;
+  const graphqlWs = createGraphqlWsServer({
+    schema,
+    limits,
+    extraRules,
+    guard: wsGuard,
+    contextFor,
+    formatError,
+    ...(opts.gatewayMetrics ? { gatewayMetrics: opts.gatewayMetrics } : {}),
+  });
   let draining = false;
-  const wsCleanup = useServer<Record<string, unknown> | undefined, { request: IncomingMessage } & WsAuthExtra>(
-    {
-      schema,
-      connectionInitWaitTimeout: limits.wsConnectionInitTimeoutMs,
-      subscribe: sharedSubscribe,
-      onConnect: (ctx) => wsGuard.onConnect(ctx),
-      onClose: (ctx) => wsGuard.onClose(ctx),
-      context: (ctx): GatewayContext => contextFor(wsGuard.principalOf(ctx)),
-      // The same parse limit and validation rules as HTTP: graphql-ws would otherwise validate with graphql's defaults only.
-      onSubscribe: (ctx, id, payload) => {
-        wsOperations?.subscribed(ctx, id, payload.operationName);
-        // graphql-ws has already reserved this operation's id in ctx.subscriptions when onSubscribe runs.
-        if (Object.keys(ctx.subscriptions).length > limits.maxSubscriptionsPerConnection) {
-          return [new GraphQLError(`at most ${limits.maxSubscriptionsPerConnection} operations may run at once on one connection`, { extensions: { code: 'RATE_LIMITED' } })];
-        }
-        let document: DocumentNode;
-        try {
-          document = parse(payload.query, { maxTokens: limits.maxTokens });
-        } catch (err) {
-          return [err instanceof GraphQLError ? withCode(err, 'GRAPHQL_PARSE_FAILED') : new GraphQLError('syntax error', { extensions: { code: 'GRAPHQL_PARSE_FAILED' } })];
-        }
-        const errors = validate(schema, document, [...specifiedRules, ...extraRules]);
-        if (errors.length > 0) return errors.map((e) => withCode(e, 'GRAPHQL_VALIDATION_FAILED'));
-        if (wsOperations) {
-          const operation = getOperationAST(document, payload.operationName ?? null);
-          wsOperations.accepted(ctx, id, operation?.operation ?? 'unknown', operation?.name?.value);
-        }
-        return {
-          schema,
-          document,
-          variableValues: payload.variables ?? null,
-          operationName: payload.operationName ?? null,
-          contextValue: contextFor(wsGuard.principalOf(ctx)),
-        };
-      },
-      onNext: (ctx, id, _payload, args, result) => {
-        const partial = (args.contextValue as GatewayContext).partialErrors;
-        const errors = [...(result.errors ?? []), ...partial.map((e) => toGraphQLError(e))];
-        wsOperations?.next(ctx, id, errors.length > 0);
-        if (errors.length === 0) return undefined;
-        return { ...result, errors: errors.map((e) => formatError(e.toJSON(), e)) };
-      },
-      onError: (ctx, id, _payload, errors) => {
-        wsOperations?.error(ctx, id);
-        return errors.map((e) => formatError(e.toJSON(), e));
-      },
-      onComplete: (ctx, id) => {
-        wsOperations?.completed(ctx, id);
-      },
-    },
-    graphqlWss,
-    limits.wsKeepAliveMs,
-  );
 
-  const routes = new Map<string, UpgradeRoute['handleUpgrade']>([
-    [
-      '/graphql',
-      (req, socket, head) => {
-        graphqlWss.options.maxPayload = limits.maxBodyBytes; // read per upgrade: a reload may have changed it
-        const full = wsGuard.checkGraphqlCapacity(graphqlWss.clients.size);
-        if (full) {
-          refuseUpgrade(socket, full);
-          return;
-        }
-        graphqlWss.handleUpgrade(req, socket, head, (ws) => graphqlWss.emit('connection', ws, req));
-      },
-    ],
-  ]);
+  const routes = new Map<string, UpgradeRoute['handleUpgrade']>([['/graphql', graphqlWs.handleUpgrade]]);
   for (const route of opts.upgradeRoutes ?? []) routes.set(route.path, route.handleUpgrade);
   server.on('upgrade', (req, socket, head) => {
     const path = new URL(req.url ?? '/', 'http://gateway').pathname.replace(/\/+$/, '') || '/';
@@ -300,12 +237,12 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       draining = true;
       // Stop listening now; connections already open keep being served until close().
       server.close();
-      // dispose() completes subscriptions and closes clients with 1001; a bare close() would not.
-      await wsCleanup.dispose();
+      await graphqlWs.dispose();
     })());
   return {
     server,
     schema,
+    graphqlWsConnections: graphqlWs.connections,
     port: address.port,
     url: `http://${hostForUrl}:${address.port}`,
     drain,
@@ -315,48 +252,6 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
         await apollo.stop();
       })()),
   };
-}
-
-/**
- * The limit validation rules for the limits' current values, as one rule: rebuilt when a reload
- * changes the values. Also a document cache for Apollo keyed by those values, so a query validated
- * under looser limits is validated again under tighter ones.
- */
-function liveLimitRules(limits: QueryLimits): { rule: ValidationRule; documentStore: KeyValueCacheLike<DocumentNode> } {
-  let key = '';
-  let rules: ValidationRule[] = [];
-  const current = (): { key: string; rules: ValidationRule[] } => {
-    const now = `${limits.maxDepth}/${limits.maxAliases}/${limits.maxCost}/${limits.maxTokens}/${limits.maxDirectives}`;
-    if (now !== key) {
-      key = now;
-      rules = limitRules(limits);
-    }
-    return { key, rules };
-  };
-  const documents = new Map<string, DocumentNode>();
-  const MAX_DOCUMENTS = 1000;
-  return {
-    rule: (context) => visitInParallel(current().rules.map((r) => r(context))),
-    documentStore: {
-      async get(k) {
-        return documents.get(`${current().key}:${k}`);
-      },
-      async set(k, value) {
-        if (documents.size >= MAX_DOCUMENTS) documents.delete(documents.keys().next().value!);
-        documents.set(`${current().key}:${k}`, value);
-      },
-      async delete(k) {
-        documents.delete(`${current().key}:${k}`);
-      },
-    },
-  };
-}
-
-/** The subset of Apollo's KeyValueCache used for its document store. */
-interface KeyValueCacheLike<V> {
-  get(key: string): Promise<V | undefined>;
-  set(key: string, value: V): Promise<void>;
-  delete(key: string): Promise<boolean | void>;
 }
 
 /** express.json with the body limit read per request (it changes on reload); one parser per distinct limit. */

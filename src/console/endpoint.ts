@@ -41,9 +41,13 @@ export interface ConsoleLimits {
   shutdownGraceMs?: number;
 }
 
+/**
+ * `provider` on `opened` and `closed` is the one the credential names (the ticket's, "tokenfile"
+ * for token-file consoles), known even when the target could not be resolved.
+ */
 export type ConsoleSessionEvent =
-  | ({ type: 'opened'; startedAt: string } & SessionIdentity)
-  | ({ type: 'closed' } & SessionSummary)
+  | ({ type: 'opened'; startedAt: string; provider: string } & SessionIdentity)
+  | ({ type: 'closed' } & SessionSummary & { provider: string })
   | { type: 'backpressure'; sessionId: string; direction: BackpressureDirection; paused: boolean };
 
 export interface ConsoleEndpointOptions {
@@ -89,6 +93,8 @@ export interface ConsoleEndpoint {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   /** Sessions with an accepted WebSocket that have not ended. */
   sessions(): number;
+  /** Resolves once no session is open (at once when none is); built on each session's `whenEnded`. */
+  whenIdle(): Promise<void>;
   /** Close every session with `code` and wait until all have ended. */
   closeAll(code?: number, reason?: string): Promise<void>;
   /** Refuse new upgrades, drop pending ones, close every session and stop the sweep. */
@@ -97,6 +103,8 @@ export interface ConsoleEndpoint {
 
 interface Grant {
   identity: Omit<SessionIdentity, 'sessionId' | 'remoteAddress'>;
+  /** The provider the credential names ("tokenfile" for token-file consoles). */
+  provider: string;
   resolve: () => Promise<ResolvedTarget>;
 }
 
@@ -177,6 +185,7 @@ export function createConsoleEndpoint(options: ConsoleEndpointOptions): ConsoleE
       if (!hostPort) return { status: 401, code: UpgradeRefusalCode.TokenUnknown };
       return {
         identity: { caller: 'token-file', vmId: null, ticketId: null },
+        provider: 'tokenfile',
         resolve: async () => ({
           kind: 'tcp',
           host: hostPort.host,
@@ -199,6 +208,7 @@ export function createConsoleEndpoint(options: ConsoleEndpointOptions): ConsoleE
     if (options.authorizeTicket && !options.authorizeTicket(record)) return { status: 403, code: UpgradeRefusalCode.CallerForbidden, ticketId: record.ticketId };
     return {
       identity: { caller: record.caller, vmId: record.vmId, ticketId: record.ticketId },
+      provider: record.provider,
       resolve: () => options.resolveTarget(record),
     };
   }
@@ -221,7 +231,7 @@ export function createConsoleEndpoint(options: ConsoleEndpointOptions): ConsoleE
           slot?.release();
           metrics?.sessionEnded(summary);
           logger.info(summary, 'console session');
-          emit({ type: 'closed', ...summary });
+          emit({ type: 'closed', ...summary, provider: summary.provider ?? grant.provider });
           if (sessions.size === 0 && ticker) {
             clearInterval(ticker);
             ticker = null;
@@ -234,7 +244,7 @@ export function createConsoleEndpoint(options: ConsoleEndpointOptions): ConsoleE
       ticker = setInterval(tick, tickMs);
       ticker.unref();
     }
-    emit({ type: 'opened', ...identity, startedAt: new Date(session.startedAtMs).toISOString() });
+    emit({ type: 'opened', ...identity, provider: grant.provider, startedAt: new Date(session.startedAtMs).toISOString() });
     void session.start(grant.resolve);
   }
 
@@ -322,7 +332,12 @@ export function createConsoleEndpoint(options: ConsoleEndpointOptions): ConsoleE
     await new Promise<void>((resolve) => wss.close(() => resolve()));
   }
 
-  return { handleUpgrade, sessions: () => sessions.size, closeAll, close };
+  async function whenIdle(): Promise<void> {
+    // A loop: an upgrade authorized before the wait began may still open a session during it.
+    while (sessions.size > 0) await Promise.all([...sessions].map((s) => s.whenEnded));
+  }
+
+  return { handleUpgrade, sessions: () => sessions.size, whenIdle, closeAll, close };
 }
 
 function formatHostPort(host: string, port: number): string {

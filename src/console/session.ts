@@ -6,57 +6,25 @@
  * Flow control: when one side's outgoing queue passes the high-water mark, the other side stops
  * being read until that queue has drained, so a slow browser throttles the VNC server through TCP
  * backpressure instead of filling gateway memory (and vice versa).
+ *
+ * Longer than the usual module on purpose: it is one state machine (connect, handshake, pipe,
+ * close) whose per-chunk paths, flow control and close sequence read and write the same private
+ * fields; split into classes, the hot path would pay for accessors. What is not the hot path lives
+ * apart: the VNC password handshake in rfb-bridge.ts, the audit record types in session-record.ts.
  */
 import { WebSocket } from 'ws';
 import type { Logger } from 'pino';
-import type { ConsoleTarget } from '../upstreams/types.js';
-import { BrowserNoneSecurityServer, UpstreamVncAuthenticator } from '../rfb/handshake.js';
-import { RfbErrorCode, isRfbError } from '../rfb/errors.js';
+import type { BackpressureDirection, ResolvedTarget, SessionIdentity, SessionSummary } from './session-record.js';
 import { ConsoleCloseCode, closeReason, isSendableCloseCode } from '../websocket-codes.js';
 import { LegConnectError } from './legs/types.js';
 import type { LegClosed, LegEvents, LegOptions, UpstreamLeg } from './legs/types.js';
 import { connectTcpLeg } from './legs/tcp.js';
 import { connectWebSocketLeg } from './legs/websocket.js';
+import { RfbBridge } from './rfb-bridge.js';
+
+export type { BackpressureDirection, ResolvedTarget, SessionIdentity, SessionSummary } from './session-record.js';
 
 const BINARY = { binary: true } as const;
-
-export type ResolvedTarget = ConsoleTarget & { provider: string };
-
-/** Who and what a session is for; everything here is safe to log. */
-export interface SessionIdentity {
-  sessionId: string;
-  caller: string;
-  /** Global VM id; null for token-file consoles, which know only host:port. */
-  vmId: string | null;
-  /** Correlates with the ticket's mint log line; null for token-file consoles. */
-  ticketId: string | null;
-  /** The browser's address as the gateway's socket sees it (a load balancer's, behind one). */
-  remoteAddress: string | null;
-}
-
-/** The audit record of a finished session. No ticket, token, password or upstream query string. */
-export interface SessionSummary extends SessionIdentity {
-  provider: string | null;
-  /** `ConsoleTarget.describe`, e.g. `wss://10.0.0.2:443/websockify/`. */
-  target: string | null;
-  startedAt: string;
-  endedAt: string;
-  durationMs: number;
-  /** Bytes received from the browser. */
-  bytesToUpstream: number;
-  /** Bytes received from the upstream. */
-  bytesToClient: number;
-  closeCode: number;
-  closeReason: string;
-  /** Secret-free detail of the cause (an errno code, the upstream's close code). */
-  detail: string | null;
-  /** Largest queue towards the browser, bytes: shows the high-water mark holding. */
-  peakBufferedToClient: number;
-  /** Largest queue towards the upstream, bytes. */
-  peakBufferedToUpstream: number;
-}
-
-export type BackpressureDirection = 'toClient' | 'toUpstream';
 
 export interface SessionHooks {
   /** Flow control changed: `paused` means the side feeding `direction` stopped being read. */
@@ -104,8 +72,8 @@ export class ConsoleSession {
   /** Bytes that arrived before the other side could take them (connect and handshake phases). */
   #heldForUpstream: Buffer[] = [];
   #heldForClient: Buffer[] = [];
-  #upstreamRfb: UpstreamVncAuthenticator | null = null;
-  #browserRfb: BrowserNoneSecurityServer | null = null;
+  /** Set while the gateway does the VNC password handshake itself (phase 'handshaking'). */
+  #rfb: RfbBridge | null = null;
 
   #awaitingPong = false;
   #lastBytesSeen = 0;
@@ -381,15 +349,11 @@ export class ConsoleSession {
     if (this.#closeCode === null) this.#resumeClient();
   }
 
-  /**
-   * The target wants a VNC password the browser must never see: the gateway authenticates
-   * upstream and offers the browser security type None, then pipes once both sides are through.
-   */
+  /** The target wants a VNC password the browser must never see: see RfbBridge. */
   #startRfbHandshake(password: string): void {
     this.#phase = 'handshaking';
-    this.#upstreamRfb = new UpstreamVncAuthenticator({ password });
-    this.#browserRfb = new BrowserNoneSecurityServer();
-    this.#sendToClient(this.#browserRfb.start());
+    this.#rfb = new RfbBridge(password, { toClient: (chunk) => this.#sendToClient(chunk), toUpstream: (chunk) => this.#leg?.write(chunk) });
+    this.#rfb.start();
     const forUpstream = this.#heldForUpstream;
     const forClient = this.#heldForClient;
     this.#heldForUpstream = [];
@@ -400,44 +364,32 @@ export class ConsoleSession {
   }
 
   #feedUpstreamRfb(chunk: Buffer): void {
-    const rfb = this.#upstreamRfb;
-    if (!rfb || this.#closeCode !== null) return;
-    try {
-      const step = rfb.feed(chunk);
-      for (const out of step.send) this.#leg?.write(out);
-      if (step.done && step.rest.length > 0) this.#heldForClient.push(step.rest);
-    } catch (err) {
-      const code = isRfbError(err)
-        ? err.code === RfbErrorCode.AuthFailed || err.code === RfbErrorCode.PasswordRequired
-          ? ConsoleCloseCode.UpstreamAuthFailed
-          : ConsoleCloseCode.UpstreamProtocolError
-        : ConsoleCloseCode.InternalError;
-      this.#logger.warn({ sessionId: this.identity.sessionId, target: this.#target, errCode: errorCode(err) }, 'console upstream rfb handshake failed');
-      this.#finish(code, errorCode(err));
+    if (!this.#rfb || this.#closeCode !== null) return;
+    const failure = this.#rfb.fromUpstream(chunk);
+    if (failure) {
+      this.#logger.warn({ sessionId: this.identity.sessionId, target: this.#target, errCode: errorCode(failure.error) }, 'console upstream rfb handshake failed');
+      this.#finish(failure.closeCode, errorCode(failure.error));
       return;
     }
     this.#maybeStartPipingAfterRfb();
   }
 
   #feedBrowserRfb(chunk: Buffer): void {
-    const rfb = this.#browserRfb;
-    if (!rfb || this.#closeCode !== null) return;
-    try {
-      const step = rfb.feed(chunk);
-      for (const out of step.send) this.#sendToClient(out);
-      if (step.done && step.rest.length > 0) this.#heldForUpstream.push(step.rest);
-    } catch (err) {
-      if (isRfbError(err)) for (const out of err.reply) this.#sendToClient(out);
-      this.#finish(isRfbError(err) ? ConsoleCloseCode.ClientRfbError : ConsoleCloseCode.InternalError, errorCode(err));
+    if (!this.#rfb || this.#closeCode !== null) return;
+    const failure = this.#rfb.fromClient(chunk);
+    if (failure) {
+      this.#finish(failure.closeCode, errorCode(failure.error));
       return;
     }
     this.#maybeStartPipingAfterRfb();
   }
 
   #maybeStartPipingAfterRfb(): void {
-    if (this.#upstreamRfb?.done && this.#browserRfb?.done && this.#closeCode === null) {
-      this.#upstreamRfb = null;
-      this.#browserRfb = null;
+    const rfb = this.#rfb;
+    if (rfb?.done && this.#closeCode === null) {
+      this.#rfb = null;
+      this.#heldForClient.push(...rfb.pendingForClient);
+      this.#heldForUpstream.push(...rfb.pendingForUpstream);
       this.#startPiping();
     }
   }

@@ -5,7 +5,11 @@
 
 /** What a ticket grants; safe to log (no ticket value in it). */
 export interface TicketRecord {
-  /** Global VM id (`provider:upstreamId`) the ticket opens a console for. */
+  /** Provider of the VM the ticket opens a console for. */
+  provider: string;
+  /** That provider's id for the VM, as validated when the ticket was minted. */
+  upstreamId: string;
+  /** Global VM id (`provider:upstreamId`), for logs and for matching a VM-scoped mount; never parsed again. */
   vmId: string;
   /** Who minted it (the authenticated GraphQL caller), for the audit line. */
   caller: string;

@@ -13,6 +13,7 @@ import { ErrorCode, GatewayError } from '../errors.js';
 import { UpgradeRefusal } from '../websocket-codes.js';
 import { MemoryTicketStore } from './ticket-store.js';
 import type { TicketRecord, TicketStore } from './ticket-store.js';
+import { formatVmId, type VmRef } from '../vm-id.js';
 
 export type { TicketRecord, TicketStore, StoredTicket } from './ticket-store.js';
 
@@ -79,9 +80,8 @@ export interface TicketServiceOptions {
   randomBytes?: (size: number) => Buffer;
 }
 
-export interface MintRequest {
-  /** Global VM id (`provider:upstreamId`). */
-  vmId: string;
+/** The VM, already resolved (parsed and checked) by the domain layer, and who asks. */
+export interface MintRequest extends VmRef {
   /** The authenticated caller, recorded for the audit line. */
   caller: string;
 }
@@ -123,7 +123,9 @@ export class TicketService {
     const issuedAtMs = this.#now();
     const expiresAtMs = issuedAtMs + this.#ttlMs;
     const record: TicketRecord = {
-      vmId: req.vmId,
+      provider: req.provider,
+      upstreamId: req.upstreamId,
+      vmId: formatVmId(req.provider, req.upstreamId),
       caller: req.caller,
       ticketId: ticketIdOf(hash),
       issuedAt: new Date(issuedAtMs),

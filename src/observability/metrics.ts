@@ -13,7 +13,7 @@ export type GraphQLTransport = 'http' | 'ws';
 export interface GatewayMetricsSources {
   /** Event subscribers on the bus now (GraphQL `events` subscriptions and internal readers). */
   eventSubscribers: () => number;
-  /** Open graphql-ws connections now. Set by the HTTP server once it exists. */
+  /** Open graphql-ws connections now; read when scraped. @default none (the gauge reads 0) */
   graphqlWsConnections?: () => number;
 }
 
@@ -30,8 +30,7 @@ export class GatewayMetrics {
   readonly #ticketsMinted: Counter;
   readonly #operationNames = new BoundedLabels();
   readonly #onUpstreamCall = (message: unknown): void => this.upstreamCall(message as UpstreamCallRecord);
-  /** Replaced by the HTTP server once its graphql-ws server exists. */
-  graphqlWsConnections: () => number;
+  readonly graphqlWsConnections: () => number;
 
   constructor(registry: Registry, sources: GatewayMetricsSources) {
     const registers = [registry];

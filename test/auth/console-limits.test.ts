@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type WebSocket from 'ws';
+import { systemClock, type Clock } from '../../src/clock.js';
 import { validateConfig } from '../../src/config.js';
 import type { GatewayEvent } from '../../src/events/types.js';
 import { startTowerGateway, type TowerGateway } from '../helpers/gateway.js';
@@ -29,15 +30,18 @@ async function openConsole(url: string): Promise<Awaited<ReturnType<typeof openW
   return r;
 }
 
+/** Time stands still for the minting budget: no token comes back between two requests. */
+const frozenClock: Clock = { ...systemClock, now: () => Date.parse('2030-01-01T00:00:00Z') };
+
 describe('ticket minting rate limit', () => {
   it('allows the burst per caller, then RATE_LIMITED with retryAfterSeconds; other callers are not affected', async () => {
-    env = await startTowerGateway({ config: { auth, limits: { ticketBurst: 2, ticketsPerMinute: 1 } } });
+    env = await startTowerGateway({ config: { auth, limits: { ticketBurst: 2, ticketsPerMinute: 1 } }, clock: frozenClock });
     expect((await consoleUrl(env, alice)).url).toBeDefined();
     expect((await consoleUrl(env, alice)).url).toBeDefined();
     const limited = await consoleUrl(env, alice);
     expect(limited.error).toMatchObject({ code: 'RATE_LIMITED' });
-    expect(limited.error?.retryAfterSeconds).toBeGreaterThanOrEqual(59);
-    expect(limited.error?.retryAfterSeconds).toBeLessThanOrEqual(60);
+    // One ticket a minute and none left: the next one is exactly a minute away.
+    expect(limited.error?.retryAfterSeconds).toBe(60);
     expect((await consoleUrl(env, bob)).url).toBeDefined();
   });
 

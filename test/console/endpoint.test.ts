@@ -335,6 +335,24 @@ describe('console endpoint: closes', () => {
     expect(gw.endpoint.sessions()).toBe(0);
   });
 
+  it('whenIdle resolves once the last open session has ended, and at once when none is open', async () => {
+    const echo = await tcpEcho();
+    const gw = await gateway({ target: tcpTarget(echo.port) });
+    await gw.endpoint.whenIdle();
+    const a = await mustOpen(`${gw.url}?ticket=${await gw.mint()}`, ['binary'], {}, clients);
+    const b = await mustOpen(`${gw.url}?ticket=${await gw.mint()}`, ['binary'], {}, clients);
+    let idle = false;
+    const waiting = gw.endpoint.whenIdle().then(() => (idle = true));
+    const firstEnded = gw.nextClosed();
+    a.close(1000);
+    await firstEnded;
+    expect(idle).toBe(false);
+    expect(gw.endpoint.sessions()).toBe(1);
+    b.close(1000);
+    await waiting;
+    expect(gw.endpoint.sessions()).toBe(0);
+  });
+
   it('after close() refuses new upgrades with 503', async () => {
     const echo = await tcpEcho();
     const gw = await gateway({ target: tcpTarget(echo.port) });

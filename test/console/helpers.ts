@@ -18,6 +18,7 @@ import { createConsoleEndpoint } from '../../src/console/endpoint.js';
 import type { ConsoleEndpoint, ConsoleEndpointOptions, ConsoleSessionEvent } from '../../src/console/endpoint.js';
 import { TicketService } from '../../src/console/tickets.js';
 import type { ResolvedTarget } from '../../src/console/session.js';
+import { parseVmId } from '../../src/vm-id.js';
 
 export type Cleanup = () => Promise<void> | void;
 
@@ -218,7 +219,7 @@ export async function startGateway(options: GatewayOptions): Promise<TestGateway
     registry,
     nextClosed: () => new Promise((resolve) => closedWaiters.push(resolve)),
     closedCount: (n) => (closed >= n ? Promise.resolve() : new Promise((resolve) => countWaiters.push({ n, resolve }))),
-    mint: async (vmId = 'sim:vm-1') => (await tickets.mint({ vmId, caller: 'alice' })).ticket,
+    mint: async (vmId = 'sim:vm-1') => (await tickets.mint({ ...parseVmId(vmId), caller: 'alice' })).ticket,
     close: async () => {
       await endpoint.close();
       server.closeAllConnections();

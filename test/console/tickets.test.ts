@@ -25,7 +25,7 @@ async function refusal(p: Promise<unknown>): Promise<TicketError> {
 describe('TicketService', () => {
   it('mints 256-bit base64url tickets bound to a VM and a caller, expiring after the TTL', async () => {
     const { service, now } = fixture();
-    const { ticket, expiresAt } = await service.mint({ vmId: 'ct:vm1', caller: 'alice' });
+    const { ticket, expiresAt } = await service.mint({ provider: 'ct', upstreamId: 'vm1', caller: 'alice' });
     expect(ticket).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(Buffer.from(ticket, 'base64url')).toHaveLength(32);
     expect(expiresAt.getTime()).toBe(now() + 30_000);
@@ -47,7 +47,7 @@ describe('TicketService', () => {
     };
     const bytes = Buffer.alloc(32, 7);
     const service = new TicketService({ store, randomBytes: () => Buffer.from(bytes) });
-    const { ticket } = await service.mint({ vmId: 'v', caller: 'c' });
+    const { ticket } = await service.mint({ provider: 'p', upstreamId: 'v', caller: 'c' });
     expect(ticket).toBe(bytes.toString('base64url'));
     expect(puts).toEqual([createHash('sha256').update(ticket).digest('hex')]);
     expect(JSON.stringify(puts)).not.toContain(ticket);
@@ -55,7 +55,7 @@ describe('TicketService', () => {
 
   it('is single use by default', async () => {
     const { service } = fixture();
-    const { ticket } = await service.mint({ vmId: 'v', caller: 'c' });
+    const { ticket } = await service.mint({ provider: 'p', upstreamId: 'v', caller: 'c' });
     await service.redeem(ticket);
     const err = await refusal(service.redeem(ticket));
     expect(err.code).toBe('TICKET_USED');
@@ -64,7 +64,7 @@ describe('TicketService', () => {
 
   it('is reusable until expiry when configured', async () => {
     const { service, advance } = fixture({ reusable: true, ttlMs: 10_000 });
-    const { ticket } = await service.mint({ vmId: 'v', caller: 'c' });
+    const { ticket } = await service.mint({ provider: 'p', upstreamId: 'v', caller: 'c' });
     await service.redeem(ticket);
     await service.redeem(ticket);
     advance(9_999);
@@ -75,7 +75,7 @@ describe('TicketService', () => {
 
   it('tells expired from unknown until the retention ends, then forgets', async () => {
     const { service, store, advance } = fixture();
-    const { ticket } = await service.mint({ vmId: 'v', caller: 'c' });
+    const { ticket } = await service.mint({ provider: 'p', upstreamId: 'v', caller: 'c' });
     advance(30_000);
     expect((await refusal(service.redeem(ticket))).code).toBe('TICKET_EXPIRED');
     advance(60_000);
@@ -86,13 +86,13 @@ describe('TicketService', () => {
 
   it('keeps used tombstones until expiry, then the lazy sweep on mint drops them', async () => {
     const { service, store, advance } = fixture();
-    const { ticket } = await service.mint({ vmId: 'v', caller: 'c' });
+    const { ticket } = await service.mint({ provider: 'p', upstreamId: 'v', caller: 'c' });
     await service.redeem(ticket);
     expect(store.size).toBe(1);
     advance(29_000);
     expect((await refusal(service.redeem(ticket))).code).toBe('TICKET_USED');
     advance(61_000);
-    await service.mint({ vmId: 'v', caller: 'c' });
+    await service.mint({ provider: 'p', upstreamId: 'v', caller: 'c' });
     expect(store.size).toBe(1);
   });
 
@@ -115,20 +115,20 @@ describe('TicketService', () => {
 
   it('refuses a ticket for another VM, and that uses it up', async () => {
     const { service } = fixture();
-    const { ticket } = await service.mint({ vmId: 'ct:a', caller: 'c' });
+    const { ticket } = await service.mint({ provider: 'ct', upstreamId: 'a', caller: 'c' });
     expect((await refusal(service.redeem(ticket, { vmId: 'ct:b' }))).code).toBe('TICKET_WRONG_VM');
     expect((await refusal(service.redeem(ticket, { vmId: 'ct:a' }))).code).toBe('TICKET_USED');
   });
 
   it('accepts the right VM when asked', async () => {
     const { service } = fixture();
-    const { ticket } = await service.mint({ vmId: 'ct:a', caller: 'c' });
+    const { ticket } = await service.mint({ provider: 'ct', upstreamId: 'a', caller: 'c' });
     expect((await service.redeem(ticket, { vmId: 'ct:a' })).vmId).toBe('ct:a');
   });
 
   it('never puts the ticket into an error message or its fields', async () => {
     const { service } = fixture();
-    const { ticket } = await service.mint({ vmId: 'v', caller: 'c' });
+    const { ticket } = await service.mint({ provider: 'p', upstreamId: 'v', caller: 'c' });
     await service.redeem(ticket);
     const errors = [await refusal(service.redeem(ticket)), await refusal(service.redeem(`${ticket}x`)), await refusal(service.redeem(ticket, { vmId: 'x' }))];
     for (const e of errors) {
@@ -138,7 +138,7 @@ describe('TicketService', () => {
 
   it('consumes atomically: of concurrent redemptions exactly one wins', async () => {
     const { service } = fixture();
-    const { ticket } = await service.mint({ vmId: 'v', caller: 'c' });
+    const { ticket } = await service.mint({ provider: 'p', upstreamId: 'v', caller: 'c' });
     const results = await Promise.allSettled(Array.from({ length: 10 }, () => service.redeem(ticket)));
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
   });
@@ -147,7 +147,7 @@ describe('TicketService', () => {
 describe('MemoryTicketStore', () => {
   it('returns the state before a consuming take', async () => {
     const store = new MemoryTicketStore();
-    const record: TicketRecord = { vmId: 'v', caller: 'c', ticketId: 'x', issuedAt: new Date(0), expiresAt: new Date(1) };
+    const record: TicketRecord = { provider: 'p', upstreamId: 'v', vmId: 'p:v', caller: 'c', ticketId: 'x', issuedAt: new Date(0), expiresAt: new Date(1) };
     await store.put('h', record, 10);
     const first: StoredTicket | null = await store.take('h', { consume: true });
     const second = await store.take('h', { consume: false });

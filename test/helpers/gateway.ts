@@ -1,5 +1,6 @@
 /** Starts a CloudTower simulator and a gateway configured for it, both on ephemeral loopback ports. */
 import { startGateway, type RunningGateway } from '../../src/app.js';
+import type { Clock } from '../../src/clock.js';
 import { validateConfig } from '../../src/config.js';
 import { ConsoleFarm } from '../../src/simulators/vnc/index.js';
 import {
@@ -43,6 +44,8 @@ export async function startTowerGateway(
     config?: Record<string, unknown>;
     /** More providers; a function gets the simulator (e.g. a second provider name for the same CloudTower). */
     extraProviders?: Record<string, unknown>[] | ((sim: CloudTowerSimulator) => Record<string, unknown>[]);
+    /** The gateway's clock (tickets, minting budget, console sessions). @default systemClock */
+    clock?: Clock;
   } = {},
 ): Promise<TowerGateway> {
   const consoles = new ConsoleFarm();
@@ -69,7 +72,7 @@ export async function startTowerGateway(
   });
   let gateway: RunningGateway;
   try {
-    gateway = await startGateway(config, { logger: logs.logger });
+    gateway = await startGateway(config, { logger: logs.logger, ...(opts.clock ? { clock: opts.clock } : {}) });
   } catch (err) {
     await sim.close();
     await consoles.close();

@@ -1,17 +1,17 @@
 /**
  * The security suite's gateway: CloudTower, Abiquo (VMs with VNC passwords) and DRP simulators with
  * distinctive credentials, live consoles behind them, and a gateway whose every log line is kept.
- * The CloudTower client is spied on to learn every session token and console token it was issued.
+ * CloudTower is reached through a recording tap that learns every session token and console token
+ * the gateway was issued.
  */
-import { vi } from 'vitest';
 import { startGateway, type RunningGateway } from '../../src/app.js';
 import { validateConfig } from '../../src/config.js';
 import { ConsoleFarm } from '../../src/simulators/vnc/index.js';
 import { defaultAbiquoData, startAbiquoSimulator, type AbiquoSimulator } from '../../src/simulators/abiquo/index.js';
-import { CloudTowerClient, type CloudTowerVnc } from '../../src/upstreams/cloudtower/client.js';
 import { defaultCloudTowerVms, startCloudTowerSimulator, type CloudTowerSimulator } from '../../src/simulators/cloudtower/index.js';
 import { startDrpSimulator, type DrpSimulator } from '../../src/simulators/drp/index.js';
 import { captureLogger } from '../helpers/log-capture.js';
+import { startTowerTap } from './tower-tap.js';
 
 export const TOWER_PASSWORD = 'ct-Pass-Sentinel-7731';
 export const ABIQUO_PASSWORD = 'abq-Pass-Sentinel-7732';
@@ -37,29 +37,11 @@ export interface SecurityEnv {
 }
 
 export async function startSecurityEnv(): Promise<SecurityEnv> {
-  const towerSessionTokens = new Set<string>();
-  const towerConsoleTokens = new Set<string>();
-  const vncOriginal = CloudTowerClient.prototype.vnc;
-  vi.spyOn(CloudTowerClient.prototype, 'vnc').mockImplementation(async function (this: CloudTowerClient, vmId: string): Promise<CloudTowerVnc | null> {
-    const answer = await vncOriginal.call(this, vmId);
-    if (answer) {
-      towerConsoleTokens.add(answer.raw_token);
-      towerConsoleTokens.add(answer.token);
-    }
-    return answer;
-  });
-  const proto = CloudTowerClient.prototype as unknown as { doLogin: () => Promise<string> };
-  const loginOriginal = proto.doLogin;
-  vi.spyOn(proto, 'doLogin').mockImplementation(async function (this: unknown) {
-    const token = await loginOriginal.call(this);
-    towerSessionTokens.add(token);
-    return token;
-  });
-
   const consoles = new ConsoleFarm();
   const towerVms = defaultCloudTowerVms();
   for (const vm of towerVms) await consoles.add(`tower/${vm.id}`, { name: vm.name });
   const tower = await startCloudTowerSimulator({ users: [{ username: 'gw', password: TOWER_PASSWORD, source: 'LOCAL' }], vms: towerVms, consoleFor: (vm) => consoles.locate(`tower/${vm.id}`) });
+  const towerTap = await startTowerTap(tower.url);
 
   const data = defaultAbiquoData();
   const vncPasswords: string[] = [];
@@ -85,7 +67,7 @@ export async function startSecurityEnv(): Promise<SecurityEnv> {
       {
         name: 'tower',
         kind: 'cloudtower',
-        url: tower.url,
+        url: towerTap.url,
         username: 'gw',
         password: TOWER_PASSWORD,
         websockify: { cluster: { scheme: 'ws', port: tower.port }, tower: { scheme: 'ws', port: tower.port } },
@@ -104,13 +86,12 @@ export async function startSecurityEnv(): Promise<SecurityEnv> {
     drp,
     vncPasswords,
     abiquoPasswordVmIds,
-    towerSessionTokens,
-    towerConsoleTokens,
+    towerSessionTokens: towerTap.sessionTokens,
+    towerConsoleTokens: towerTap.consoleTokens,
     close: async () => {
       await gateway.close();
-      await Promise.all([tower.close(), abiquo.close(), drp.close()]);
+      await Promise.all([towerTap.close(), tower.close(), abiquo.close(), drp.close()]);
       await consoles.close();
-      vi.restoreAllMocks();
     },
   };
 }

@@ -1,6 +1,5 @@
 import type { Resolvers } from '../generated/types.js';
 import { formatVmId } from '../../vm-id.js';
-import { allowsProvider } from '../../auth/principal.js';
 import { providerKindValue } from '../provider-kinds.js';
 
 export const vmResolvers: Resolvers = {
@@ -12,7 +11,7 @@ export const vmResolvers: Resolvers = {
     },
     vm: (_parent, { id }, ctx) => ctx.gateway.getVm(id, ctx.principal),
     providers: (_parent, _args, ctx) =>
-      [...ctx.gateway.upstreams.values()].filter((p) => allowsProvider(ctx.principal, p.name)).map((p) => ({ name: p.name, kind: providerKindValue(p.kind) })),
+      ctx.gateway.upstreamsFor(ctx.principal).map((p) => ({ name: p.name, kind: providerKindValue(p.kind) })),
   },
   VmConnection: {
     edges: (c) => c.edges,
