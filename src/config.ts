@@ -12,6 +12,7 @@ import { JWT_SECRET_ENV, authSchema, checkAuthAgainstConfig } from './auth/confi
 import type { AnyUpstreamKind } from './upstreams/descriptor.js';
 import { upstreamKinds } from './upstreams/kinds.js';
 import { httpUrl } from './upstreams/shared/config.js';
+import { parseHost } from './auth/host.js';
 
 /**
  * The `providers[]` entry: one of the kinds' own schemas, chosen by `kind`. An unknown `kind` is
@@ -57,6 +58,12 @@ const sections = z
          * Requests without Origin (non-browser clients) are always allowed. @default [] (same origin only)
          */
         allowedOrigins: z.array(z.string().refine((o) => o === '*' || o === 'null' || isOrigin(o), 'must be an origin like https://app.example.com (no path), `null` or `*`')).optional(),
+        /**
+         * Host header values the gateway answers besides the publicUrl host, `localhost` on the bound port and IP
+         * literals (the DNS-rebinding defence, src/auth/host.ts): `name` (any port) or `name:port`, or `*` to turn the
+         * check off. Others get 421 HOST_NOT_ALLOWED (/healthz and /readyz excepted). @default [] (publicUrl and loopback only)
+         */
+        allowedHosts: z.array(z.string().refine((h) => h === '*' || parseHost(h) !== null, 'must be a host name like gw.example.com or gw.example.com:8443 (no scheme, no path), or `*`')).optional(),
       })
       .strict()
       .prefault({}),
