@@ -124,6 +124,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     guard: wsGuard,
     contextFor,
     formatError,
+    logger,
     ...(opts.gatewayMetrics ? { gatewayMetrics: opts.gatewayMetrics } : {}),
   });
   let draining = false;
