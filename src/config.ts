@@ -53,9 +53,10 @@ const sections = z
         /** Serve the demo page at `/`. @default true in the embedded default, false otherwise */
         demo: z.boolean().optional(),
         /**
-         * Origins allowed to open WebSockets (/graphql, /websockify) besides the gateway's own (Origin
-         * host = Host header, or publicUrl): exact `scheme://host[:port]`, `null`, or `*` for any.
-         * Requests without Origin (non-browser clients) are always allowed. @default [] (same origin only)
+         * Origins allowed to open WebSockets (/graphql, /websockify) and to send browser requests to HTTP /graphql,
+         * besides the gateway's own (`http://` + Host header, or publicUrl's): exact `scheme://host[:port]`, `null`,
+         * or `*` for any. Requests without Origin (non-browser clients) are always allowed. Others get 403
+         * ORIGIN_NOT_ALLOWED. @default [] (same origin only)
          */
         allowedOrigins: z.array(z.string().refine((o) => o === '*' || o === 'null' || isOrigin(o), 'must be an origin like https://app.example.com (no path), `null` or `*`')).optional(),
         /**
