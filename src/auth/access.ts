@@ -52,7 +52,10 @@ export class GatewayAccess {
     this.#origins = originPolicyOf(config);
     this.#hosts = hostPolicyOf(config);
     this.#limits = callerLimitsOf(config);
-    if (this.#logger) logAuthPosture(config, this.#logger);
+    if (this.#logger) {
+      logAuthPosture(config, this.#logger);
+      logHostPosture(config, this.#logger);
+    }
   }
 
   get origins(): OriginPolicy {
@@ -78,12 +81,25 @@ export class GatewayAccess {
     this.#origins = origins;
     this.#hosts = hosts;
     this.#limits = limits;
-    if (this.#logger) logAuthPosture(config, this.#logger);
+    if (this.#logger) {
+      logAuthPosture(config, this.#logger);
+      logHostPosture(config, this.#logger);
+    }
   }
 }
 
 function originPolicyOf(config: GatewayConfig): OriginPolicy {
   return new OriginPolicy({ allowedOrigins: config.server.allowedOrigins, publicUrl: config.server.publicUrl });
+}
+
+/** Reachable from other machines by name only if the name is configured: say so once, at start and reload. */
+function logHostPosture(config: GatewayConfig, logger: Logger): void {
+  const { host, publicUrl, allowedHosts } = config.server;
+  if (isLoopbackHost(host) || publicUrl || (allowedHosts && allowedHosts.length > 0)) return;
+  logger.warn(
+    { host },
+    'neither server.publicUrl nor server.allowedHosts is set: only requests whose Host is an IP address or localhost are answered (421 HOST_NOT_ALLOWED otherwise)',
+  );
 }
 
 function hostPolicyOf(config: GatewayConfig): HostPolicy {
