@@ -5,13 +5,14 @@
  * `providers` union is assembled here from the list of kinds (src/upstreams/kinds.ts).
  */
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { LineCounter, isAlias, isMap, isPair, isScalar, isSeq, parseDocument, visit, type Node as YamlNode } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { JWT_SECRET_ENV, authSchema, checkAuthAgainstConfig } from './auth/config-schema.js';
 import type { AnyUpstreamKind } from './upstreams/descriptor.js';
 import { upstreamKinds } from './upstreams/kinds.js';
 import { httpUrl } from './upstreams/shared/config.js';
+import { parseHost } from './auth/host.js';
 
 /**
  * The `providers[]` entry: one of the kinds' own schemas, chosen by `kind`. An unknown `kind` is
@@ -52,11 +53,18 @@ const sections = z
         /** Serve the demo page at `/`. @default true in the embedded default, false otherwise */
         demo: z.boolean().optional(),
         /**
-         * Origins allowed to open WebSockets (/graphql, /websockify) besides the gateway's own (Origin
-         * host = Host header, or publicUrl): exact `scheme://host[:port]`, `null`, or `*` for any.
-         * Requests without Origin (non-browser clients) are always allowed. @default [] (same origin only)
+         * Origins allowed to open WebSockets (/graphql, /websockify) and to send browser requests to HTTP /graphql,
+         * besides the gateway's own (`http://` + Host header, or publicUrl's): exact `scheme://host[:port]`, `null`,
+         * or `*` for any. Requests without Origin (non-browser clients) are always allowed. Others get 403
+         * ORIGIN_NOT_ALLOWED. @default [] (same origin only)
          */
         allowedOrigins: z.array(z.string().refine((o) => o === '*' || o === 'null' || isOrigin(o), 'must be an origin like https://app.example.com (no path), `null` or `*`')).optional(),
+        /**
+         * Host header values the gateway answers besides the publicUrl host, `localhost` on the bound port and IP
+         * literals (the DNS-rebinding defence, src/auth/host.ts): `name` (any port) or `name:port`, or `*` to turn the
+         * check off. Others get 421 HOST_NOT_ALLOWED (/healthz and /readyz excepted). @default [] (publicUrl and loopback only)
+         */
+        allowedHosts: z.array(z.string().refine((h) => h === '*' || parseHost(h) !== null, 'must be a host name like gw.example.com or gw.example.com:8443 (no scheme, no path), or `*`')).optional(),
       })
       .strict()
       .prefault({}),
@@ -237,14 +245,84 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.en
   } catch (err) {
     throw new ConfigError([`--config: cannot read "${path}": ${(err as NodeJS.ErrnoException).code ?? String(err)}`]);
   }
-  let raw: unknown;
-  try {
-    raw = parseYaml(text);
-  } catch (err) {
-    throw new ConfigError([`--config: "${path}" is not valid YAML or JSON: ${(err as Error).message.split('\n')[0]}`]);
-  }
+  const raw = readYaml(text, path);
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new ConfigError([`(root): "${path}" must contain a mapping with at least a \`providers\` list`]);
   }
   return validateConfig(applyEnvOverrides(raw as Record<string, unknown>, env));
+}
+
+/** Why the YAML reader refused a file, by the `yaml` package's error code: fixed text, never the file's own. */
+const YAML_PROBLEMS: Record<string, string> = {
+  TAG_RESOLVE_FAILED: 'unknown tag (`!...`): tags are not supported; quote a value that starts with `!`',
+  UNRESOLVED_ALIAS: 'alias (`*...`) to no anchor; quote a value that starts with `*`',
+  ALIAS_PROPS: 'an alias cannot carry an anchor or a tag',
+  DUPLICATE_KEY: 'duplicate key',
+  MISSING_CHAR: 'unclosed quote or bracket',
+  BAD_INDENT: 'bad indentation',
+  MULTIPLE_DOCS: 'more than one document',
+};
+
+/**
+ * The file's YAML as plain data. Strict, and quiet about values: every error and warning of the
+ * `yaml` package (unknown `!tags`, which it would otherwise resolve to a different string, aliases
+ * to no anchor, duplicate keys, syntax) refuses the file with a message naming the line and key,
+ * never the text there, which may be a password. `logLevel: 'silent'` keeps the package from
+ * printing warnings to stderr itself. Anchors and aliases that resolve are kept; an alias bomb
+ * stops at the package's `maxAliasCount` (100 expansions).
+ */
+function readYaml(text: string, path: string): unknown {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { prettyErrors: false, logLevel: 'silent', lineCounter, uniqueKeys: true, strict: true });
+  const where = (offset: number): string => {
+    const { line, col } = lineCounter.linePos(offset);
+    const key = keyPathAt(doc.contents, offset);
+    return `line ${line}, column ${col}${key ? ` (key \`${key}\`)` : ''}`;
+  };
+  const problems = [...doc.errors, ...doc.warnings].map((e) => `${where(e.pos[0])}: ${YAML_PROBLEMS[e.code] ?? `syntax error (${e.code})`}`);
+  visit(doc, {
+    Alias(_key, node) {
+      if (!node.resolve(doc)) problems.push(`${where(node.range?.[0] ?? 0)}: ${YAML_PROBLEMS.UNRESOLVED_ALIAS}`);
+    },
+  });
+  if (problems.length > 0) throw new ConfigError(problems.map((p) => `--config: "${path}" is not valid YAML or JSON: ${p}`));
+  try {
+    return doc.toJS();
+  } catch {
+    // An alias bomb (maxAliasCount) or a resolution failure: the package's message may quote the file.
+    throw new ConfigError([`--config: "${path}" is not valid YAML or JSON: too many or unresolvable aliases`]);
+  }
+}
+
+/** Dotted path of the key whose entry holds `offset` (`providers.0.password`), or '' at the root. */
+function keyPathAt(node: unknown, offset: number): string {
+  const path: string[] = [];
+  let current = node as YamlNode | null | undefined;
+  const contains = (n: unknown): boolean => {
+    const range = (n as { range?: [number, number, number] } | null | undefined)?.range;
+    return range !== undefined && offset >= range[0] && offset <= range[2];
+  };
+  for (let depth = 0; depth < 64 && current; depth++) {
+    if (isMap(current)) {
+      const pair = current.items.find((p) => contains(p.key) || contains(p.value)) ?? current.items.filter((p) => isPair(p) && offsetAfter(p.key, offset)).at(-1);
+      if (!pair) break;
+      path.push(isScalar(pair.key) ? String(pair.key.value).slice(0, 64) : '?');
+      current = contains(pair.value) ? (pair.value as YamlNode) : null;
+    } else if (isSeq(current)) {
+      const index = current.items.findIndex((item) => contains(item));
+      if (index < 0) break;
+      path.push(String(index));
+      current = current.items[index] as YamlNode;
+    } else {
+      break;
+    }
+    if (isAlias(current)) break;
+  }
+  return path.join('.');
+}
+
+/** The last key before `offset` (a value the parser could not place still belongs to the key before it). */
+function offsetAfter(key: unknown, offset: number): boolean {
+  const range = (key as { range?: [number, number, number] } | null | undefined)?.range;
+  return range !== undefined && range[0] <= offset;
 }

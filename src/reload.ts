@@ -125,7 +125,7 @@ export class ConfigReloader {
 }
 
 /** Keys of `server` a reload applies (through GatewayAccess.update). */
-const LIVE_SERVER_KEYS = new Set(['allowedOrigins']);
+const LIVE_SERVER_KEYS = new Set(['allowedOrigins', 'allowedHosts']);
 
 /** Config keys a reload cannot apply to a running gateway. */
 export function restartOnlyChanges(previous: GatewayConfig, next: GatewayConfig): string[] {

@@ -111,7 +111,9 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
 
   const formatError = createErrorFormatter(logger);
   const { limits } = opts;
-  const wsGuard = createWebSocketGuard(opts.access, logger);
+  const wsGuard = createWebSocketGuard(opts.access, logger, opts.gatewayMetrics);
+  // The port as bound (0 asks for a free one): `localhost` is an allowed Host on it.
+  const boundPort = (): number => (server.address() as AddressInfo | null)?.port ?? opts.port;
   const contextFor = (principal: Principal): GatewayContext => ({ gateway, principal, partialErrors: [] });
   const liveLimits = liveLimitRules(limits);
   const extraRules: ValidationRule[] = [liveLimits.rule, ...(opts.introspection ? [] : [NoSchemaIntrospectionCustomRule])];
@@ -122,6 +124,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     guard: wsGuard,
     contextFor,
     formatError,
+    logger,
     ...(opts.gatewayMetrics ? { gatewayMetrics: opts.gatewayMetrics } : {}),
   });
   let draining = false;
@@ -140,6 +143,12 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       return;
     }
     socket.on('error', (err) => logger.debug({ err: { code: (err as NodeJS.ErrnoException).code } }, 'upgrade socket error'));
+    // DNS rebinding: a Host the gateway does not serve is refused on every WebSocket path.
+    const badHost = wsGuard.checkHost(req, boundPort());
+    if (badHost) {
+      refuseUpgrade(socket, badHost);
+      return;
+    }
     // Cross-site WebSocket hijacking: refused for every WebSocket path, before its route sees the request.
     const badOrigin = wsGuard.checkOrigin(req);
     if (badOrigin) {
@@ -194,6 +203,13 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     const readiness = await gateway.readiness();
     res.status(readiness.ok ? 200 : 503).json({ status: readiness.ok ? 'ready' : 'not ready', upstreams: readiness.upstreams });
   });
+  // DNS rebinding: every route below answers only Host values the gateway serves (src/auth/host.ts).
+  // /healthz and /readyz stay above: probes (kubelet, load balancers) may send any Host, and they reveal no VM data.
+  app.use((req, res, next) => {
+    const refusal = wsGuard.checkHost(req, boundPort(), 'http');
+    if (refusal) refuseHttp(res, refusal, 'Host not allowed: add it to server.allowedHosts');
+    else next();
+  });
   if (opts.metrics) {
     const registry = opts.metrics;
     app.get('/metrics', async (_req, res) => {
@@ -202,6 +218,12 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   }
   app.use(
     '/graphql',
+    // Browsers' requests (they carry an Origin) get the WebSocket paths' Origin policy; Apollo's CSRF prevention stays.
+    (req, res, next) => {
+      const refusal = req.headers.origin === undefined ? null : wsGuard.checkOrigin(req, 'http');
+      if (refusal) refuseHttp(res, refusal, 'Origin not allowed: add it to server.allowedOrigins');
+      else next();
+    },
     // Authenticate before parsing the body: an unauthenticated caller costs no JSON parse.
     ...(opts.access ? [authenticateHttp(opts.access)] : []),
     liveJsonParser(limits),
@@ -252,6 +274,11 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
         await apollo.stop();
       })()),
   };
+}
+
+/** A request refused before routing (Host, Origin): the refusal's status, its code in the GraphQL error shape. */
+function refuseHttp(res: express.Response, refusal: UpgradeRefusal, message: string): void {
+  res.status(refusal.status).set('Cache-Control', 'no-store').json({ errors: [{ message, extensions: { code: refusal.code } }] });
 }
 
 /** express.json with the body limit read per request (it changes on reload); one parser per distinct limit. */

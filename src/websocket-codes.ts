@@ -102,6 +102,8 @@ export const GraphqlWsCloseCode = {
   SubprotocolNotAcceptable: CloseCode.SubprotocolNotAcceptable,
   /** graphql-ws failed inside (an onConnect or hook that threw). */
   InternalServerError: CloseCode.InternalServerError,
+  /** A frame larger than `limits.maxBodyBytes` (sent by `ws`, RFC 6455 1009); logged once, through the logger. */
+  MessageTooBig: 1009,
 } as const;
 export type GraphqlWsCloseCode = (typeof GraphqlWsCloseCode)[keyof typeof GraphqlWsCloseCode];
 
@@ -127,8 +129,13 @@ export const UpgradeRefusal = {
   PathNotFound: { status: 404, code: 'PATH_NOT_FOUND' },
   /** The gateway is draining for shutdown: try another replica. */
   ShuttingDown: { status: 503, code: 'SHUTTING_DOWN' },
-  /** Cross-site WebSocket hijacking defence: the `Origin` is neither the gateway's own nor in `auth.allowedOrigins`. */
+  /** Cross-site WebSocket hijacking defence: the `Origin` is neither the gateway's own nor in `server.allowedOrigins`. */
   OriginNotAllowed: { status: 403, code: 'ORIGIN_NOT_ALLOWED' },
+  /**
+   * DNS-rebinding defence: the `Host` header names neither the publicUrl host, an entry of
+   * `server.allowedHosts`, `localhost` on the bound port nor an IP literal (src/auth/host.ts).
+   */
+  HostNotAllowed: { status: 421, code: 'HOST_NOT_ALLOWED' },
 
   // graphql-ws on /graphql.
   /** `limits.maxWsConnections` graphql-ws connections are open; checked before any credential is read. */

@@ -9,6 +9,7 @@ import { Authenticator } from './authenticator.js';
 import type { ConcurrencyLimits } from './concurrency-caps.js';
 import type { JwtVerifierOptions } from './jwt.js';
 import { isLoopbackHost } from './loopback.js';
+import { HostPolicy } from './host.js';
 import { OriginPolicy } from './origin.js';
 import type { TokenBucketLimits } from './token-bucket.js';
 
@@ -40,6 +41,7 @@ export function callerLimitsOf(config: GatewayConfig): CallerLimits {
 export class GatewayAccess {
   readonly authenticator: Authenticator;
   #origins: OriginPolicy;
+  #hosts: HostPolicy;
   #limits: CallerLimits;
   readonly #logger: Logger | undefined;
 
@@ -48,12 +50,21 @@ export class GatewayAccess {
     this.#logger = options.logger;
     this.authenticator = new Authenticator(config.auth, options.jwt);
     this.#origins = originPolicyOf(config);
+    this.#hosts = hostPolicyOf(config);
     this.#limits = callerLimitsOf(config);
-    if (this.#logger) logAuthPosture(config, this.#logger);
+    if (this.#logger) {
+      logAuthPosture(config, this.#logger);
+      logHostPosture(config, this.#logger);
+    }
   }
 
   get origins(): OriginPolicy {
     return this.#origins;
+  }
+
+  /** The Host allowlist (DNS-rebinding defence), live across reloads. */
+  get hosts(): HostPolicy {
+    return this.#hosts;
   }
 
   /** Current limits; read at each use, so a reload applies to the next ticket, console or connection. */
@@ -64,16 +75,35 @@ export class GatewayAccess {
   /** Apply a reloaded config. Everything is built before anything is swapped: on error (ConfigError) the old settings stay. */
   update(config: GatewayConfig): void {
     const origins = originPolicyOf(config);
+    const hosts = hostPolicyOf(config);
     const limits = callerLimitsOf(config);
     this.authenticator.update(config.auth);
     this.#origins = origins;
+    this.#hosts = hosts;
     this.#limits = limits;
-    if (this.#logger) logAuthPosture(config, this.#logger);
+    if (this.#logger) {
+      logAuthPosture(config, this.#logger);
+      logHostPosture(config, this.#logger);
+    }
   }
 }
 
 function originPolicyOf(config: GatewayConfig): OriginPolicy {
   return new OriginPolicy({ allowedOrigins: config.server.allowedOrigins, publicUrl: config.server.publicUrl });
+}
+
+/** Reachable from other machines by name only if the name is configured: say so once, at start and reload. */
+function logHostPosture(config: GatewayConfig, logger: Logger): void {
+  const { host, publicUrl, allowedHosts } = config.server;
+  if (isLoopbackHost(host) || publicUrl || (allowedHosts && allowedHosts.length > 0)) return;
+  logger.warn(
+    { host },
+    'neither server.publicUrl nor server.allowedHosts is set: only requests whose Host is an IP address or localhost are answered (421 HOST_NOT_ALLOWED otherwise)',
+  );
+}
+
+function hostPolicyOf(config: GatewayConfig): HostPolicy {
+  return new HostPolicy({ allowedHosts: config.server.allowedHosts, publicUrl: config.server.publicUrl });
 }
 
 /**

@@ -4,8 +4,12 @@
  * another site must not be able to open /graphql or /websockify in a user's name.
  *
  * Allowed: no `Origin` at all (non-browser clients; every browser sends one on a WebSocket), the
- * same origin (Origin's host equals the Host header), the origin of `server.publicUrl`, and every
- * origin listed in `server.allowedOrigins` (`*` allows all).
+ * same origin (`http://` + the Host header: scheme, host and port all equal; the gateway itself
+ * speaks plain HTTP, so behind a TLS proxy its https origin comes from `server.publicUrl`), the
+ * origin of `server.publicUrl`, and every origin listed in `server.allowedOrigins` (`*` allows all).
+ * The Host header is checked first (src/auth/host.ts), so "same origin" is an origin the gateway serves.
+ *
+ * Applied to every WebSocket upgrade and to browser requests (those with an Origin) on HTTP /graphql.
  */
 import type { IncomingMessage } from 'node:http';
 
@@ -60,9 +64,10 @@ export function normalizeOrigin(value: string): string | null {
 }
 
 function sameHost(origin: URL, hostHeader: string): boolean {
+  // The gateway's own scheme is http: an https page is not its origin (unless publicUrl says so).
+  if (origin.protocol !== 'http:') return false;
   // url.host omits the scheme's default port; the Host header may carry it.
-  const defaultPort = origin.protocol === 'https:' || origin.protocol === 'wss:' ? ':443' : ':80';
   let host = hostHeader.trim().toLowerCase();
-  if (host.endsWith(defaultPort)) host = host.slice(0, -defaultPort.length);
+  if (host.endsWith(':80')) host = host.slice(0, -':80'.length);
   return host === origin.host;
 }

@@ -12,6 +12,8 @@ import { credentialFromConnectionParams, credentialFromHeaders } from './credent
 import { GraphqlWsCloseCode, UpgradeRefusal, graphqlWsCloseReason } from '../websocket-codes.js';
 import { UnauthenticatedError, UnauthenticatedReason } from './errors.js';
 import { OriginPolicy } from './origin.js';
+import { HostPolicy } from './host.js';
+import type { GatewayMetrics } from '../observability/metrics.js';
 import { ANONYMOUS, type Principal } from './principal.js';
 
 /** What onConnect leaves on graphql-ws's `ctx.extra` for the rest of the connection. */
@@ -27,8 +29,10 @@ interface WsContext {
 }
 
 export interface WebSocketGuard {
-  /** Origin check for every WebSocket path: null, or the refusal to answer with. */
-  checkOrigin(req: IncomingMessage): UpgradeRefusal | null;
+  /** Origin check for every WebSocket path and browser requests on HTTP /graphql: null, or the refusal to answer with. */
+  checkOrigin(req: IncomingMessage, transport?: 'http' | 'upgrade'): UpgradeRefusal | null;
+  /** Host check (DNS rebinding) for every WebSocket path and the HTTP routes but probes: null, or the refusal. */
+  checkHost(req: IncomingMessage, boundPort: number, transport?: 'http' | 'upgrade'): UpgradeRefusal | null;
   /** Global graphql-ws connection cap, checked at the upgrade (before any credential is looked at). */
   checkGraphqlCapacity(openConnections: number): UpgradeRefusal | null;
   /** graphql-ws `onConnect`: authenticates and takes a per-caller slot, or closes the socket and returns false. */
@@ -39,9 +43,10 @@ export interface WebSocketGuard {
   principalOf(ctx: WsContext): Principal;
 }
 
-/** `access` absent: every caller anonymous, same-origin WebSockets only, no connection caps. */
-export function createWebSocketGuard(access: GatewayAccess | undefined, logger: Logger): WebSocketGuard {
+/** `access` absent: every caller anonymous, same-origin WebSockets only, loopback and IP-literal Hosts only, no connection caps. */
+export function createWebSocketGuard(access: GatewayAccess | undefined, logger: Logger, metrics?: GatewayMetrics): WebSocketGuard {
   const sameOriginOnly = new OriginPolicy();
+  const loopbackHostsOnly = new HostPolicy();
   const caps = new ConcurrencyCaps(() => ({ global: Number.POSITIVE_INFINITY, perCaller: access?.limits.wsConnections.perCaller ?? Number.POSITIVE_INFINITY }));
 
   const refuse = (ctx: WsContext, code: keyof typeof graphqlWsCloseReason, detail: Record<string, unknown>): false => {
@@ -52,12 +57,27 @@ export function createWebSocketGuard(access: GatewayAccess | undefined, logger: 
   };
 
   return {
-    checkOrigin(req) {
+    checkOrigin(req, transport = 'upgrade') {
       const policy = access?.origins ?? sameOriginOnly;
       if (policy.allows(req)) return null;
-      // The Origin itself is not secret and is what an operator needs to allow it.
-      logger.info({ remoteAddress: req.socket.remoteAddress ?? null, origin: req.headers.origin, path: req.url?.split('?')[0] }, 'WebSocket upgrade refused: origin not allowed');
+      // The Origin itself is not secret and is what an operator needs to allow it (length-capped: the client wrote it).
+      logger.info(
+        { remoteAddress: req.socket.remoteAddress ?? null, origin: String(req.headers.origin).slice(0, 200), path: req.url?.split('?')[0]?.slice(0, 200), transport },
+        transport === 'upgrade' ? 'WebSocket upgrade refused: origin not allowed' : 'HTTP request refused: origin not allowed',
+      );
+      metrics?.requestRefused(UpgradeRefusal.OriginNotAllowed.code, transport);
       return UpgradeRefusal.OriginNotAllowed;
+    },
+    checkHost(req, boundPort, transport = 'upgrade') {
+      const policy = access?.hosts ?? loopbackHostsOnly;
+      if (policy.allows(req, boundPort)) return null;
+      // Like the Origin, the Host is what an operator needs to add to server.allowedHosts; the client wrote it, so it is capped.
+      logger.info(
+        { remoteAddress: req.socket.remoteAddress ?? null, host: String(req.headers.host ?? '').slice(0, 200), path: req.url?.split('?')[0]?.slice(0, 200), transport },
+        transport === 'upgrade' ? 'WebSocket upgrade refused: host not allowed (server.allowedHosts)' : 'HTTP request refused: host not allowed (server.allowedHosts)',
+      );
+      metrics?.requestRefused(UpgradeRefusal.HostNotAllowed.code, transport);
+      return UpgradeRefusal.HostNotAllowed;
     },
     checkGraphqlCapacity(openConnections) {
       if (!access || openConnections < access.limits.wsConnections.global) return null;

@@ -45,6 +45,11 @@ export function formatGatewayError(formatted: GraphQLFormattedError, error: unkn
     return { ...base, message: original.message, extensions: { ...original.details, code: original.code } };
   }
   const code = formatted.extensions?.code;
+  if (isRequestError(original, formatted)) {
+    // A mistake in the request that graphql-js finds only when executing (`mutation { x }` against a schema
+    // without mutations, an unknown operation name): the client's to fix, not an internal error, and not logged as one.
+    return { ...base, message: formatted.message, extensions: { code: ApolloServerErrorCode.BAD_REQUEST } };
+  }
   if (original instanceof GraphQLError || (typeof code === 'string' && PASS_THROUGH.has(code))) {
     const extensions = { ...formatted.extensions };
     delete extensions.stacktrace;
@@ -52,6 +57,17 @@ export function formatGatewayError(formatted: GraphQLFormattedError, error: unkn
     return { ...base, message: formatted.message, extensions: { ...extensions, code: typeof code === 'string' ? code : ErrorCode.Internal } };
   }
   return { ...base, message: 'Internal server error', extensions: { code: ErrorCode.Internal } };
+}
+
+/**
+ * graphql-js's own execution-time refusals of the operation: a GraphQLError it raised itself (no
+ * original error, so no resolver threw it) outside any field (no path), with no code or the one Apollo
+ * defaults to. Resolver failures always carry a path; internal failures an original error.
+ */
+function isRequestError(original: unknown, formatted: GraphQLFormattedError): boolean {
+  if (!(original instanceof GraphQLError) || original.originalError || formatted.path) return false;
+  const code = formatted.extensions?.code;
+  return code === undefined || code === ErrorCode.Internal;
 }
 
 /** A GatewayError (or anything) as a GraphQLError, for partial errors that did not come from a resolver throw. */

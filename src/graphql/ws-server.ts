@@ -7,8 +7,9 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { GraphQLError, getOperationAST, parse, specifiedRules, validate, type DocumentNode, type GraphQLSchema, type ValidationRule } from 'graphql';
-import { useServer } from 'graphql-ws/use/ws';
-import { WebSocketServer } from 'ws';
+import { CloseCode, handleProtocols, makeServer, type ServerOptions } from 'graphql-ws';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Logger } from '../logger.js';
 import type { GatewayConfig } from '../config.js';
 import type { Principal } from '../auth/principal.js';
 import type { WebSocketGuard, WsAuthExtra } from '../auth/websocket.js';
@@ -30,6 +31,8 @@ export interface GraphqlWsServerOptions {
   formatError: ReturnType<typeof createErrorFormatter>;
   /** Operation metrics. @default none */
   gatewayMetrics?: GatewayMetrics;
+  /** Where socket errors (oversized frames, protocol errors) and internal failures go: never console.error. */
+  logger: Logger;
 }
 
 export interface GraphqlWsServer {
@@ -46,7 +49,7 @@ export function createGraphqlWsServer(opts: GraphqlWsServerOptions): GraphqlWsSe
   const wsGuard = opts.guard;
   const graphqlWss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: limits.maxBodyBytes });
   const wsOperations = opts.gatewayMetrics ? new WsOperationTracker(opts.gatewayMetrics) : null;
-  const wsCleanup = useServer<Record<string, unknown> | undefined, { request: IncomingMessage } & WsAuthExtra>(
+  const wsCleanup = serveGraphqlWs<Record<string, unknown> | undefined, WsAuthExtra>(
     {
       schema,
       connectionInitWaitTimeout: limits.wsConnectionInitTimeoutMs,
@@ -98,6 +101,8 @@ export function createGraphqlWsServer(opts: GraphqlWsServerOptions): GraphqlWsSe
     },
     graphqlWss,
     limits.wsKeepAliveMs,
+    opts.logger,
+    opts.gatewayMetrics,
   );
 
   return {
@@ -119,4 +124,81 @@ export function createGraphqlWsServer(opts: GraphqlWsServerOptions): GraphqlWsSe
 
 function withCode(error: GraphQLError, code: string): GraphQLError {
   return error.extensions.code ? error : new GraphQLError(error.message, { nodes: error.nodes, extensions: { ...error.extensions, code } });
+}
+
+type WsExtra = { readonly socket: WebSocket; readonly request: IncomingMessage };
+
+/**
+ * graphql-ws's `useServer` (graphql-ws/use/ws) with the gateway's logger: that one writes socket
+ * errors (an oversized frame is one per attempt) and internal failures to `console.error` with
+ * stack traces, past pino and its redaction, and puts error messages into close reasons outside
+ * production. Same protocol handling (graphql-ws's `makeServer`), same keep-alive; errors go to the
+ * logger as one line without a stack and close reasons are fixed strings.
+ */
+function serveGraphqlWs<P extends Record<string, unknown> | undefined, E extends Record<PropertyKey, unknown>>(
+  options: ServerOptions<P, WsExtra & Partial<E>>,
+  wss: WebSocketServer,
+  keepAliveMs: number,
+  logger: Logger,
+  metrics: GatewayMetrics | undefined,
+): { dispose(): Promise<void> } {
+  const server = makeServer(options);
+  wss.options.handleProtocols = handleProtocols;
+  // noServer: the WebSocketServer has no listener of its own to fail; log whatever it may still emit.
+  wss.on('error', (err) => logger.error({ err: { code: (err as NodeJS.ErrnoException).code, message: err.message } }, 'graphql-ws server error'));
+  wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
+    socket.once('error', (err: Error & { code?: string }) => {
+      // ws closes the socket itself (1009 for a frame over maxPayload, 1002 for bad framing): the client's mistake, not ours.
+      const code = typeof err.code === 'string' ? err.code : 'UNKNOWN';
+      metrics?.wsSocketError(code);
+      logger.warn({ remoteAddress: request.socket.remoteAddress ?? null, wsError: code }, 'graphql-ws socket error; connection closed');
+      if (socket.readyState === socket.OPEN) socket.close(CloseCode.InternalServerError, 'Internal server error');
+    });
+    let pongWait: ReturnType<typeof setTimeout> | null = null;
+    const pingInterval =
+      keepAliveMs > 0 && Number.isFinite(keepAliveMs)
+        ? setInterval(() => {
+            if (socket.readyState !== socket.OPEN) return;
+            pongWait = setTimeout(() => socket.terminate(), keepAliveMs);
+            socket.once('pong', () => {
+              if (pongWait) clearTimeout(pongWait);
+              pongWait = null;
+            });
+            socket.ping();
+          }, keepAliveMs)
+        : null;
+    const closed = server.opened(
+      {
+        protocol: socket.protocol,
+        send: (data) =>
+          new Promise<void>((resolve, reject) => {
+            if (socket.readyState !== socket.OPEN) return resolve();
+            socket.send(data, (err) => (err ? reject(err) : resolve()));
+          }),
+        close: (code, reason) => socket.close(code, reason),
+        onMessage: (cb) =>
+          socket.on('message', async (data: Buffer) => {
+            try {
+              await cb(String(data));
+            } catch (err) {
+              logger.error({ err }, 'graphql-ws message handling failed');
+              socket.close(CloseCode.InternalServerError, 'Internal server error');
+            }
+          }),
+      },
+      { socket, request } as WsExtra & Partial<E>,
+    );
+    socket.once('close', (code: number, reason: Buffer) => {
+      if (pongWait) clearTimeout(pongWait);
+      if (pingInterval) clearInterval(pingInterval);
+      void closed(code, String(reason));
+    });
+  });
+  return {
+    dispose: async () => {
+      for (const client of wss.clients) client.close(1001, 'Going away');
+      wss.removeAllListeners();
+      await new Promise<void>((resolve, reject) => wss.close((err) => (err ? reject(err) : resolve())));
+    },
+  };
 }

@@ -28,6 +28,8 @@ export class GatewayMetrics {
   readonly #upstreamErrors: Counter<'provider' | 'operation' | 'kind'>;
   readonly #eventsPublished: Counter<'source'>;
   readonly #ticketsMinted: Counter;
+  readonly #requestsRefused: Counter<'reason' | 'transport'>;
+  readonly #wsSocketErrors: Counter<'reason'>;
   readonly #operationNames = new BoundedLabels();
   readonly #onUpstreamCall = (message: unknown): void => this.upstreamCall(message as UpstreamCallRecord);
   readonly graphqlWsConnections: () => number;
@@ -102,7 +104,29 @@ export class GatewayMetrics {
       help: 'Console tickets minted by consoleUrl/console (GATEWAY mode).',
       registers,
     });
+    this.#requestsRefused = new Counter({
+      name: 'requests_refused_total',
+      help: 'HTTP requests and WebSocket upgrades refused before routing, by reason (HOST_NOT_ALLOWED, ORIGIN_NOT_ALLOWED) and transport (http, upgrade).',
+      labelNames: ['reason', 'transport'],
+      registers,
+    });
+    this.#wsSocketErrors = new Counter({
+      name: 'graphql_ws_socket_errors_total',
+      help: 'graphql-ws sockets that failed at the WebSocket layer, by ws error code (WS_ERR_UNSUPPORTED_MESSAGE_LENGTH for an oversized frame, ...).',
+      labelNames: ['reason'],
+      registers,
+    });
     upstreamCallChannel.subscribe(this.#onUpstreamCall);
+  }
+
+  /** A request or upgrade refused by the Host or Origin check. */
+  requestRefused(reason: string, transport: 'http' | 'upgrade'): void {
+    this.#requestsRefused.inc({ reason, transport });
+  }
+
+  /** A graphql-ws socket's WebSocket-level error (the code comes from ws; a fixed, small set). */
+  wsSocketError(reason: string): void {
+    this.#wsSocketErrors.inc({ reason });
   }
 
   httpRequest(r: { method: string; route: string; status: number; durationMs: number }): void {

@@ -127,7 +127,10 @@ describe('Origin policy', () => {
     const policy = new OriginPolicy();
     expect(policy.allows(req(undefined))).toBe(true);
     expect(policy.allows(req('http://gw.example:4000'))).toBe(true);
-    expect(policy.allows(req('https://gw.example', 'gw.example:443'))).toBe(true);
+    expect(policy.allows(req('http://gw.example', 'gw.example:80'))).toBe(true);
+    // Scheme, host and port: the gateway speaks http itself; an https origin needs publicUrl or allowedOrigins.
+    expect(policy.allows(req('https://gw.example', 'gw.example:443'))).toBe(false);
+    expect(policy.allows(req('https://gw.example:4000'))).toBe(false);
     expect(policy.allows(req('https://evil.example'))).toBe(false);
     expect(policy.allows(req('http://gw.example:4001'))).toBe(false);
     expect(policy.allows(req('null'))).toBe(false);
