@@ -236,8 +236,9 @@ export class ConsoleSession {
     this.#awaitingPong = true;
     this.#client.ping();
     // A paused browser's pong would sit unread behind our pause, and a browser that vanished
-    // while paused would keep its session until the idle timeout. So read it until the pong or
-    // its first message shows it is alive; a message read then is held (maxHeldBytes).
+    // while paused would keep its session until the idle timeout. So read it until its pong
+    // arrives; the messages queued ahead of the pong are held (maxHeldBytes). Only the pong
+    // counts: bytes the kernel buffered before a browser vanished prove nothing.
     if (this.#clientPaused && !this.#probing) {
       this.#probing = true;
       this.#client.resume();
@@ -284,10 +285,6 @@ export class ConsoleSession {
     if (!isBinary) {
       this.#finish(ConsoleCloseCode.UnsupportedData, null);
       return;
-    }
-    if (this.#probing) {
-      this.#awaitingPong = false;
-      this.#endProbe();
     }
     this.#bytesToUpstream += data.length;
     if (this.#phase === 'piping') {
