@@ -229,20 +229,28 @@ export class ConsoleSession {
       return;
     }
     if (!ping || this.#client.readyState !== WebSocket.OPEN) return;
+    // A paused browser's pong would sit unread behind our pause, and a browser that vanished
+    // while paused would keep its session until the idle timeout. So it is read ("probed") until
+    // its pong arrives; the messages queued ahead of the pong are held (maxHeldBytes). Only the
+    // pong counts: bytes the kernel buffered before a browser vanished prove nothing.
     if (this.#awaitingPong) {
+      if (this.#clientPaused && !this.#probing) {
+        // Paused since this ping went out, so its pong has not been read yet: read for a tick first.
+        this.#startProbe();
+        return;
+      }
       this.#finish(ConsoleCloseCode.PingTimeout, this.#clientPaused ? 'paused' : null);
       return;
     }
     this.#awaitingPong = true;
     this.#client.ping();
-    // A paused browser's pong would sit unread behind our pause, and a browser that vanished
-    // while paused would keep its session until the idle timeout. So read it until its pong
-    // arrives; the messages queued ahead of the pong are held (maxHeldBytes). Only the pong
-    // counts: bytes the kernel buffered before a browser vanished prove nothing.
-    if (this.#clientPaused && !this.#probing) {
-      this.#probing = true;
-      this.#client.resume();
-    }
+    if (this.#clientPaused) this.#startProbe();
+  }
+
+  #startProbe(): void {
+    if (this.#probing) return;
+    this.#probing = true;
+    this.#client.resume();
   }
 
   #endProbe(): void {

@@ -90,6 +90,43 @@ describe('hostile peers when a console ends', () => {
     expect(gw.server.listening).toBe(true);
   });
 
+  it('a live browser paused by backpressure answers the probing pings, keeps its session, and every byte it sent arrives', async () => {
+    let upstreamSocket: import('node:net').Socket | null = null;
+    let received = 0;
+    const upstream = await startTcpServer((socket) => {
+      upstreamSocket = socket;
+      socket.on('data', (chunk: Buffer) => {
+        received += chunk.length;
+      });
+      socket.pause();
+    });
+    cleanups.add(() => upstream.close());
+    const { gw, close } = await startTwoConsoleGateway(tcpTarget(upstream.port), {
+      // A tick long enough for a probe to read through what the kernel buffered ahead of the pong.
+      limits: { pingIntervalMs: 200, highWaterMarkBytes: 64 * 1024, maxHeldBytes: 32 * MiB, idleTimeoutMs: 600_000 },
+    });
+    cleanups.add(close);
+
+    const ws = await mustOpen(`${gw.url}?ticket=${await gw.mint(HOSTILE_VM)}`, ['binary'], {}, clients);
+    const paused = (): boolean => gw.events.some((e) => e.type === 'backpressure' && e.direction === 'toUpstream' && e.paused);
+    const sent = await floodFromBrowser(ws, 256 * MiB, paused);
+    expect(paused()).toBe(true);
+    // Several probing pings go by while the upstream is stuck.
+    const pongs = await new Promise<number>((resolve) => {
+      let n = 0;
+      ws.on('ping', () => {
+        if (++n === 5) resolve(n);
+      });
+    });
+    expect(pongs).toBe(5);
+    expect(gw.events.some((e) => e.type === 'closed')).toBe(false);
+
+    (upstreamSocket as import('node:net').Socket | null)?.resume();
+    for (let i = 0; i < 500 && received < sent; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(received).toBe(sent);
+    expect(ws.readyState).toBe(ws.OPEN);
+  });
+
   it('a browser that goes away during a large screen update from an upstream WebSocket ends its session and frees its cap slot', async () => {
     const websockify = await startFloodingWebsockify(512 * MiB);
     cleanups.add(() => websockify.close());
