@@ -89,6 +89,10 @@ const sections = z
          * read from a paused browser to check it is alive); past it the console closes with 4010. @default 262144 (256 KiB)
          */
         maxHeldBytes: z.number().int().min(1024).default(256 * 1024),
+        /** Queue towards either side of a console at which the other side stops being read, bytes. @default 1048576 (1 MiB) */
+        highWaterMarkBytes: z.number().int().min(16 * 1024).default(1024 * 1024),
+        /** Give up connecting to a console's upstream (TCP, TLS and WebSocket handshake) after this many seconds; closes with 4001. @default 10 */
+        upstreamConnectTimeoutSeconds: z.number().int().min(1).max(300).default(10),
         /** A websockify token file or directory (`token: host:port` lines) served at /websockify?token=. */
         tokenFile: z.string().min(1).optional(),
       })

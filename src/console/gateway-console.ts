@@ -62,6 +62,8 @@ export function createGatewayConsole(opts: {
       pingIntervalMs: config.console.pingIntervalSeconds * 1000,
       handshakeTimeoutMs: config.console.handshakeTimeoutSeconds * 1000,
       maxHeldBytes: config.console.maxHeldBytes,
+      highWaterMarkBytes: config.console.highWaterMarkBytes,
+      upstreamConnectTimeoutMs: config.console.upstreamConnectTimeoutSeconds * 1000,
     },
     // A reload may have removed the key that minted the ticket, or taken the provider from it.
     authorizeTicket: (ticket) => access.authenticator.mayStillUse(ticket.caller, ticket.provider),
