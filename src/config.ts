@@ -86,6 +86,21 @@ const sections = z
         idleTimeoutSeconds: z.number().int().min(1).default(600),
         /** Interval of WebSocket pings to console clients, seconds. @default 30 */
         pingIntervalSeconds: z.number().int().min(1).default(30),
+        /**
+         * A console must be piping this many seconds after its upgrade (target resolved, upstream
+         * connected, both RFB handshakes done), else it closes with 4009; bytes flowing do not extend
+         * it. Checked on each ping tick, so up to one ping interval late. @default 30
+         */
+        handshakeTimeoutSeconds: z.number().int().min(1).max(3600).default(30),
+        /**
+         * Bytes one console may hold for a side that cannot take them yet (before piping starts, or
+         * read from a paused browser to check it is alive); past it the console closes with 4010. @default 262144 (256 KiB)
+         */
+        maxHeldBytes: z.number().int().min(1024).default(256 * 1024),
+        /** Queue towards either side of a console at which the other side stops being read, bytes. @default 1048576 (1 MiB) */
+        highWaterMarkBytes: z.number().int().min(16 * 1024).default(1024 * 1024),
+        /** Give up connecting to a console's upstream (TCP, TLS and WebSocket handshake) after this many seconds; closes with 4001. @default 10 */
+        upstreamConnectTimeoutSeconds: z.number().int().min(1).max(300).default(10),
         /** A websockify token file or directory (`token: host:port` lines) served at /websockify?token=. */
         tokenFile: z.string().min(1).optional(),
       })

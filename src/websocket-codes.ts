@@ -55,6 +55,23 @@ export const ConsoleCloseCode = {
   UpstreamProtocolError: 4007,
   /** The browser's RFB handshake with the gateway failed (it chose a security type that was not offered). */
   ClientRfbError: 4008,
+  /**
+   * The session was not piping within `console.handshakeTimeoutSeconds` of the upgrade: the target,
+   * the upstream connect or one of the two RFB handshakes never finished (a stalled VNC server, a
+   * browser that never answers). Bytes flowing do not extend it.
+   */
+  HandshakeTimeout: 4009,
+  /**
+   * Bytes held for a side that could not take them yet (before piping starts, or read from a paused
+   * browser to see whether it is alive) passed `console.maxHeldBytes`: a peer that floods instead of
+   * following the protocol.
+   */
+  HeldBytesOverLimit: 4010,
+  /**
+   * The VNC server refused the connection before authentication (RFB: no security types, with a
+   * failure reason). The reason follows the fixed text in the close reason, sanitised and cut short.
+   */
+  UpstreamRefused: 4011,
 } as const;
 export type ConsoleCloseCode = (typeof ConsoleCloseCode)[keyof typeof ConsoleCloseCode];
 
@@ -75,6 +92,9 @@ export const closeReason: Record<ConsoleCloseCode, string> = {
   [ConsoleCloseCode.TargetUnavailable]: 'console target unavailable',
   [ConsoleCloseCode.UpstreamProtocolError]: 'upstream protocol error',
   [ConsoleCloseCode.ClientRfbError]: 'rfb handshake failed',
+  [ConsoleCloseCode.HandshakeTimeout]: 'handshake timeout',
+  [ConsoleCloseCode.HeldBytesOverLimit]: 'held data over limit',
+  [ConsoleCloseCode.UpstreamRefused]: 'upstream refused',
 };
 
 /**

@@ -37,6 +37,17 @@ export interface ConsoleLimits {
   highWaterMarkBytes?: number;
   /** Give up connecting to an upstream after this long, milliseconds. @default 10_000 */
   upstreamConnectTimeoutMs?: number;
+  /**
+   * A session must be piping this long after its upgrade (target resolved, upstream connected, RFB
+   * handshakes done), else it closes with 4009; bytes flowing do not extend it. 0 disables. Checked
+   * once per tick, so up to one tick late. @default 30_000
+   */
+  handshakeTimeoutMs?: number;
+  /**
+   * Bytes a session may hold for a side that cannot take them yet (before piping starts, or read
+   * from a paused browser to check it is alive); past it the session closes with 4010. @default 262_144 (256 KiB)
+   */
+  maxHeldBytes?: number;
   /** After `closeAll`, cut off peers that have not finished their close handshake by then, milliseconds. @default 5_000 */
   shutdownGraceMs?: number;
 }
@@ -115,6 +126,8 @@ const DEFAULT_LIMITS: Required<ConsoleLimits> = {
   highWaterMarkBytes: 1024 * 1024,
   upstreamConnectTimeoutMs: 10_000,
   shutdownGraceMs: 5_000,
+  handshakeTimeoutMs: 30_000,
+  maxHeldBytes: 256 * 1024,
 };
 
 export function createConsoleEndpoint(options: ConsoleEndpointOptions): ConsoleEndpoint {
@@ -222,6 +235,8 @@ export function createConsoleEndpoint(options: ConsoleEndpointOptions): ConsoleE
         highWaterMarkBytes: limits.highWaterMarkBytes,
         maxFrameBytes: limits.maxFrameBytes,
       },
+      handshakeTimeoutMs: limits.handshakeTimeoutMs,
+      maxHeldBytes: limits.maxHeldBytes,
       logger,
       now,
       hooks: {

@@ -60,6 +60,10 @@ export function createGatewayConsole(opts: {
       maxFrameBytes: config.console.maxFrameBytes,
       idleTimeoutMs: config.console.idleTimeoutSeconds * 1000,
       pingIntervalMs: config.console.pingIntervalSeconds * 1000,
+      handshakeTimeoutMs: config.console.handshakeTimeoutSeconds * 1000,
+      maxHeldBytes: config.console.maxHeldBytes,
+      highWaterMarkBytes: config.console.highWaterMarkBytes,
+      upstreamConnectTimeoutMs: config.console.upstreamConnectTimeoutSeconds * 1000,
     },
     // A reload may have removed the key that minted the ticket, or taken the provider from it.
     authorizeTicket: (ticket) => access.authenticator.mayStillUse(ticket.caller, ticket.provider),

@@ -21,6 +21,11 @@ export interface RfbBridgeFailure {
   side: 'upstream' | 'client';
   closeCode: number;
   error: unknown;
+  /**
+   * The VNC server's own words for a refusal or a failed authentication (RFB failure reason), raw:
+   * the session sanitises and shortens it before it goes anywhere. null when the server gave none.
+   */
+  upstreamReason: string | null;
 }
 
 export class RfbBridge {
@@ -42,6 +47,22 @@ export class RfbBridge {
     return this.#upstream.done && this.#browser.done;
   }
 
+  /** The VNC server's side is through: what it sends now waits in `pendingForClient`. */
+  get upstreamDone(): boolean {
+    return this.#upstream.done;
+  }
+
+  /** The browser's side is through: what it sends now waits in `pendingForUpstream`. */
+  get browserDone(): boolean {
+    return this.#browser.done;
+  }
+
+  /** Bytes waiting in the pending queues (the session caps them: `console.maxHeldBytes`). */
+  get pendingBytes(): number {
+    return this.#pendingBytes;
+  }
+  #pendingBytes = 0;
+
   /** The browser-facing side speaks first (its ProtocolVersion). */
   start(): void {
     this.#sides.toClient(this.#browser.start());
@@ -51,15 +72,21 @@ export class RfbBridge {
     try {
       const step = this.#upstream.feed(chunk);
       for (const out of step.send) this.#sides.toUpstream(out);
-      if (step.done && step.rest.length > 0) this.pendingForClient.push(step.rest);
+      if (step.done && step.rest.length > 0) {
+        this.pendingForClient.push(step.rest);
+        this.#pendingBytes += step.rest.length;
+      }
       return null;
     } catch (error) {
       const closeCode = isRfbError(error)
         ? error.code === RfbErrorCode.AuthFailed || error.code === RfbErrorCode.PasswordRequired
           ? ConsoleCloseCode.UpstreamAuthFailed
-          : ConsoleCloseCode.UpstreamProtocolError
+          : error.code === RfbErrorCode.ServerRefused
+            ? ConsoleCloseCode.UpstreamRefused
+            : ConsoleCloseCode.UpstreamProtocolError
         : ConsoleCloseCode.InternalError;
-      return { side: 'upstream', closeCode, error };
+      const fromPeer = isRfbError(error) && (error.code === RfbErrorCode.ServerRefused || error.code === RfbErrorCode.AuthFailed);
+      return { side: 'upstream', closeCode, error, upstreamReason: fromPeer ? error.reason : null };
     }
   }
 
@@ -67,12 +94,15 @@ export class RfbBridge {
     try {
       const step = this.#browser.feed(chunk);
       for (const out of step.send) this.#sides.toClient(out);
-      if (step.done && step.rest.length > 0) this.pendingForUpstream.push(step.rest);
+      if (step.done && step.rest.length > 0) {
+        this.pendingForUpstream.push(step.rest);
+        this.#pendingBytes += step.rest.length;
+      }
       return null;
     } catch (error) {
       // The browser is told why in RFB terms (a failure reason) before the WebSocket closes.
       if (isRfbError(error)) for (const out of error.reply) this.#sides.toClient(out);
-      return { side: 'client', closeCode: isRfbError(error) ? ConsoleCloseCode.ClientRfbError : ConsoleCloseCode.InternalError, error };
+      return { side: 'client', closeCode: isRfbError(error) ? ConsoleCloseCode.ClientRfbError : ConsoleCloseCode.InternalError, error, upstreamReason: null };
     }
   }
 }

@@ -36,6 +36,10 @@ export interface SessionHooks {
 export interface SessionOptions {
   identity: SessionIdentity;
   limits: LegOptions;
+  /** The session must be piping this long after it started, else 4009 (`console.handshakeTimeoutSeconds`). 0 disables. */
+  handshakeTimeoutMs: number;
+  /** Bytes the session may hold for a side that cannot take them yet, else 4010 (`console.maxHeldBytes`). */
+  maxHeldBytes: number;
   logger: Logger;
   now: () => number;
   hooks: SessionHooks;
@@ -50,6 +54,8 @@ export class ConsoleSession {
   #resolveEnded: () => void = () => {};
   readonly #client: WebSocket;
   readonly #limits: LegOptions;
+  readonly #handshakeTimeoutMs: number;
+  readonly #maxHeldBytes: number;
   readonly #logger: Logger;
   readonly #now: () => number;
   readonly #hooks: SessionHooks;
@@ -68,12 +74,19 @@ export class ConsoleSession {
   #clientPaused = false;
   #clientPauseReported = false;
   #legPaused = false;
+  #legPauseReported = false;
+  /** The browser is paused, but read for a moment so a ping's answer (or any message) can show it is alive. */
+  #probing = false;
 
   /** Bytes that arrived before the other side could take them (connect and handshake phases). */
   #heldForUpstream: Buffer[] = [];
   #heldForClient: Buffer[] = [];
+  /** Bytes in the two held lists; with the RfbBridge's pending bytes, capped by `maxHeldBytes`. */
+  #heldBytes = 0;
   /** Set while the gateway does the VNC password handshake itself (phase 'handshaking'). */
   #rfb: RfbBridge | null = null;
+  /** Kept only to strike it from a VNC server's failure reason before that is shown or logged. */
+  #vncPassword: string | null = null;
 
   #awaitingPong = false;
   #lastBytesSeen = 0;
@@ -94,6 +107,8 @@ export class ConsoleSession {
     });
     this.#client = client;
     this.#limits = options.limits;
+    this.#handshakeTimeoutMs = options.handshakeTimeoutMs;
+    this.#maxHeldBytes = options.maxHeldBytes;
     this.#logger = options.logger;
     this.#now = options.now;
     this.#hooks = options.hooks;
@@ -107,6 +122,7 @@ export class ConsoleSession {
     client.on('message', this.#onClientMessage);
     client.on('pong', () => {
       this.#awaitingPong = false;
+      this.#endProbe();
     });
     client.on('error', this.#onClientError);
     client.once('close', this.#onClientClose);
@@ -198,6 +214,12 @@ export class ConsoleSession {
       }
       return;
     }
+    // Bytes flowing do not extend this one: a peer that floods during the handshake is still cut off.
+    if (this.#phase !== 'piping' && this.#handshakeTimeoutMs > 0 && nowMs - this.#startedAtMs >= this.#handshakeTimeoutMs) {
+      this.#logger.warn({ sessionId: this.identity.sessionId, target: this.#target, phase: this.#phase }, 'console handshake timeout');
+      this.#finish(ConsoleCloseCode.HandshakeTimeout, this.#phase);
+      return;
+    }
     const seen = this.#bytesToUpstream + this.#bytesToClient;
     if (seen !== this.#lastBytesSeen) {
       this.#lastBytesSeen = seen;
@@ -206,15 +228,50 @@ export class ConsoleSession {
       this.#finish(ConsoleCloseCode.IdleTimeout, null);
       return;
     }
-    // While we are not reading the browser (the upstream is backed up), its pongs sit unread:
-    // that is our doing, not a dead peer.
-    if (!ping || this.#clientPaused || this.#client.readyState !== WebSocket.OPEN) return;
+    if (!ping || this.#client.readyState !== WebSocket.OPEN) return;
+    // A paused browser's pong would sit unread behind our pause, and a browser that vanished
+    // while paused would keep its session until the idle timeout. So it is read ("probed") until
+    // its pong arrives; the messages queued ahead of the pong are held (maxHeldBytes). Only the
+    // pong counts: bytes the kernel buffered before a browser vanished prove nothing.
     if (this.#awaitingPong) {
-      this.#finish(ConsoleCloseCode.PingTimeout, null);
+      if (this.#clientPaused && !this.#probing) {
+        // Paused since this ping went out, so its pong has not been read yet: read for a tick first.
+        this.#startProbe();
+        return;
+      }
+      this.#finish(ConsoleCloseCode.PingTimeout, this.#clientPaused ? 'paused' : null);
       return;
     }
     this.#awaitingPong = true;
     this.#client.ping();
+    if (this.#clientPaused) this.#startProbe();
+  }
+
+  #startProbe(): void {
+    if (this.#probing) return;
+    this.#probing = true;
+    this.#client.resume();
+  }
+
+  #endProbe(): void {
+    if (!this.#probing) return;
+    this.#probing = false;
+    if (this.#clientPaused && this.#closeCode === null) this.#client.pause();
+  }
+
+  /** Keep `chunk` for later; false (and the session closing with 4010) when that passes `maxHeldBytes`. */
+  #hold(list: Buffer[], chunk: Buffer): boolean {
+    list.push(chunk);
+    this.#heldBytes += chunk.length;
+    return this.#withinHeldLimit();
+  }
+
+  #withinHeldLimit(): boolean {
+    const held = this.#heldBytes + (this.#rfb?.pendingBytes ?? 0);
+    if (held <= this.#maxHeldBytes) return true;
+    this.#logger.warn({ sessionId: this.identity.sessionId, target: this.#target, phase: this.#phase, heldBytes: held, maxHeldBytes: this.#maxHeldBytes }, 'console held data over limit');
+    this.#finish(ConsoleCloseCode.HeldBytesOverLimit, this.#phase);
+    return false;
   }
 
   /** Close both sides with `code` (gateway shutdown). */
@@ -239,11 +296,13 @@ export class ConsoleSession {
     }
     this.#bytesToUpstream += data.length;
     if (this.#phase === 'piping') {
-      this.#writeUpstream(data);
+      // Paused: the upstream is backed up, and this came from a probe or was already read.
+      if (this.#clientPaused) this.#hold(this.#heldForUpstream, data);
+      else this.#writeUpstream(data);
     } else if (this.#phase === 'handshaking') {
       this.#feedBrowserRfb(data);
     } else {
-      this.#heldForUpstream.push(data);
+      this.#hold(this.#heldForUpstream, data);
     }
   };
 
@@ -259,7 +318,15 @@ export class ConsoleSession {
       // The browser's own reason text is not recorded: it is client input and may hold anything.
       this.#closeCode = code;
       this.#closeReason = code === ConsoleCloseCode.Abnormal ? closeReason[ConsoleCloseCode.Abnormal] : 'client closed';
-      if (!this.#legClosed) this.#leg?.end();
+      if (!this.#legClosed && this.#leg) {
+        // A paused upstream WebSocket would never read the reply to our close, and linger until
+        // `ws` gives up on it (30 s), holding the session's cap slot and its audit line.
+        if (this.#legPaused) {
+          this.#legPaused = false;
+          this.#leg.resume();
+        }
+        this.#leg.end();
+      }
     }
     this.#maybeEnd();
   };
@@ -292,6 +359,16 @@ export class ConsoleSession {
 
   #resumeClient(): void {
     if (!this.#clientPaused || this.#closeCode !== null) return;
+    if (this.#phase === 'piping' && this.#heldForUpstream.length > 0) {
+      // Messages read while paused go first; if they fill the upstream again, its next drain resumes us.
+      const held = this.#heldForUpstream;
+      this.#heldForUpstream = [];
+      this.#heldBytes = 0;
+      let below = true;
+      for (const chunk of held) below = this.#writeUpstream(chunk) && below;
+      if (!below) return;
+    }
+    this.#probing = false;
     this.#clientPaused = false;
     this.#client.resume();
     if (this.#clientPauseReported) this.#hooks.backpressure(this, 'toUpstream', false);
@@ -304,16 +381,18 @@ export class ConsoleSession {
     this.#bytesToClient += chunk.length;
     if (this.#phase === 'piping') this.#sendToClient(chunk);
     else if (this.#phase === 'handshaking') this.#feedUpstreamRfb(chunk);
-    else this.#heldForClient.push(chunk);
+    else this.#hold(this.#heldForClient, chunk);
   }
 
-  #writeUpstream(chunk: Buffer): void {
+  /** false: the upstream's queue passed the mark and the browser is paused until its drain. */
+  #writeUpstream(chunk: Buffer): boolean {
     const leg = this.#leg;
-    if (!leg) return;
+    if (!leg) return true;
     const below = leg.write(chunk);
     const queued = leg.bufferedBytes;
     if (queued > this.#peakToUpstream) this.#peakToUpstream = queued;
     if (!below) this.#pauseClient();
+    return below;
   }
 
   #onLegClosed(info: LegClosed): void {
@@ -322,18 +401,20 @@ export class ConsoleSession {
     this.#maybeEnd();
   }
 
-  #pauseLeg(): void {
+  /** `report`: false for the pause while the browser's handshake catches up, which is not backpressure. */
+  #pauseLeg(report = true): void {
     if (this.#legPaused || !this.#leg) return;
     this.#legPaused = true;
+    this.#legPauseReported = report;
     this.#leg.pause();
-    this.#hooks.backpressure(this, 'toClient', true);
+    if (report) this.#hooks.backpressure(this, 'toClient', true);
   }
 
   #resumeLeg(): void {
     if (!this.#legPaused || this.#closeCode !== null || !this.#leg) return;
     this.#legPaused = false;
     this.#leg.resume();
-    this.#hooks.backpressure(this, 'toClient', false);
+    if (this.#legPauseReported) this.#hooks.backpressure(this, 'toClient', false);
   }
 
   // --- phases -------------------------------------------------------------------------------
@@ -344,43 +425,63 @@ export class ConsoleSession {
     const forClient = this.#heldForClient;
     this.#heldForUpstream = [];
     this.#heldForClient = [];
+    this.#heldBytes = 0;
+    // Paused while the browser's handshake caught up; a real backpressure pause is taken again below.
+    if (this.#legPaused && !this.#legPauseReported) this.#resumeLeg();
     for (const chunk of forClient) this.#sendToClient(chunk);
-    for (const chunk of forUpstream) this.#writeUpstream(chunk);
-    if (this.#closeCode === null) this.#resumeClient();
+    let below = true;
+    for (const chunk of forUpstream) below = this.#writeUpstream(chunk) && below;
+    if (this.#closeCode === null && below) this.#resumeClient();
   }
 
   /** The target wants a VNC password the browser must never see: see RfbBridge. */
   #startRfbHandshake(password: string): void {
     this.#phase = 'handshaking';
+    this.#vncPassword = password;
     this.#rfb = new RfbBridge(password, { toClient: (chunk) => this.#sendToClient(chunk), toUpstream: (chunk) => this.#leg?.write(chunk) });
     this.#rfb.start();
     const forUpstream = this.#heldForUpstream;
     const forClient = this.#heldForClient;
     this.#heldForUpstream = [];
     this.#heldForClient = [];
+    this.#heldBytes = 0;
     for (const chunk of forClient) this.#feedUpstreamRfb(chunk);
     for (const chunk of forUpstream) this.#feedBrowserRfb(chunk);
-    if (this.#closeCode === null) this.#resumeClient();
+    // The browser must speak its part now, unless it is through and waiting for the VNC server.
+    if (this.#closeCode === null && this.#phase === 'handshaking' && !this.#rfb?.browserDone) this.#resumeClient();
   }
 
   #feedUpstreamRfb(chunk: Buffer): void {
     if (!this.#rfb || this.#closeCode !== null) return;
-    const failure = this.#rfb.fromUpstream(chunk);
+    const rfb = this.#rfb;
+    const failure = rfb.fromUpstream(chunk);
     if (failure) {
-      this.#logger.warn({ sessionId: this.identity.sessionId, target: this.#target, errCode: errorCode(failure.error) }, 'console upstream rfb handshake failed');
-      this.#finish(failure.closeCode, errorCode(failure.error));
+      const upstreamReason = failure.upstreamReason === null ? null : sanitizeReason(failure.upstreamReason, this.#vncPassword);
+      this.#logger.warn(
+        { sessionId: this.identity.sessionId, target: this.#target, errCode: errorCode(failure.error), upstreamReason },
+        'console upstream rfb handshake failed',
+      );
+      const code = failure.closeCode as ConsoleCloseCode;
+      this.#finish(code, errorCode(failure.error), upstreamReason === null ? undefined : `${closeReason[code]}: ${upstreamReason}`);
       return;
     }
+    // Through, while the browser is not: what the VNC server sends now has nowhere to go.
+    if (rfb.upstreamDone && !rfb.browserDone) this.#pauseLeg(false);
+    if (!this.#withinHeldLimit()) return;
     this.#maybeStartPipingAfterRfb();
   }
 
   #feedBrowserRfb(chunk: Buffer): void {
     if (!this.#rfb || this.#closeCode !== null) return;
-    const failure = this.#rfb.fromClient(chunk);
+    const rfb = this.#rfb;
+    const failure = rfb.fromClient(chunk);
     if (failure) {
       this.#finish(failure.closeCode, errorCode(failure.error));
       return;
     }
+    // Through, while the VNC server is not: what the browser sends now has nowhere to go.
+    if (rfb.browserDone && !rfb.upstreamDone) this.#pauseClient(false);
+    if (!this.#withinHeldLimit()) return;
     this.#maybeStartPipingAfterRfb();
   }
 
@@ -412,12 +513,16 @@ export class ConsoleSession {
       client.close(isSendableCloseCode(code) ? code : ConsoleCloseCode.InternalError, truncateUtf8(this.#closeReason, 123));
     }
     // A paused side would never flush or see the close; let both run out.
+    this.#probing = false;
     if (this.#clientPaused) {
       this.#clientPaused = false;
       client.resume();
     }
     if (this.#leg && !this.#legClosed) {
-      if (this.#legPaused) this.#leg.resume();
+      if (this.#legPaused) {
+        this.#legPaused = false;
+        this.#leg.resume();
+      }
       this.#leg.end();
     }
     this.#maybeEnd();
@@ -446,6 +551,22 @@ export class ConsoleSession {
     });
     this.#resolveEnded();
   }
+}
+
+/** Longest peer-supplied reason text put in a close reason or the audit line, characters. */
+const MAX_UPSTREAM_REASON_CHARS = 80;
+
+/**
+ * A VNC server's failure reason, made safe to show and log: printable ASCII only, whitespace
+ * collapsed, the VNC password struck out should the server echo it, cut to
+ * MAX_UPSTREAM_REASON_CHARS (so the close reason stays within RFC 6455's 123 bytes).
+ */
+export function sanitizeReason(raw: string, password: string | null): string {
+  let text = raw.replace(/[^\x20-\x7e]+/g, ' ');
+  if (password !== null && password.length >= 3) text = text.split(password).join('***');
+  text = text.replace(/\s+/g, ' ').trim();
+  if (text.length > MAX_UPSTREAM_REASON_CHARS) text = `${text.slice(0, MAX_UPSTREAM_REASON_CHARS - 3)}...`;
+  return text === '' ? 'no reason given' : text;
 }
 
 function truncateUtf8(text: string, maxBytes: number): string {

@@ -112,7 +112,7 @@ describe('console endpoint: VNC password handled by the gateway', () => {
     const closing = closed(ws);
     await read(12);
     ws.send(Buffer.from('RFB 003.008\n'));
-    expect(await closing).toEqual({ code: ConsoleCloseCode.UpstreamAuthFailed, reason: 'upstream authentication failed' });
+    expect(await closing).toEqual({ code: ConsoleCloseCode.UpstreamAuthFailed, reason: 'upstream authentication failed: bad password' });
     expect(vnc.seen.authFailed).toBe(1);
     const summary = await gw.closedCount(1).then(() => gw.events.find((e) => e.type === 'closed'));
     expect(summary).toMatchObject({ closeCode: ConsoleCloseCode.UpstreamAuthFailed, detail: 'RFB_AUTH_FAILED' });
