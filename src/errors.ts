@@ -18,6 +18,10 @@ export const ErrorCode = {
   UpstreamUnavailable: 'UPSTREAM_UNAVAILABLE',
   UpstreamError: 'UPSTREAM_ERROR',
   UpstreamAuthFailed: 'UPSTREAM_AUTH_FAILED',
+  /** The upstream's answer (a body, an event, a message) was larger than the provider's configured cap. */
+  UpstreamResponseTooLarge: 'UPSTREAM_RESPONSE_TOO_LARGE',
+  /** The upstream did not finish answering (headers and body) within the provider's deadline. */
+  UpstreamTimeout: 'UPSTREAM_TIMEOUT',
   ConsoleUnavailable: 'CONSOLE_UNAVAILABLE',
   Forbidden: 'FORBIDDEN',
   Unauthenticated: 'UNAUTHENTICATED',
@@ -55,6 +59,8 @@ export type ApiErrorCode =
   | typeof ErrorCode.UpstreamUnavailable
   | typeof ErrorCode.UpstreamError
   | typeof ErrorCode.UpstreamAuthFailed
+  | typeof ErrorCode.UpstreamResponseTooLarge
+  | typeof ErrorCode.UpstreamTimeout
   | typeof ErrorCode.ConsoleUnavailable
   | typeof ErrorCode.Forbidden
   | typeof ErrorCode.Unauthenticated
@@ -68,6 +74,8 @@ const API_ERROR_CODES: ReadonlySet<ErrorCode> = new Set<ApiErrorCode>([
   ErrorCode.UpstreamUnavailable,
   ErrorCode.UpstreamError,
   ErrorCode.UpstreamAuthFailed,
+  ErrorCode.UpstreamResponseTooLarge,
+  ErrorCode.UpstreamTimeout,
   ErrorCode.ConsoleUnavailable,
   ErrorCode.Forbidden,
   ErrorCode.Unauthenticated,
@@ -140,6 +148,31 @@ export class UpstreamAuthFailedError extends GatewayError {
   declare readonly code: typeof ErrorCode.UpstreamAuthFailed;
   constructor(provider: string, reason = 'credentials were refused') {
     super(ErrorCode.UpstreamAuthFailed, `upstream "${provider}" rejected the gateway's credentials: ${reason}`, { provider });
+  }
+}
+
+/**
+ * The upstream sent more than a configured cap allows (a response body, an SSE line or event, a
+ * WebSocket message). The gateway stopped reading; it is not a connection failure.
+ */
+export class UpstreamResponseTooLargeError extends GatewayError {
+  declare readonly code: typeof ErrorCode.UpstreamResponseTooLarge;
+  constructor(provider: string, what: string, limitBytes: number, configKey: string) {
+    super(ErrorCode.UpstreamResponseTooLarge, `upstream "${provider}" sent ${what} larger than ${limitBytes} bytes (${configKey})`, {
+      provider,
+      limitBytes,
+    });
+  }
+}
+
+/** The upstream did not finish (headers and body) within the deadline; the request was abandoned and its connection freed. */
+export class UpstreamTimeoutError extends GatewayError {
+  declare readonly code: typeof ErrorCode.UpstreamTimeout;
+  constructor(provider: string, what: string, deadlineMs: number, configKey: string) {
+    super(ErrorCode.UpstreamTimeout, `upstream "${provider}" did not finish ${what} within ${deadlineMs} ms (${configKey})`, {
+      provider,
+      deadlineMs,
+    });
   }
 }
 

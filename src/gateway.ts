@@ -102,23 +102,30 @@ export class Gateway {
       skip = cursor.o + 1;
     }
 
+    // Every provider is asked at once, so the listing takes as long as its slowest provider (each
+    // bounded by its own `timeouts.requestMs` deadline), not the sum. Each is asked for a whole page
+    // (at least one record, to learn whether a next page exists); the answers are then assembled in
+    // provider order exactly as a one-after-another walk would, so cursors are unchanged.
+    const asked = order.slice(start).map((provider, k) => {
+      const offset = k === 0 ? skip : 0;
+      return provider.listVms({ filter: args.filter ?? {}, skip: offset, first: Math.max(first, 1) }).then(
+        (page) => ({ provider, offset, page, error: null }),
+        (error: unknown) => ({ provider, offset, page: null, error }),
+      );
+    });
+    const answers = await Promise.all(asked);
+
     const edges: VmEdgeRecord[] = [];
     const failures: GatewayError[] = [];
     let hasNextPage = false;
-    for (let i = start; i < order.length; i++) {
-      const provider = order[i]!;
-      const offset = i === start ? skip : 0;
-      const remaining = first - edges.length;
-      let page;
-      try {
-        // With nothing left to fill, ask for one record only to learn whether a next page exists.
-        page = await provider.listVms({ filter: args.filter ?? {}, skip: offset, first: Math.max(remaining, 1) });
-      } catch (err) {
+    for (const { provider, offset, page, error } of answers) {
+      if (!page) {
         // Asked for one provider: its failure is the answer. Across providers: list the others and report it.
-        if (order.length === 1 || !isGatewayError(err)) throw err;
-        failures.push(err);
+        if (order.length === 1 || !isGatewayError(error)) throw error;
+        failures.push(error);
         continue;
       }
+      const remaining = first - edges.length;
       failures.push(...(page.warnings ?? []));
       const taken = page.vms.slice(0, remaining);
       taken.forEach((vm, j) => edges.push({ cursor: encodeCursor({ p: provider.name, o: offset + j }), node: vm }));

@@ -6,6 +6,7 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { BoundedLabels } from './operation-names.js';
 import { upstreamCallChannel, type UpstreamCallRecord } from './upstream-calls.js';
+import { upstreamBoundChannel, type UpstreamBoundRecord } from './upstream-limits.js';
 
 export type GraphQLOutcome = 'ok' | 'partial' | 'error' | 'rejected';
 export type GraphQLTransport = 'http' | 'ws';
@@ -26,12 +27,14 @@ export class GatewayMetrics {
   readonly #operationDuration: Histogram<'operation' | 'type' | 'outcome' | 'transport'>;
   readonly #upstreamDuration: Histogram<'provider' | 'operation' | 'outcome'>;
   readonly #upstreamErrors: Counter<'provider' | 'operation' | 'kind'>;
+  readonly #upstreamBounds: Counter<'provider' | 'bound'>;
   readonly #eventsPublished: Counter<'source'>;
   readonly #ticketsMinted: Counter;
   readonly #requestsRefused: Counter<'reason' | 'transport'>;
   readonly #wsSocketErrors: Counter<'reason'>;
   readonly #operationNames = new BoundedLabels();
   readonly #onUpstreamCall = (message: unknown): void => this.upstreamCall(message as UpstreamCallRecord);
+  readonly #onUpstreamBound = (message: unknown): void => this.upstreamBound(message as UpstreamBoundRecord);
   readonly graphqlWsConnections: () => number;
 
   constructor(registry: Registry, sources: GatewayMetricsSources) {
@@ -76,6 +79,12 @@ export class GatewayMetrics {
       labelNames: ['provider', 'operation', 'kind'],
       registers,
     });
+    this.#upstreamBounds = new Counter({
+      name: 'upstream_bounds_exceeded_total',
+      help: 'Upstream peers that went past a configured bound, by provider and bound (response_bytes, request_deadline, sse_line_bytes, sse_event_bytes, stream_idle, message_bytes, malformed_message).',
+      labelNames: ['provider', 'bound'],
+      registers,
+    });
     new Gauge({
       name: 'event_subscribers_active',
       help: 'Event bus subscribers now (GraphQL events subscriptions).',
@@ -117,6 +126,7 @@ export class GatewayMetrics {
       registers,
     });
     upstreamCallChannel.subscribe(this.#onUpstreamCall);
+    upstreamBoundChannel.subscribe(this.#onUpstreamBound);
   }
 
   /** A request or upgrade refused by the Host or Origin check. */
@@ -146,6 +156,10 @@ export class GatewayMetrics {
     if (r.outcome !== 'ok') this.#upstreamErrors.inc({ provider: r.provider, operation: r.operation, kind: r.outcome });
   }
 
+  upstreamBound(r: UpstreamBoundRecord): void {
+    this.#upstreamBounds.inc({ provider: r.provider, bound: r.bound });
+  }
+
   eventPublished(source: string): void {
     this.#eventsPublished.inc({ source });
   }
@@ -156,5 +170,6 @@ export class GatewayMetrics {
 
   close(): void {
     upstreamCallChannel.unsubscribe(this.#onUpstreamCall);
+    upstreamBoundChannel.unsubscribe(this.#onUpstreamBound);
   }
 }

@@ -7,7 +7,6 @@
  * in front of it) must not be able to steer the gateway's credentials to another host.
  */
 import { Pool } from 'undici';
-import type { Dispatcher } from 'undici';
 import {
   GatewayError,
   UpstreamAuthFailedError,
@@ -17,8 +16,9 @@ import {
 import { timeUpstreamCall } from '../../observability/upstream-calls.js';
 import type { AbiquoProviderConfig } from '../../config.js';
 import { basicAuthorization, tokenAuthorization } from '../shared/auth-headers.js';
+import type { Logger } from '../../logger.js';
+import { boundedRequest, type RequestBounds } from '../shared/bounded-request.js';
 import { tlsSocketOptions } from '../shared/tls.js';
-import { transportError } from '../shared/transport-errors.js';
 import type { TlsOptions } from '../types.js';
 import { createLimiter, type Limiter } from './limiter.js';
 import { formatMediaType, type AbiquoFormat } from './media-types.js';
@@ -37,7 +37,7 @@ import { parseXmlRoot } from './xml.js';
 /** The config fields the client reads; `url` is the API root (a bare origin means `<origin>/api`). */
 export type AbiquoClientConfig = Pick<
   AbiquoProviderConfig,
-  'name' | 'url' | 'username' | 'password' | 'token' | 'tokenScheme' | 'apiVersion' | 'format' | 'pageSize' | 'concurrency' | 'timeouts'
+  'name' | 'url' | 'username' | 'password' | 'token' | 'tokenScheme' | 'apiVersion' | 'format' | 'pageSize' | 'concurrency' | 'timeouts' | 'limits'
 >;
 
 export interface AbiquoEnterpriseVm {
@@ -101,21 +101,31 @@ export class AbiquoClient {
   readonly #version: string;
   readonly #pageSize: number;
   readonly #limit: Limiter;
+  readonly #bounds: RequestBounds;
+  readonly #logger: Pick<Logger, 'warn'> | undefined;
 
-  constructor(config: AbiquoClientConfig, tls: TlsOptions) {
+  /** `logger` receives a warning each time an answer goes past a bound. */
+  constructor(config: AbiquoClientConfig, tls: TlsOptions, logger?: Pick<Logger, 'warn'>) {
     this.name = config.name;
     this.apiRoot = apiRootOf(config.url);
     this.format = config.format;
     this.#authorization = abiquoAuthorization(config);
     this.#version = config.apiVersion;
     this.#pageSize = config.pageSize;
+    this.#logger = logger;
+    this.#bounds = {
+      deadlineMs: config.timeouts.requestMs,
+      deadlineKey: 'timeouts.requestMs',
+      maxBytes: config.limits.maxResponseBytes,
+      maxBytesKey: 'limits.maxResponseBytes',
+    };
     // Enterprises whose VMs are fetched at once (walks and single refreshes together).
     this.#limit = createLimiter(config.concurrency);
     this.#pool = new Pool(this.apiRoot.origin, {
       // One spare connection for the enterprise list and readiness probes beside a full walk.
       connections: config.concurrency + 1,
       connect: { timeout: config.timeouts.connectMs, ...tlsSocketOptions(tls) },
-      // requestMs bounds the headers, and again the body, of each request.
+      // Each request also has a whole-request deadline (boundedRequest); these catch a silent peer.
       headersTimeout: config.timeouts.requestMs,
       bodyTimeout: config.timeouts.requestMs,
     });
@@ -290,22 +300,20 @@ export class AbiquoClient {
   }
 
   async #getUntimed(url: URL, entity: string): Promise<{ status: number; contentType: string; text: string }> {
-    let res: Dispatcher.ResponseData;
-    try {
-      res = await this.#pool.request({
+    const res = await boundedRequest(
+      this.#pool,
+      {
         method: 'GET',
         path: url.pathname + url.search,
         headers: {
           accept: formatMediaType(entity, this.format, this.#version),
           authorization: this.#authorization,
         },
-      });
-      const text = await res.body.text();
-      const ct = res.headers['content-type'];
-      return { status: res.statusCode, contentType: (Array.isArray(ct) ? ct[0] : ct) ?? '', text };
-    } catch (err) {
-      throw transportError(this.name, err);
-    }
+      },
+      { provider: this.name, what: `GET ${entity}`, bounds: this.#bounds, logger: this.#logger },
+    );
+    const ct = res.headers['content-type'];
+    return { status: res.status, contentType: (Array.isArray(ct) ? ct[0] : ct) ?? '', text: res.text };
   }
 
   #asGatewayError(err: unknown): GatewayError {

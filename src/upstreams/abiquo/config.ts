@@ -25,6 +25,17 @@ export const abiquoConfigSchema = z
         actions: z.array(z.string().min(1)).min(1).default(['DEPLOY', 'UNDEPLOY', 'DEPLOY_FINISH', 'UNDEPLOY_FINISH']),
         /** Stream URL; defaults to `<origin of url>/m/stream`. */
         url: httpUrl.optional(),
+        /** Bytes of one SSE line; a longer line drops the stream (UPSTREAM_RESPONSE_TOO_LARGE), which reconnects with backoff. @default 262144 (256 KiB) */
+        maxLineBytes: z.number().int().positive().default(256 * 1024),
+        /** Bytes of one SSE event (all its lines up to the blank line); past it, as maxLineBytes. @default 1048576 (1 MiB) */
+        maxEventBytes: z.number().int().positive().default(1024 * 1024),
+        /**
+         * Milliseconds the connected stream may stay silent before it is dropped (UPSTREAM_TIMEOUT) and reopened;
+         * 0 turns this off. Off by default: the Outbound API sends nothing while nothing happens and documents
+         * no heartbeat, and the periodic resync (resyncIntervalMs) bounds what a dead stream can miss. Set it
+         * above the heartbeat period when the server sends one (Atmosphere's heartbeat is 60 s). @default 0
+         */
+        idleTimeoutMs: z.number().int().min(0).default(0),
       })
       .strict()
       .prefault({}),

@@ -79,7 +79,7 @@ class AbiquoProviderImpl implements AbiquoProvider {
     this.#deps = deps;
     this.#actions = config.events.actions;
     const tls = loadTls(config.tls);
-    this.#client = new AbiquoClient(config, tls);
+    this.#client = new AbiquoClient(config, tls, deps.logger);
     this.#cache = new AbiquoVmCache(config.name);
     this.#tokenFile = config.tokenFile ? new TokenFileSync(config.tokenFile.path, deps.logger) : null;
     this.#refresher = new AbiquoRefresher(config.name, this.#client, this.#cache, deps, (u) => this.#changed(u));

@@ -9,9 +9,18 @@ import { randomUUID } from 'node:crypto';
 import { Client } from 'undici';
 import type { Dispatcher } from 'undici';
 import type { AbiquoProviderConfig } from '../../config.js';
-import { GatewayError, UpstreamAuthFailedError, UpstreamResponseError, isGatewayError } from '../../errors.js';
+import {
+  GatewayError,
+  UpstreamAuthFailedError,
+  UpstreamResponseError,
+  UpstreamResponseTooLargeError,
+  UpstreamTimeoutError,
+  isGatewayError,
+} from '../../errors.js';
+import { reportUpstreamBound } from '../../observability/upstream-limits.js';
 import type { PublishingUpstreamDeps, UpstreamDeps } from '../descriptor.js';
 import { Backoff } from '../shared/backoff.js';
+import { discardBody } from '../shared/bounded-request.js';
 import { ConnectionState } from '../shared/connection-state.js';
 import { TimerSlot } from '../shared/timers.js';
 import { tlsSocketOptions } from '../shared/tls.js';
@@ -19,7 +28,7 @@ import { transportError } from '../shared/transport-errors.js';
 import type { TlsOptions } from '../types.js';
 import { abiquoAuthorization } from './client.js';
 import { parseAbiquoEvent, type AbiquoEvent } from './events.js';
-import { SseParser } from './sse.js';
+import { SseLimitError, SseParser, type SseLimits } from './sse.js';
 
 /** The config fields the stream reads. */
 export type AbiquoStreamConfig = Pick<
@@ -56,6 +65,9 @@ export class AbiquoEventStream {
   readonly #backoff: Backoff;
   readonly #reconnect: TimerSlot;
   readonly #connection: ConnectionState;
+  readonly #limits: SseLimits;
+  readonly #idleTimeoutMs: number;
+  readonly #idle: TimerSlot;
   #abort: AbortController | null = null;
   #running: Promise<void> | null = null;
   #stopped = true;
@@ -76,6 +88,9 @@ export class AbiquoEventStream {
     this.#actions = new Set(config.events.actions);
     this.#backoff = new Backoff({ ...config.backoff, ...(random ? { random } : {}) });
     this.#reconnect = new TimerSlot(deps.clock);
+    this.#idle = new TimerSlot(deps.clock);
+    this.#limits = { maxLineBytes: config.events.maxLineBytes, maxEventBytes: config.events.maxEventBytes };
+    this.#idleTimeoutMs = config.events.idleTimeoutMs;
     this.#connection = new ConnectionState(config.name, 'abiquo', deps);
     // Absent means derived: the Outbound API lives beside the REST API, under the same origin.
     const url = new URL(config.events.url ?? `${new URL(config.url).origin}/m/stream`);
@@ -89,7 +104,7 @@ export class AbiquoEventStream {
     this.#client = new Client(url.origin, {
       connect: { timeout: config.timeouts.connectMs, ...tlsSocketOptions(tls) },
       headersTimeout: config.timeouts.requestMs,
-      // An event stream is idle for as long as nothing happens upstream.
+      // An event stream is idle for as long as nothing happens upstream; events.idleTimeoutMs bounds it when set.
       bodyTimeout: 0,
     });
   }
@@ -112,6 +127,7 @@ export class AbiquoEventStream {
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#reconnect.clear();
+    this.#idle.clear();
     this.#abort?.abort();
     await this.#running;
     await this.#client.close().catch(() => undefined);
@@ -120,16 +136,17 @@ export class AbiquoEventStream {
   #connect(): void {
     const abort = new AbortController();
     this.#abort = abort;
-    this.#running = this.#run(abort.signal);
+    this.#running = this.#run(abort);
   }
 
-  async #run(signal: AbortSignal): Promise<void> {
+  async #run(abort: AbortController): Promise<void> {
     let error: GatewayError | null = null;
     try {
-      await this.#consume(signal);
+      await this.#consume(abort);
     } catch (err) {
       if (!this.#stopped) error = isGatewayError(err) ? err : transportError(this.#name, err);
     }
+    this.#idle.clear();
     const wasConnected = this.#connection.connected;
     // As DRP's socket: a stop while connected is a disconnect too.
     this.#connection.down(error);
@@ -145,15 +162,16 @@ export class AbiquoEventStream {
     });
   }
 
-  async #consume(signal: AbortSignal): Promise<void> {
+  async #consume(abort: AbortController): Promise<void> {
     const res: Dispatcher.ResponseData = await this.#client.request({
       method: 'GET',
       path: this.#path,
       headers: { accept: 'text/event-stream', authorization: this.#authorization },
-      signal,
+      signal: abort.signal,
     });
     if (res.statusCode !== 200 || !/text\/event-stream/i.test(String(res.headers['content-type'] ?? ''))) {
-      await res.body.text().catch(() => undefined);
+      // Not read: an error page is not worth bytes, and its size is the peer's choice.
+      discardBody(res.body);
       if (res.statusCode === 401 || res.statusCode === 403) {
         throw new UpstreamAuthFailedError(this.#name, `HTTP ${res.statusCode} on the event stream`);
       }
@@ -165,20 +183,58 @@ export class AbiquoEventStream {
     this.#backoff.reset();
     this.#connection.up();
     this.#handlers.onConnected?.();
-    const parser = new SseParser();
-    for await (const chunk of res.body) {
-      for (const message of parser.push(chunk as Buffer)) {
-        // The first message after connecting is blank; Atmosphere may also pad with blank messages.
-        const event = parseAbiquoEvent(message.data);
-        if (event === null) continue;
-        // The server filters by `action` too; filtering here keeps a server that ignores it harmless.
-        if (this.#actions.size > 0 && !this.#actions.has(event.action)) continue;
-        try {
-          this.#handlers.onEvent(event);
-        } catch (err) {
-          this.#deps.logger.error({ err }, 'abiquo event handler threw');
+    const parser = new SseParser(this.#limits);
+    let silence: GatewayError | null = null;
+    const armIdle = (): void => {
+      if (this.#idleTimeoutMs === 0) return;
+      this.#idle.set(this.#idleTimeoutMs, () => {
+        silence = this.#exceeded('stream_idle', new UpstreamTimeoutError(this.#name, 'sending anything on the event stream', this.#idleTimeoutMs, 'events.idleTimeoutMs'));
+        abort.abort();
+      });
+    };
+    armIdle();
+    try {
+      for await (const chunk of res.body) {
+        armIdle();
+        for (const message of this.#parse(parser, chunk as Buffer)) {
+          // The first message after connecting is blank; Atmosphere may also pad with blank messages.
+          const event = parseAbiquoEvent(message.data);
+          if (event === null) continue;
+          // The server filters by `action` too; filtering here keeps a server that ignores it harmless.
+          if (this.#actions.size > 0 && !this.#actions.has(event.action)) continue;
+          try {
+            this.#handlers.onEvent(event);
+          } catch (err) {
+            this.#deps.logger.error({ err }, 'abiquo event handler threw');
+          }
         }
       }
+    } catch (err) {
+      if (silence) throw silence;
+      throw err;
+    } finally {
+      this.#idle.clear();
+      // Whatever ended the loop (a cap, silence, a stop), nothing more of this body is read.
+      discardBody(res.body);
     }
+  }
+
+  /** Feeds one chunk; a cap passed becomes UPSTREAM_RESPONSE_TOO_LARGE, which drops the stream. */
+  #parse(parser: SseParser, chunk: Buffer): ReturnType<SseParser['push']> {
+    try {
+      return parser.push(chunk);
+    } catch (err) {
+      if (!(err instanceof SseLimitError)) throw err;
+      const line = err.limit === 'line';
+      throw this.#exceeded(
+        line ? 'sse_line_bytes' : 'sse_event_bytes',
+        new UpstreamResponseTooLargeError(this.#name, `an event-stream ${err.limit}`, err.bytes, line ? 'events.maxLineBytes' : 'events.maxEventBytes'),
+      );
+    }
+  }
+
+  #exceeded(bound: 'sse_line_bytes' | 'sse_event_bytes' | 'stream_idle', error: GatewayError): GatewayError {
+    reportUpstreamBound(this.#name, bound);
+    return error;
   }
 }

@@ -15,13 +15,22 @@ const parser = new XMLParser({
   parseAttributeValue: false,
   ignoreDeclaration: true,
   isArray: (name) => REPEATED.has(name),
+  // The five predefined entities (&amp; &lt; ...) only ever shrink text. Declared entities are refused
+  // before parsing (see DOCTYPE below); these bounds are the library's second line if one got through.
+  processEntities: { enabled: true, maxEntityCount: 0, maxEntitySize: 1, maxExpansionDepth: 1 },
+  htmlEntities: false,
 });
+
+// Abiquo's XML never carries a DOCTYPE. One is how entity bombs (billion laughs, quadratic blow-up)
+// and external entities arrive, so a document with one is refused unread.
+const DOCTYPE = /<!DOCTYPE/i;
 
 /**
  * Parse and validate an XML document; returns the content of `rootTag`.
  * The parser alone accepts truncated documents, so validation is switched on.
  */
 export function parseXmlRoot(text: string, rootTag: string): unknown {
+  if (DOCTYPE.test(text)) throw new DecodeError('an XML body with a DOCTYPE (entity declarations are refused)');
   let doc: unknown;
   try {
     doc = parser.parse(text, true);

@@ -7,14 +7,13 @@
  * when the upstream answers 401.
  */
 import { Pool } from 'undici';
-import type { Dispatcher } from 'undici';
 import type { z } from 'zod';
 import { UpstreamAuthFailedError, UpstreamResponseError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { timeUpstreamCall } from '../../observability/upstream-calls.js';
 import { tokenAuthorization } from '../shared/auth-headers.js';
+import { boundedRequest } from '../shared/bounded-request.js';
 import { tlsSocketOptions } from '../shared/tls.js';
-import { transportError } from '../shared/transport-errors.js';
 import type { TlsOptions } from '../types.js';
 import { errorAnswer, getVmsAnswer, loginAnswer, parseAnswer, vmCountAnswer, vncAnswer, type CloudTowerVm, type CloudTowerVnc } from './answers.js';
 
@@ -33,8 +32,10 @@ export interface CloudTowerClientOptions {
   tls?: TlsOptions;
   /** Milliseconds to connect (config `timeouts.connectMs`). */
   connectTimeoutMs: number;
-  /** Milliseconds for headers and for body of each request (config `timeouts.requestMs`). */
+  /** Deadline of each whole request, headers and body (config `timeouts.requestMs`). */
   requestTimeoutMs: number;
+  /** Cap on each response body in bytes (config `limits.maxResponseBytes`). @default 33554432 */
+  maxResponseBytes?: number;
   /** Connections kept per upstream. @default 16 */
   connections?: number;
   /** Bound to the provider. */
@@ -56,6 +57,8 @@ export class CloudTowerClient {
   private readonly basePath: string;
   private readonly auth: CloudTowerAuth;
   private readonly logger: Logger;
+  private readonly requestTimeoutMs: number;
+  private readonly maxResponseBytes: number;
   private token: string | null;
   private login: Promise<string> | null = null;
   /** Number of successful logins; exposed for tests of the re-login path. */
@@ -68,6 +71,8 @@ export class CloudTowerClient {
     this.auth = opts.auth;
     this.token = 'token' in opts.auth ? opts.auth.token : null;
     this.logger = opts.logger;
+    this.requestTimeoutMs = opts.requestTimeoutMs;
+    this.maxResponseBytes = opts.maxResponseBytes ?? 32 * 1024 * 1024;
     this.pool = new Pool(url.origin, {
       connections: opts.connections ?? 16,
       connect: { timeout: opts.connectTimeoutMs, ...tlsSocketOptions(opts.tls) },
@@ -149,13 +154,22 @@ export class CloudTowerClient {
     };
     if (token) headers.authorization = tokenAuthorization(token, null);
     return timeUpstreamCall(this.name, `POST ${path}`, async () => {
-      let res: Dispatcher.ResponseData;
-      try {
-        res = await this.pool.request({ method: 'POST', path: this.basePath + path, headers, body: JSON.stringify(payload) });
-        return { status: res.statusCode, text: await res.body.text() };
-      } catch (err) {
-        throw transportError(this.name, err);
-      }
+      const res = await boundedRequest(
+        this.pool,
+        { method: 'POST', path: this.basePath + path, headers, body: JSON.stringify(payload) },
+        {
+          provider: this.name,
+          what: `POST ${path}`,
+          bounds: {
+            deadlineMs: this.requestTimeoutMs,
+            deadlineKey: 'timeouts.requestMs',
+            maxBytes: this.maxResponseBytes,
+            maxBytesKey: 'limits.maxResponseBytes',
+          },
+          logger: this.logger,
+        },
+      );
+      return { status: res.status, text: res.text };
     });
   }
 

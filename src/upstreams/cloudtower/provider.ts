@@ -71,6 +71,7 @@ export class CloudTowerProvider implements Provider {
       tls: this.tls,
       connectTimeoutMs: config.timeouts.connectMs,
       requestTimeoutMs: config.timeouts.requestMs,
+      maxResponseBytes: config.limits.maxResponseBytes,
       logger: deps.logger,
     });
   }

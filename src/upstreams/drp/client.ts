@@ -8,7 +8,16 @@
 import { Agent } from 'undici';
 import WebSocket from 'ws';
 import type { DrpProviderConfig } from '../../config.js';
-import { ConfigError, ErrorCode, GatewayError, UpstreamAuthFailedError, UpstreamResponseError, UpstreamUnavailableError } from '../../errors.js';
+import {
+  ConfigError,
+  ErrorCode,
+  GatewayError,
+  UpstreamAuthFailedError,
+  UpstreamResponseError,
+  UpstreamResponseTooLargeError,
+  UpstreamUnavailableError,
+} from '../../errors.js';
+import { reportUpstreamBound } from '../../observability/upstream-limits.js';
 import { formatEventPattern, type EventPattern } from '../../events/pattern.js';
 import type { PublishingUpstreamDeps } from '../descriptor.js';
 import { tokenAuthorization } from '../shared/auth-headers.js';
@@ -26,7 +35,7 @@ import { DRP_ACK_TYPE, DRP_WS_PATH, asDrpEvent, formatCommand } from './wire.js'
 /** The config fields the client reads. */
 export type DrpClientConfig = Pick<
   DrpProviderConfig,
-  'name' | 'url' | 'token' | 'username' | 'password' | 'ackTimeoutMs' | 'connectTimeoutMs' | 'reconnect' | 'tokenTtlSeconds' | 'serverPingIntervalMs'
+  'name' | 'url' | 'token' | 'username' | 'password' | 'ackTimeoutMs' | 'connectTimeoutMs' | 'reconnect' | 'tokenTtlSeconds' | 'serverPingIntervalMs' | 'limits'
 >;
 
 export interface DrpClientState {
@@ -41,8 +50,6 @@ export interface DrpClientState {
   lastErrorCode: ErrorCode | null;
 }
 
-const MAX_EVENT_BYTES = 16 * 1024 * 1024;
-
 export class DrpEventClient {
   readonly name: string;
   readonly #deps: Pick<PublishingUpstreamDeps, 'logger' | 'clock' | 'events'>;
@@ -50,6 +57,9 @@ export class DrpEventClient {
   readonly #tls: TlsOptions;
   readonly #connectTimeoutMs: number;
   readonly #idleTimeoutMs: number;
+  readonly #maxMessageBytes: number;
+  /** Messages on the current socket that were not events; only the first of each socket is logged. */
+  #malformed = 0;
   /** The bearer token for the next connection: the configured one, or one exchanged for the password. */
   readonly #bearer: () => Promise<string>;
   /** Password-derived tokens; null with a configured token. */
@@ -81,6 +91,7 @@ export class DrpEventClient {
     this.#tls = tls;
     this.#connectTimeoutMs = config.connectTimeoutMs;
     this.#idleTimeoutMs = 2 * config.serverPingIntervalMs;
+    this.#maxMessageBytes = config.limits.maxMessageBytes;
     this.#backoff = new Backoff({ ...config.reconnect, ...(random ? { random } : {}) });
     this.#reconnect = new TimerSlot(deps.clock);
     this.#idle = new TimerSlot(deps.clock);
@@ -102,6 +113,12 @@ export class DrpEventClient {
         password: config.password,
         ttlSeconds: config.tokenTtlSeconds,
         dispatcher: this.#dispatcher,
+        bounds: {
+          deadlineMs: config.connectTimeoutMs,
+          deadlineKey: 'connectTimeoutMs',
+          maxBytes: config.limits.maxResponseBytes,
+          maxBytesKey: 'limits.maxResponseBytes',
+        },
         clock: deps.clock,
         onRefreshError: (err) => this.#recordError(err),
       });
@@ -184,11 +201,13 @@ export class DrpEventClient {
     const ws = new WebSocket(this.#wsUrl, {
       headers: { Authorization: tokenAuthorization(bearer, 'Bearer') },
       handshakeTimeout: this.#connectTimeoutMs,
-      maxPayload: MAX_EVENT_BYTES,
+      // limits.maxMessageBytes: ws stops reading a larger frame and closes with 1009.
+      maxPayload: this.#maxMessageBytes,
       ...tlsSocketOptions(this.#tls),
     });
     this.#socket = ws;
     this.#socketFailure = null;
+    this.#malformed = 0;
 
     ws.on('unexpected-response', (_req, res) => {
       const status = res.statusCode ?? 0;
@@ -204,12 +223,18 @@ export class DrpEventClient {
     });
     ws.on('open', () => this.#onOpen(ws));
     ws.on('message', (data, isBinary) => {
-      if (!isBinary) this.#onMessage(data.toString());
+      if (isBinary) this.#onMalformed('a binary message');
+      else this.#onMessage(data.toString());
     });
     ws.on('ping', () => {
       this.#lastActivityMs = this.#deps.clock.now();
     });
     ws.on('error', (err) => {
+      if ((err as { code?: unknown }).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+        reportUpstreamBound(this.name, 'message_bytes');
+        this.#socketFailure ??= new UpstreamResponseTooLargeError(this.name, 'an event-socket message', this.#maxMessageBytes, 'limits.maxMessageBytes');
+        return;
+      }
       this.#socketFailure ??= transportError(this.name, err, 'event socket failed');
     });
     ws.on('close', (code) => {
@@ -254,7 +279,7 @@ export class DrpEventClient {
     }
     const event = asDrpEvent(parsed);
     if (!event) {
-      this.#deps.logger.debug('ignoring a DRP message that is not an event');
+      this.#onMalformed('a message that is not an event');
       return;
     }
     if (event.Type === DRP_ACK_TYPE) {
@@ -268,6 +293,16 @@ export class DrpEventClient {
     } catch (err) {
       this.#deps.logger.warn({ err }, 'publishing a DRP event failed');
     }
+  }
+
+  /**
+   * A frame that is not an event is dropped: it costs only its own (capped) size, so the socket
+   * stays up. Counted every time; logged once per socket so a flood of them cannot flood the log.
+   */
+  #onMalformed(what: string): void {
+    this.#lastActivityMs = this.#deps.clock.now();
+    reportUpstreamBound(this.name, 'malformed_message');
+    if (this.#malformed++ === 0) this.#deps.logger.warn({ what }, 'ignoring DRP messages that are not events (logged once per connection)');
   }
 
   /** Dead-server detection without a timer per message: check the last activity when the timer fires. */

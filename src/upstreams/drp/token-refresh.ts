@@ -6,6 +6,7 @@
 import type { Dispatcher } from 'undici';
 import type { Clock } from '../../clock.js';
 import { TimerSlot } from '../shared/timers.js';
+import type { RequestBounds } from '../shared/bounded-request.js';
 import { fetchDrpToken, type DrpToken } from './token.js';
 
 export interface DrpTokenSourceOptions {
@@ -19,6 +20,8 @@ export interface DrpTokenSourceOptions {
   ttlSeconds: number;
   /** Carries the TLS settings and timeouts. */
   dispatcher: Dispatcher;
+  /** Deadline and body cap of each token request. */
+  bounds: RequestBounds;
   clock: Clock;
   /** A background refresh failed (the token in hand may still be good). */
   onRefreshError: (err: unknown) => void;
@@ -54,8 +57,8 @@ export class DrpTokenSource {
   }
 
   #fetch(): Promise<string> {
-    const { name, baseUrl, username, password, ttlSeconds, dispatcher, clock } = this.#opts;
-    this.#fetching ??= fetchDrpToken({ provider: name, baseUrl, username, password, ttlSeconds, dispatcher, now: () => clock.now() })
+    const { name, baseUrl, username, password, ttlSeconds, dispatcher, bounds, clock } = this.#opts;
+    this.#fetching ??= fetchDrpToken({ provider: name, baseUrl, username, password, ttlSeconds, dispatcher, bounds, now: () => clock.now() })
       .then((token) => {
         this.#token = token;
         this.#scheduleRefresh((token.expiresAtMs - token.issuedAtMs) / 2);

@@ -3,10 +3,10 @@
  * with Basic auth answers `{"Token":"...","Info":{...}}`. Holding a token rather than the password
  * on every connection limits what a captured handshake reveals.
  */
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { UpstreamAuthFailedError, UpstreamResponseError } from '../../errors.js';
 import { basicAuthorization } from '../shared/auth-headers.js';
-import { transportError } from '../shared/transport-errors.js';
+import { boundedRequest, type RequestBounds } from '../shared/bounded-request.js';
 import { tokenPath } from './wire.js';
 
 export interface DrpToken {
@@ -29,6 +29,8 @@ export interface FetchDrpTokenOptions {
   ttlSeconds: number;
   /** Carries the TLS settings (CA, insecure) and timeouts. */
   dispatcher: Dispatcher;
+  /** Deadline and body cap of the token request. */
+  bounds: RequestBounds;
   /** Clock, epoch ms. */
   now: () => number;
 }
@@ -36,21 +38,21 @@ export interface FetchDrpTokenOptions {
 export async function fetchDrpToken(options: FetchDrpTokenOptions): Promise<DrpToken> {
   const { provider } = options;
   const issuedAtMs = options.now();
-  let response: Dispatcher.ResponseData;
-  try {
-    response = await request(new URL(tokenPath(options.username, options.ttlSeconds), options.baseUrl), {
+  const url = new URL(tokenPath(options.username, options.ttlSeconds), options.baseUrl);
+  const response = await boundedRequest(
+    options.dispatcher,
+    {
+      origin: url.origin,
+      path: url.pathname + url.search,
       method: 'GET',
-      dispatcher: options.dispatcher,
       headers: {
         authorization: basicAuthorization(options.username, options.password),
         accept: 'application/json',
       },
-    });
-  } catch (err) {
-    throw transportError(provider, err, 'token request failed');
-  }
-  const { statusCode } = response;
-  const text = await response.body.text().catch(() => '');
+    },
+    { provider, what: 'the token request', bounds: options.bounds, transportWhat: 'token request failed' },
+  );
+  const { status: statusCode, text } = response;
   if (statusCode === 401 || statusCode === 403) {
     throw new UpstreamAuthFailedError(provider, `HTTP ${statusCode} from the token endpoint`);
   }

@@ -31,11 +31,29 @@ export const timeoutsSchema = z
   .object({
     /** Milliseconds to establish a TCP/TLS connection. @default 5000 */
     connectMs: z.number().int().positive().default(5_000),
-    /** Milliseconds for a whole upstream request (headers and body). @default 15000 */
+    /** Milliseconds for a whole upstream request, headers and body: a deadline, not an idle timeout; past it UPSTREAM_TIMEOUT. @default 15000 */
     requestMs: z.number().int().positive().default(15_000),
   })
   .strict()
   .prefault({});
+
+const MiB = 1024 * 1024;
+
+/**
+ * Why 32 MiB: the largest listing page the gateway asks for is CloudTower get-vms with first=501
+ * (MAX_PAGE_SIZE 500 plus one to learn about a next page), and a VM there, with its disks, NICs
+ * and labels inlined, is a few KiB (up to ~20 KiB for VMs with many disks): 501 x 20 KiB is about
+ * 10 MiB. Abiquo pages hold at most `pageSize` (max 1000) entities of a few KiB each, also about
+ * 10 MiB at worst. 32 MiB leaves three times that and still stops a body bomb early.
+ */
+export const responseLimitsObject = z
+  .object({
+    /** Bytes of one upstream HTTP response body; larger answers are abandoned as UPSTREAM_RESPONSE_TOO_LARGE. @default 33554432 (32 MiB) */
+    maxResponseBytes: z.number().int().positive().default(32 * MiB),
+  })
+  .strict();
+
+export const responseLimitsSchema = responseLimitsObject.prefault({});
 
 export const providerName = z
   .string()
@@ -50,6 +68,7 @@ export const providerBase = {
   /** A token used instead of username/password (CloudTower: an API key sent raw in `Authorization`). */
   token: z.string().min(1).optional(),
   tls: tlsSchema,
+  limits: responseLimitsSchema,
 };
 
 /** `.refine(...needsCredentials)`: a token, or both a username and a password. */

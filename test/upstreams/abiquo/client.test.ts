@@ -135,10 +135,10 @@ describe('AbiquoClient walk', () => {
     await expect(client.listEnterprises()).rejects.toMatchObject({ code: 'UPSTREAM_UNAVAILABLE' });
   });
 
-  it('maps an upstream that never answers to UPSTREAM_UNAVAILABLE after the request timeout', async () => {
+  it('maps an upstream that never answers to UPSTREAM_TIMEOUT after the request deadline', async () => {
     const { sim, client } = await setup({}, { timeouts: { requestMs: 200 } });
     sim.setFault('enterprises', 'hang');
-    await expect(client.listEnterprises()).rejects.toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', message: expect.stringContaining('timed out') });
+    await expect(client.listEnterprises()).rejects.toMatchObject({ code: 'UPSTREAM_TIMEOUT', message: expect.stringContaining('timeouts.requestMs') });
   });
 
   it('reports an unknown enterprise with its HTTP status and Abiquo code', async () => {
