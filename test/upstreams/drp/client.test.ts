@@ -13,7 +13,9 @@ import type { EventPublisher } from '../../../src/events/types.js';
 import { DrpEventClient } from '../../../src/upstreams/drp/client.js';
 import { startDrpSimulator, type DrpSimulator, type DrpSimulatorOptions } from '../../../src/simulators/drp/index.js';
 import type { TlsOptions } from '../../../src/upstreams/types.js';
-import { ManualTimers, RecordingPublisher, waitFor } from './helpers.js';
+import { FakeClock } from '../../helpers/fake-clock.js';
+import { RecordingPublisher } from '../../helpers/recording-publisher.js';
+import { waitFor, waitUntil } from '../../helpers/wait.js';
 
 const USER = 'rocketskates';
 const PASSWORD = 'r0cketsk8ts';
@@ -98,12 +100,6 @@ function connected(h: Harness): Promise<ConnectionChange> {
 
 function disconnected(h: Harness): Promise<ConnectionChange> {
   return waitFor<ConnectionChange>(h.signals, 'change', (c) => !c.connected);
-}
-
-/** Resolves once `condition()` holds, re-checking on each `event` of `emitter`. */
-function until(emitter: EventEmitter, event: string, condition: () => boolean): Promise<void> {
-  if (condition()) return Promise.resolve();
-  return waitFor(emitter, event, () => condition()).then(() => undefined);
 }
 
 function recordCommands(sim: DrpSimulator): Array<{ text: string; outcome: string }> {
@@ -213,7 +209,7 @@ describe('DrpEventClient', () => {
 
     const second = await startSim({ port });
     const commands = recordCommands(second);
-    await until(second, 'command', () => second.totalRegistrations() === 2);
+    await waitUntil(second, 'command', () => second.totalRegistrations() === 2);
     await lateAcquire;
     for (let i = 0; i < 5; i++) second.publish({ Type: 'machines', Action: 'save', Key: `after-${i}` });
     second.publish({ Type: 'profiles', Action: 'save', Key: 'global' });
@@ -264,7 +260,7 @@ describe('DrpEventClient', () => {
   });
 
   it('refreshes its token at half-life so a reconnect after expiry uses a valid one', async () => {
-    const timers = new ManualTimers();
+    const timers = new FakeClock();
     const sim = await startSim({ now: timers.now });
     const refused: unknown[] = [];
     sim.on('refused', (r) => refused.push(r));
@@ -292,7 +288,7 @@ describe('DrpEventClient', () => {
   });
 
   it('treats a server that sends no ping or data for twice the ping interval as dead and reconnects', async () => {
-    const timers = new ManualTimers();
+    const timers = new FakeClock();
     const sim = await startSim({ pingIntervalMs: 0 });
     const h = makeClient(sim.url, { serverPingIntervalMs: 1000 }, { clock: timers, random: () => 0 });
     const up = connected(h);
@@ -311,12 +307,12 @@ describe('DrpEventClient', () => {
     const back = connected(h);
     timers.advance(0);
     await back;
-    await until(sim, 'command', () => sim.totalRegistrations() === 1);
+    await waitUntil(sim, 'command', () => sim.totalRegistrations() === 1);
     expect(sim.connections()).toHaveLength(1);
   });
 
   it('gives up waiting for an ack after ackTimeoutMs and never sends a duplicate register', async () => {
-    const timers = new ManualTimers();
+    const timers = new FakeClock();
     const server = new WebSocketServer({ host: '127.0.0.1', port: 0 }); // accepts anything, never acks
     wsServers.push(server);
     await new Promise((resolve) => server.once('listening', resolve));

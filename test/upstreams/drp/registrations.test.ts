@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import type { UpstreamUnavailableError } from '../../../src/errors.js';
 import { DrpRegistrations } from '../../../src/upstreams/drp/registrations.js';
-import { ManualTimers } from './helpers.js';
+import { FakeClock } from '../../helpers/fake-clock.js';
 
 const ACK_MS = 1000;
 
 /** Registrations with a recorded "socket": no network, time moves only when the test says so. */
 function harness() {
-  const clock = new ManualTimers();
+  const clock = new FakeClock();
   const sent: string[] = [];
   const ackTimeouts: UpstreamUnavailableError[] = [];
   let socketOpen = false;
