@@ -5,7 +5,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { WebSocket } from 'ws';
 import type { ConsoleSessionEvent } from '../../src/console/endpoint.js';
 import type { ResolvedTarget } from '../../src/console/session.js';
-import { Cleanups, mustOpen, startGateway, startTcpServer, startWsEcho, tcpTarget, wsTarget } from './helpers.js';
+import { mustOpen } from '../helpers/ws.js';
+import { Cleanups, startConsoleEndpoint, startTcpServer, startWsEcho, tcpTarget, wsTarget } from './helpers.js';
 
 const cleanups = new Cleanups();
 const clients = new Set<WebSocket>();
@@ -68,7 +69,7 @@ describe('console endpoint: backpressure', () => {
     const events: ConsoleSessionEvent[] = [];
     let pausedToClient: () => void = () => {};
     const upstreamPaused = new Promise<void>((resolve) => (pausedToClient = resolve));
-    const gw = await startGateway({
+    const gw = await startConsoleEndpoint({
       target: tcpTarget(tcp.port),
       limits: { highWaterMarkBytes: hwm },
       onSessionEvent: (e) => {
@@ -78,7 +79,7 @@ describe('console endpoint: backpressure', () => {
     });
     cleanups.add(() => gw.close());
 
-    const ws = await mustOpen(`${gw.url}?ticket=${await gw.mint()}`, ['binary'], {}, clients);
+    const ws = await mustOpen(`${gw.url}?ticket=${await gw.mint()}`, { track: clients });
     // The browser stops reading: its socket's receive buffer fills, then the gateway's send queue.
     ws.pause();
     let received = 0;
@@ -118,7 +119,7 @@ describe('console endpoint: backpressure', () => {
     const hwm = 256 * 1024;
     let pausedToUpstream: () => void = () => {};
     const clientPaused = new Promise<void>((resolve) => (pausedToUpstream = resolve));
-    const gw = await startGateway({
+    const gw = await startConsoleEndpoint({
       target: wsTarget(upstream),
       limits: { highWaterMarkBytes: hwm },
       onSessionEvent: (e) => {
@@ -127,7 +128,7 @@ describe('console endpoint: backpressure', () => {
     });
     cleanups.add(() => gw.close());
     const conn = upstream.nextConnection();
-    const ws = await mustOpen(`${gw.url}?ticket=${await gw.mint()}`, ['binary'], {}, clients);
+    const ws = await mustOpen(`${gw.url}?ticket=${await gw.mint()}`, { track: clients });
     const up = await conn;
     up.pause();
     up.removeAllListeners('message');
@@ -170,11 +171,11 @@ describe('console endpoint: churn', () => {
   it('200 connections opened and dropped at once leave no session and no upstream socket', async () => {
     const echo = await startTcpServer();
     cleanups.add(() => echo.close());
-    const gw = await startGateway({ target: tcpTarget(echo.port) });
+    const gw = await startConsoleEndpoint({ target: tcpTarget(echo.port) });
     cleanups.add(() => gw.close());
     const n = 200;
     const sockets = await Promise.all(
-      Array.from({ length: n }, async () => mustOpen(`${gw.url}?ticket=${await gw.mint()}`, ['binary'], {}, clients)),
+      Array.from({ length: n }, async () => mustOpen(`${gw.url}?ticket=${await gw.mint()}`, { track: clients })),
     );
     expect(gw.endpoint.sessions()).toBe(n);
     const all = gw.closedCount(n);
@@ -190,9 +191,9 @@ describe('console endpoint: churn', () => {
     const echo = await startTcpServer();
     cleanups.add(() => echo.close());
     let release: (t: ResolvedTarget) => void = () => {};
-    const gw = await startGateway({ resolveTarget: () => new Promise<ResolvedTarget>((resolve) => (release = resolve)) });
+    const gw = await startConsoleEndpoint({ resolveTarget: () => new Promise<ResolvedTarget>((resolve) => (release = resolve)) });
     cleanups.add(() => gw.close());
-    const ws = await mustOpen(`${gw.url}?ticket=${await gw.mint()}`, ['binary'], {}, clients);
+    const ws = await mustOpen(`${gw.url}?ticket=${await gw.mint()}`, { track: clients });
     const ended = gw.nextClosed();
     ws.terminate();
     const summary = await ended;
@@ -207,10 +208,10 @@ describe('console endpoint: churn', () => {
   it('a browser that leaves while the upstream connects gets that upstream closed', async () => {
     const echo = await startTcpServer();
     cleanups.add(() => echo.close());
-    const gw = await startGateway({ target: tcpTarget(echo.port) });
+    const gw = await startConsoleEndpoint({ target: tcpTarget(echo.port) });
     cleanups.add(() => gw.close());
     const conn = echo.nextConnection();
-    const ws = await mustOpen(`${gw.url}?ticket=${await gw.mint()}`, ['binary'], {}, clients);
+    const ws = await mustOpen(`${gw.url}?ticket=${await gw.mint()}`, { track: clients });
     const ended = gw.nextClosed();
     const sock = await conn;
     const gone = once(sock, 'close');

@@ -8,7 +8,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { WebSocket } from 'ws';
 import { ConsoleCloseCode } from '../../src/websocket-codes.js';
 import { vncAuthResponse } from '../../src/rfb/des.js';
-import { Cleanups, closed, mustOpen, startGateway, startTcpServer, tcpTarget } from './helpers.js';
+import { closed, mustOpen } from '../helpers/ws.js';
+import { Cleanups, startConsoleEndpoint, startTcpServer, tcpTarget } from './helpers.js';
 
 const cleanups = new Cleanups();
 const clients = new Set<WebSocket>();
@@ -81,9 +82,9 @@ async function setup(serverPassword: string, targetPassword: string) {
   const vnc = vncServer(serverPassword);
   const tcp = await startTcpServer(vnc.onConnection);
   cleanups.add(() => tcp.close());
-  const gw = await startGateway({ target: tcpTarget(tcp.port, { vncPassword: targetPassword }) });
+  const gw = await startConsoleEndpoint({ target: tcpTarget(tcp.port, { vncPassword: targetPassword }) });
   cleanups.add(() => gw.close());
-  const ws = await mustOpen(`${gw.url}?ticket=${await gw.mint()}`, ['binary'], {}, clients);
+  const ws = await mustOpen(`${gw.url}?ticket=${await gw.mint()}`, { track: clients });
   const read = byteReader((on) => ws.on('message', on));
   return { vnc, gw, ws, read };
 }
