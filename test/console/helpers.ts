@@ -82,8 +82,8 @@ export interface WsEcho {
   close(): Promise<void>;
 }
 
-/** A `ws` server standing in for websockify: negotiates `binary`, echoes binary messages. */
-export async function startWsEcho(): Promise<WsEcho> {
+/** A `ws` server standing in for websockify: negotiates `binary`; by default echoes binary messages, `onConnection` replaces the echo. */
+export async function startWsEcho(onConnection?: (ws: WebSocket) => void): Promise<WsEcho> {
   const waiters: Array<(ws: WebSocket) => void> = [];
   const wss = new WebSocketServer({
     host: '127.0.0.1',
@@ -110,7 +110,8 @@ export async function startWsEcho(): Promise<WsEcho> {
     state.clients.add(ws);
     ws.on('close', () => state.clients.delete(ws));
     ws.on('error', () => {});
-    ws.on('message', (data: Buffer, isBinary) => ws.send(data, { binary: isBinary }));
+    if (onConnection) onConnection(ws);
+    else ws.on('message', (data: Buffer, isBinary) => ws.send(data, { binary: isBinary }));
     waiters.shift()?.(ws);
   });
   await once(wss, 'listening');
