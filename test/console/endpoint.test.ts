@@ -5,20 +5,16 @@ import { createServer as createHttpsServer } from 'node:https';
 import { generate } from 'selfsigned';
 import { WebSocketServer } from 'ws';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { WebSocket } from 'ws';
 import { ConsoleCloseCode } from '../../src/websocket-codes.js';
 import { TicketService } from '../../src/console/tickets.js';
+import { useCleanups } from '../helpers/cleanups.js';
 import { closed, mustOpen, openWs } from '../helpers/ws.js';
-import { Cleanups, collect, startConsoleEndpoint, startTcpServer, startWsEcho, tcpTarget, wsTarget } from './helpers.js';
+import { collect, startConsoleEndpoint, startTcpServer, startWsEcho, tcpTarget, wsTarget } from './helpers.js';
 
-const cleanups = new Cleanups();
-const clients = new Set<WebSocket>();
-afterEach(async () => {
-  for (const c of clients) c.terminate();
-  clients.clear();
-  await cleanups.run();
-});
+const cleanups = useCleanups();
+const clients = cleanups.sockets;
 
 async function tcpEcho() {
   const echo = await startTcpServer();

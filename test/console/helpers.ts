@@ -17,20 +17,6 @@ import type { ResolvedTarget } from '../../src/console/session.js';
 import { parseVmId } from '../../src/vm-id.js';
 import { captureLogger } from '../helpers/log-capture.js';
 
-export type Cleanup = () => Promise<void> | void;
-
-export class Cleanups {
-  #fns: Cleanup[] = [];
-  add(fn: Cleanup): void {
-    this.#fns.push(fn);
-  }
-  async run(): Promise<void> {
-    const fns = this.#fns.reverse();
-    this.#fns = [];
-    for (const fn of fns) await fn();
-  }
-}
-
 export interface TcpEcho {
   port: number;
   server: NetServer;

@@ -5,21 +5,17 @@
  */
 import { once } from 'node:events';
 import type { Duplex, Writable } from 'node:stream';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createWebSocketStream, type WebSocket } from 'ws';
+import { describe, expect, it } from 'vitest';
+import { createWebSocketStream } from 'ws';
 import type { ConsoleSessionEvent } from '../../src/console/endpoint.js';
 import type { ResolvedTarget } from '../../src/console/session.js';
 import { ConsoleCloseCode, closeReason } from '../../src/websocket-codes.js';
+import { useCleanups } from '../helpers/cleanups.js';
 import { closed, mustOpen } from '../helpers/ws.js';
-import { Cleanups, closedPort, collect, startConsoleEndpoint, startTcpServer, startWsEcho, tcpTarget, wsTarget } from './helpers.js';
+import { closedPort, collect, startConsoleEndpoint, startTcpServer, startWsEcho, tcpTarget, wsTarget } from './helpers.js';
 
-const cleanups = new Cleanups();
-const clients = new Set<WebSocket>();
-afterEach(async () => {
-  for (const c of clients) c.terminate();
-  clients.clear();
-  await cleanups.run();
-});
+const cleanups = useCleanups();
+const clients = cleanups.sockets;
 
 const KiB = 1024;
 const MiB = 1024 * KiB;

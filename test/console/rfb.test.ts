@@ -4,20 +4,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { WebSocket } from 'ws';
+import { describe, expect, it } from 'vitest';
 import { ConsoleCloseCode } from '../../src/websocket-codes.js';
 import { vncAuthResponse } from '../../src/rfb/des.js';
+import { useCleanups } from '../helpers/cleanups.js';
 import { closed, mustOpen } from '../helpers/ws.js';
-import { Cleanups, startConsoleEndpoint, startTcpServer, tcpTarget } from './helpers.js';
+import { startConsoleEndpoint, startTcpServer, tcpTarget } from './helpers.js';
 
-const cleanups = new Cleanups();
-const clients = new Set<WebSocket>();
-afterEach(async () => {
-  for (const c of clients) c.terminate();
-  clients.clear();
-  await cleanups.run();
-});
+const cleanups = useCleanups();
+const clients = cleanups.sockets;
 
 const SERVER_INIT = Buffer.from('fake-server-init');
 

@@ -4,11 +4,12 @@ import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { WebSocket } from 'ws';
 import { ConsoleCloseCode } from '../../src/websocket-codes.js';
+import { Cleanups } from '../helpers/cleanups.js';
 import { closed, mustOpen } from '../helpers/ws.js';
-import { Cleanups, collect, startConsoleEndpoint, startTcpServer, tcpTarget } from './helpers.js';
+import { collect, startConsoleEndpoint, startTcpServer, tcpTarget } from './helpers.js';
 
 const cleanups = new Cleanups();
-const clients = new Set<WebSocket>();
+const clients = cleanups.sockets;
 let clock = 0;
 const now = (): number => clock;
 
@@ -19,8 +20,6 @@ beforeEach(() => {
 });
 afterEach(async () => {
   vi.useRealTimers();
-  for (const c of clients) c.terminate();
-  clients.clear();
   await cleanups.run();
 });
 

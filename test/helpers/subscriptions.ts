@@ -71,3 +71,10 @@ export function roundTrip(c: Client): Promise<void> {
 export function commandSeen(sim: DrpSimulator, text: string): Promise<void> {
   return waitFor<{ text: string }>(sim, 'command', (c) => c.text === text).then(() => undefined);
 }
+
+/** Every command the DRP simulator receives from now on, as `verb filter`, with its outcome. */
+export function recordCommands(sim: DrpSimulator): Array<{ text: string; outcome: string }> {
+  const commands: Array<{ text: string; outcome: string }> = [];
+  sim.on('command', (c: { text: string; outcome: string }) => commands.push({ text: c.text, outcome: c.outcome }));
+  return commands;
+}

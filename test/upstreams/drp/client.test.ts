@@ -15,6 +15,7 @@ import { startDrpSimulator, type DrpSimulator, type DrpSimulatorOptions } from '
 import type { TlsOptions } from '../../../src/upstreams/types.js';
 import { FakeClock } from '../../helpers/fake-clock.js';
 import { RecordingPublisher } from '../../helpers/recording-publisher.js';
+import { recordCommands } from '../../helpers/subscriptions.js';
 import { waitFor, waitUntil } from '../../helpers/wait.js';
 
 const USER = 'rocketskates';
@@ -100,12 +101,6 @@ function connected(h: Harness): Promise<ConnectionChange> {
 
 function disconnected(h: Harness): Promise<ConnectionChange> {
   return waitFor<ConnectionChange>(h.signals, 'change', (c) => !c.connected);
-}
-
-function recordCommands(sim: DrpSimulator): Array<{ text: string; outcome: string }> {
-  const commands: Array<{ text: string; outcome: string }> = [];
-  sim.on('command', (c: { text: string; outcome: string }) => commands.push({ text: c.text, outcome: c.outcome }));
-  return commands;
 }
 
 describe('DrpEventClient', () => {

@@ -7,9 +7,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { WebSocket } from 'ws';
 import { parseHostPort, parseTokenFile } from '../../../src/upstreams/tokenfile/parse.js';
 import { TokenFileResolver } from '../../../src/upstreams/tokenfile/resolver.js';
+import { Cleanups } from '../../helpers/cleanups.js';
 import { captureLogger } from '../../helpers/log-capture.js';
 import { mustOpen, openWs } from '../../helpers/ws.js';
-import { Cleanups, collect, startConsoleEndpoint, startTcpServer } from '../../console/helpers.js';
+import { collect, startConsoleEndpoint, startTcpServer } from '../../console/helpers.js';
 
 const cleanups = new Cleanups();
 const clients = new Set<WebSocket>();
