@@ -99,6 +99,13 @@ function connected(h: Harness): Promise<ConnectionChange> {
   return waitFor<ConnectionChange>(h.signals, 'change', (c) => c.connected);
 }
 
+/** Starts the client and resolves once it is connected. */
+async function started(h: Harness): Promise<void> {
+  const up = connected(h);
+  h.client.start();
+  await up;
+}
+
 function disconnected(h: Harness): Promise<ConnectionChange> {
   return waitFor<ConnectionChange>(h.signals, 'change', (c) => !c.connected);
 }
@@ -107,9 +114,7 @@ describe('DrpEventClient', () => {
   it('exchanges the password for a token, registers, and publishes normalised events (acks are not published)', async () => {
     const sim = await startSim();
     const h = makeClient(sim.url);
-    const up = connected(h);
-    h.client.start();
-    await up;
+    await started(h);
     expect(sim.tokensIssued).toBe(1);
     expect(sim.connections()[0]?.authMethod).toBe('bearer');
     await h.client.acquire(MACHINES);
@@ -146,9 +151,7 @@ describe('DrpEventClient', () => {
     const sim = await startSim();
     const commands = recordCommands(sim);
     const h = makeClient(sim.url);
-    const up = connected(h);
-    h.client.start();
-    await up;
+    await started(h);
     await Promise.all([h.client.acquire(MACHINES), h.client.acquire(MACHINES)]);
     expect(commands.map((c) => c.text)).toEqual(['register machines.*.*']);
     await h.client.release(MACHINES);
@@ -165,9 +168,7 @@ describe('DrpEventClient', () => {
     const sim = await startSim();
     const commands = recordCommands(sim);
     const h = makeClient(sim.url);
-    const up = connected(h);
-    h.client.start();
-    await up;
+    await started(h);
     for (let i = 0; i < 1000; i++) {
       await h.client.acquire(MACHINES);
       await h.client.release(MACHINES);
@@ -187,9 +188,7 @@ describe('DrpEventClient', () => {
   it('survives a DRP restart on the same port: re-registers and resumes without duplicates', async () => {
     const first = await startSim();
     const h = makeClient(first.url);
-    const up = connected(h);
-    h.client.start();
-    await up;
+    await started(h);
     await h.client.acquire(MACHINES);
     for (let i = 0; i < 3; i++) first.publish({ Type: 'machines', Action: 'save', Key: `before-${i}` });
     await h.publisher.waitForCount(3);
@@ -260,9 +259,7 @@ describe('DrpEventClient', () => {
     const refused: unknown[] = [];
     sim.on('refused', (r) => refused.push(r));
     const h = makeClient(sim.url, { tokenTtlSeconds: 60 }, { clock: timers, random: () => 0 });
-    const up = connected(h);
-    h.client.start();
-    await up;
+    await started(h);
     expect(sim.tokensIssued).toBe(1);
     timers.advance(29_999);
     expect(sim.tokensIssued).toBe(1);
@@ -286,9 +283,7 @@ describe('DrpEventClient', () => {
     const timers = new FakeClock();
     const sim = await startSim({ pingIntervalMs: 0 });
     const h = makeClient(sim.url, { serverPingIntervalMs: 1000 }, { clock: timers, random: () => 0 });
-    const up = connected(h);
-    h.client.start();
-    await up;
+    await started(h);
     await h.client.acquire(MACHINES);
     timers.advance(1500);
     sim.publish({ Type: 'machines', Action: 'create', Key: 'm1' });
@@ -321,9 +316,7 @@ describe('DrpEventClient', () => {
     );
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const h = makeClient(url, { username: undefined, password: undefined, token: 't', ackTimeoutMs: 1000 }, { clock: timers });
-    const up = connected(h);
-    h.client.start();
-    await up;
+    await started(h);
 
     const firstSent = waitFor(messages, 'message');
     const first = h.client.acquire(MACHINES);
@@ -350,9 +343,7 @@ describe('DrpEventClient', () => {
   ])('connects over TLS to the self-signed simulator with %s', async (_name, tls) => {
     const sim = await startSim({ tls: true });
     const h = makeClient(sim.url, {}, { tls: tls(sim.certificate!.cert) });
-    const up = connected(h);
-    h.client.start();
-    await up;
+    await started(h);
     await h.client.acquire(MACHINES);
     sim.publish({ Type: 'machines', Action: 'create', Key: 'tls' });
     await h.publisher.waitForCount(1);
@@ -375,9 +366,7 @@ describe('DrpEventClient', () => {
     const bus = new EventBus();
     const h = makeClient(sim.url, {}, { events: bus });
     const stop = bridgeBusToDrp(bus, h.client);
-    const up = connected(h);
-    h.client.start();
-    await up;
+    await started(h);
 
     const registered = waitFor(sim, 'command');
     const drpSub = bus.subscribe({ pattern: MACHINES, sources: ['DRP'] });
