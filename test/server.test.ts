@@ -6,7 +6,7 @@ import { Gateway } from '../src/gateway.js';
 import { startHttpServer, type RunningHttpServer } from '../src/server.js';
 import type { Provider } from '../src/upstreams/types.js';
 import { captureLogger } from './helpers/log-capture.js';
-import { startTowerGateway, type TowerGateway } from './helpers/gateway.js';
+import { postGraphQL, startTowerGateway, type TowerGateway } from './helpers/gateway.js';
 
 let env: TowerGateway | undefined;
 let bare: RunningHttpServer | undefined;
@@ -107,12 +107,11 @@ describe('HTTP server', () => {
     };
     const logs = captureLogger();
     bare = await startHttpServer({ gateway: new Gateway({ all: new Map([['boom', boom]]), providers: new Map([['boom', boom]]) }), logger: logs.logger, host: '127.0.0.1', port: 0, introspection: false, limits: validateConfig({ providers: [{ name: 'x', kind: 'cloudtower', url: 'http://127.0.0.1:1', token: 't' }] }).limits });
-    const res = await fetch(`${bare.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ vms { nodes { id } } }' }) });
-    const body = (await res.json()) as any;
+    const body: any = await postGraphQL(bare.url, '{ vms { nodes { id } } }');
     expect(body.errors).toEqual([expect.objectContaining({ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } })]);
     expect(JSON.stringify(body)).not.toContain('hunter2');
     expect(logs.text()).toContain('internal error in GraphQL operation');
-    const introspection = await fetch(`${bare.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ __schema { types { name } } }' }) });
-    expect(((await introspection.json()) as any).errors[0].extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
+    const introspection = await postGraphQL(bare.url, '{ __schema { types { name } } }');
+    expect(introspection.errors![0]!.extensions!.code).toBe('GRAPHQL_VALIDATION_FAILED');
   });
 });

@@ -18,7 +18,7 @@ import {
   isSendableCloseCode,
   refuseUpgrade,
 } from '../src/websocket-codes.js';
-import { startGateway, type TestGateway } from './console/helpers.js';
+import { startConsoleEndpoint, type TestConsoleEndpoint } from './console/helpers.js';
 
 const refusals = Object.entries(UpgradeRefusal);
 const RFC6455_MAX_REASON_BYTES = 123;
@@ -105,7 +105,7 @@ describe('the WebSocket close and refusal catalogue', () => {
 
 describe('refuseUpgrade', () => {
   let server: Server | undefined;
-  let gateway: TestGateway | undefined;
+  let gateway: TestConsoleEndpoint | undefined;
   afterEach(async () => {
     await gateway?.close();
     gateway = undefined;
@@ -125,7 +125,7 @@ describe('refuseUpgrade', () => {
   });
 
   it('refuses a handshake ws would refuse with 400 BAD_WEBSOCKET_HANDSHAKE, before a ticket is looked at', async () => {
-    gateway = await startGateway({});
+    gateway = await startConsoleEndpoint({});
     const port = Number(new URL(gateway.url).port);
     const response = await rawUpgrade(port, upgradeRequest('/websockify', 'not-a-key'));
     expect(response.split('\r\n')[0]).toBe('HTTP/1.1 400 Bad Request');
@@ -135,7 +135,7 @@ describe('refuseUpgrade', () => {
   it('answers 500 INTERNAL_ERROR when redeeming a ticket fails unexpectedly', async () => {
     const tickets = new TicketService();
     tickets.redeem = () => Promise.reject(new Error('store unreachable'));
-    gateway = await startGateway({ tickets });
+    gateway = await startConsoleEndpoint({ tickets });
     const port = Number(new URL(gateway.url).port);
     const response = await rawUpgrade(port, upgradeRequest(`/websockify?ticket=${'a'.repeat(43)}`));
     expect(response.split('\r\n')[0]).toBe('HTTP/1.1 500 Internal Server Error');

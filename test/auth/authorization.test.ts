@@ -3,7 +3,8 @@ import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { DEFAULT_CLOUDTOWER_USER } from '../../src/simulators/cloudtower/index.js';
 import { startTowerGateway, type TowerGateway } from '../helpers/gateway.js';
-import { newKey, post } from './helpers.js';
+import { graphqlPost } from '../helpers/graphql.js';
+import { newKey } from './helpers.js';
 
 let env: TowerGateway | undefined;
 const clients: Client[] = [];
@@ -50,21 +51,21 @@ describe('a caller sees only the providers its key allows', () => {
     env = await twoProviderGateway();
     const url = env.gateway.url;
     const count = env.sim.listVms().length;
-    const all = await post(url, '{ vms(first: 100) { nodes { id provider { name } } } }', as(admin));
+    const all = await graphqlPost(url, '{ vms(first: 100) { nodes { id provider { name } } } }', { headers: as(admin) });
     expect(all.body.data?.vms.nodes).toHaveLength(2 * count);
-    const mine = await post(url, '{ vms(first: 100) { nodes { id provider { name } } } }', as(towerOnly));
+    const mine = await graphqlPost(url, '{ vms(first: 100) { nodes { id provider { name } } } }', { headers: as(towerOnly) });
     expect(mine.body.errors).toBeUndefined();
     expect(mine.body.data?.vms.nodes).toHaveLength(count);
     expect(new Set(mine.body.data?.vms.nodes.map((n: any) => n.provider.name))).toEqual(new Set(['tower']));
 
-    const other = await post(url, '{ vms(provider: "tower-b") { nodes { id } } }', as(towerOnly));
+    const other = await graphqlPost(url, '{ vms(provider: "tower-b") { nodes { id } } }', { headers: as(towerOnly) });
     expect(other.body.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', provider: 'tower-b' });
     // Unknown providers are FORBIDDEN too for a restricted caller: it cannot probe which names exist.
-    const probe = await post(url, '{ vms(provider: "nope") { nodes { id } } }', as(towerOnly));
+    const probe = await graphqlPost(url, '{ vms(provider: "nope") { nodes { id } } }', { headers: as(towerOnly) });
     expect(probe.body.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
 
     const vmId = env.sim.listVms()[0]!.id;
-    const vm = await post(url, `{ a: vm(id: "tower:${vmId}") { name } b: vm(id: "tower-b:${vmId}") { name } }`, as(towerOnly));
+    const vm = await graphqlPost(url, `{ a: vm(id: "tower:${vmId}") { name } b: vm(id: "tower-b:${vmId}") { name } }`, { headers: as(towerOnly) });
     expect(vm.body.data?.a?.name).toBe(env.sim.listVms()[0]!.name);
     expect(vm.body.data?.b).toBeNull();
     expect(vm.body.errors).toEqual([expect.objectContaining({ path: ['b'], extensions: expect.objectContaining({ code: 'FORBIDDEN' }) })]);
@@ -73,7 +74,7 @@ describe('a caller sees only the providers its key allows', () => {
   it('consoleUrl and console for another provider are FORBIDDEN', async () => {
     env = await twoProviderGateway();
     const vmId = env.sim.listVms()[0]!.id;
-    const query = (q: string) => post(env!.gateway.url, q, as(towerOnly));
+    const query = (q: string) => graphqlPost(env!.gateway.url, q, { headers: as(towerOnly) });
     for (const q of [`{ consoleUrl(vmId: "tower-b:${vmId}") }`, `{ console(vmId: "tower-b:${vmId}") { url } }`]) {
       const res = await query(q);
       expect(res.body.data).toBeNull();
@@ -85,9 +86,9 @@ describe('a caller sees only the providers its key allows', () => {
   it('providers and upstreams list only allowed providers', async () => {
     env = await twoProviderGateway();
     const q = '{ providers { name } upstreams { name } }';
-    const all = await post(env.gateway.url, q, as(admin));
+    const all = await graphqlPost(env.gateway.url, q, { headers: as(admin) });
     expect(all.body.data?.providers.map((p: any) => p.name)).toEqual(['tower', 'tower-b']);
-    const mine = await post(env.gateway.url, q, as(bOnly));
+    const mine = await graphqlPost(env.gateway.url, q, { headers: as(bOnly) });
     expect(mine.body.data).toEqual({ providers: [{ name: 'tower-b' }], upstreams: [{ name: 'tower-b' }] });
   });
 

@@ -4,7 +4,9 @@ import { systemClock, type Clock } from '../../src/clock.js';
 import { validateConfig } from '../../src/config.js';
 import type { GatewayEvent } from '../../src/events/types.js';
 import { startTowerGateway, type TowerGateway } from '../helpers/gateway.js';
-import { closeCodeOf, newKey, openWs, post } from './helpers.js';
+import { graphqlPost } from '../helpers/graphql.js';
+import { closed, openWs } from '../helpers/ws.js';
+import { newKey } from './helpers.js';
 
 let env: TowerGateway | undefined;
 const sockets: WebSocket[] = [];
@@ -20,13 +22,13 @@ const auth = { mode: 'apiKey', apiKeys: [{ name: 'alice', hash: alice.hash, prov
 
 async function consoleUrl(t: TowerGateway, key: { key: string }, vmIndex = 0): Promise<{ url?: string; error?: Record<string, unknown> }> {
   const vm = t.sim.listVms()[vmIndex]!;
-  const res = await post(t.gateway.url, `{ consoleUrl(vmId: "tower:${vm.id}") }`, { 'x-api-key': key.key });
+  const res = await graphqlPost(t.gateway.url, `{ consoleUrl(vmId: "tower:${vm.id}") }`, { headers: { 'x-api-key': key.key } });
   return res.body.data?.consoleUrl ? { url: res.body.data.consoleUrl as string } : { error: res.body.errors?.[0]?.extensions as Record<string, unknown> };
 }
 
 async function openConsole(url: string): Promise<Awaited<ReturnType<typeof openWs>>> {
-  const r = await openWs(url, ['binary']);
-  if ('opened' in r) sockets.push(r.opened);
+  const r = await openWs(url, { protocols: ['binary'] });
+  if (r.ok) sockets.push(r.ws);
   return r;
 }
 
@@ -56,27 +58,27 @@ describe('concurrent console caps', () => {
   it('refuses a caller over maxConsolesPerCaller with 429 CONSOLE_LIMIT_CALLER; others still get in', async () => {
     env = await startTowerGateway({ config: { auth, limits: { maxConsolesPerCaller: 1 } } });
     const first = await openConsole((await consoleUrl(env, alice, 0)).url!);
-    expect(first).toHaveProperty('opened');
-    expect(await openConsole((await consoleUrl(env, alice, 1)).url!)).toEqual({ refused: 429, body: 'CONSOLE_LIMIT_CALLER' });
-    expect(await openConsole((await consoleUrl(env, bob, 1)).url!)).toHaveProperty('opened');
+    expect(first).toHaveProperty('ok', true);
+    expect(await openConsole((await consoleUrl(env, alice, 1)).url!)).toMatchObject({ ok: false, status: 429, body: 'CONSOLE_LIMIT_CALLER\n' });
+    expect(await openConsole((await consoleUrl(env, bob, 1)).url!)).toHaveProperty('ok', true);
     // Once alice's console ends her slot is free again.
     const ended = nextConsoleEvent(env, 'closed');
-    if ('opened' in first) first.opened.close(1000);
+    if (first.ok) first.ws.close(1000);
     await ended;
-    expect(await openConsole((await consoleUrl(env, alice, 2)).url!)).toHaveProperty('opened');
+    expect(await openConsole((await consoleUrl(env, alice, 2)).url!)).toHaveProperty('ok', true);
   });
 
   it('refuses anyone over maxConsoles with 429 CONSOLE_LIMIT_GLOBAL, without spending the ticket', async () => {
     env = await startTowerGateway({ config: { auth, limits: { maxConsoles: 1 } } });
     const first = await openConsole((await consoleUrl(env, alice, 0)).url!);
-    expect(first).toHaveProperty('opened');
+    expect(first).toHaveProperty('ok', true);
     const waiting = (await consoleUrl(env, bob, 1)).url!;
-    expect(await openConsole(waiting)).toEqual({ refused: 429, body: 'CONSOLE_LIMIT_GLOBAL' });
+    expect(await openConsole(waiting)).toMatchObject({ ok: false, status: 429, body: 'CONSOLE_LIMIT_GLOBAL\n' });
     const ended = nextConsoleEvent(env, 'closed');
-    if ('opened' in first) first.opened.close(1000);
+    if (first.ok) first.ws.close(1000);
     await ended;
     // The same URL works now: the refusal did not use the ticket up.
-    expect(await openConsole(waiting)).toHaveProperty('opened');
+    expect(await openConsole(waiting)).toHaveProperty('ok', true);
   });
 });
 
@@ -86,13 +88,13 @@ describe('tickets are bound to the caller that minted them', () => {
     const opened = nextConsoleEvent(env, 'opened');
     const r = await openConsole((await consoleUrl(env, alice)).url!);
     expect((await opened).object).toMatchObject({ caller: 'apikey:alice' });
-    const closed = nextConsoleEvent(env, 'closed');
-    if ('opened' in r) {
-      const code = closeCodeOf(r.opened);
-      r.opened.close(1000);
+    const ended = nextConsoleEvent(env, 'closed');
+    if (r.ok) {
+      const code = closed(r.ws);
+      r.ws.close(1000);
       await code;
     }
-    await closed;
+    await ended;
     const audit = env.logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'console session');
     expect(audit).toMatchObject({ caller: 'apikey:alice', provider: 'tower' });
     expect(env.logs.text()).not.toContain(alice.key);
@@ -104,7 +106,7 @@ describe('tickets are bound to the caller that minted them', () => {
     const current = env.gateway.config();
     const next = validateConfig({ ...current, auth: { mode: 'apiKey', apiKeys: [{ name: 'bob', hash: bob.hash }] } });
     await env.gateway.reload(next);
-    expect(await openConsole(url)).toEqual({ refused: 403, body: 'CALLER_FORBIDDEN' });
+    expect(await openConsole(url)).toMatchObject({ ok: false, status: 403, body: 'CALLER_FORBIDDEN\n' });
     expect((await consoleUrl(env, alice)).error).toMatchObject({ code: 'UNAUTHENTICATED' });
   });
 });

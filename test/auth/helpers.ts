@@ -1,8 +1,8 @@
-/** Credentials and clients for the auth tests: keys with their hashes, signed tokens, WebSocket openers that report refusals. */
+/** Credentials and clients for the auth tests: keys with their hashes, signed tokens, a raw graphql-transport-ws handshake. */
 import { generateKeyPair, exportJWK, SignJWT, type JWTPayload } from 'jose';
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import { generateApiKey, hashApiKey } from '../../src/auth/api-keys.js';
-import type { GraphQLResponse } from '../helpers/gateway.js';
+import { openWs } from '../helpers/ws.js';
 
 export const JWT_SECRET = 'test-only-hs256-secret-0123456789abcdef';
 export const ISSUER = 'https://idp.test/';
@@ -36,39 +36,11 @@ export async function es256Issuer(kid = 'test-key-1'): Promise<{ jwks: { keys: o
   };
 }
 
-/** POST /graphql with extra headers; the HTTP status and the parsed body. */
-export async function post<T = Record<string, any>>(baseUrl: string, query: string, headers: Record<string, string> = {}, variables?: Record<string, unknown>): Promise<{ status: number; headers: Headers; body: GraphQLResponse<T> }> {
-  const res = await fetch(`${baseUrl}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ query, variables }) });
-  return { status: res.status, headers: res.headers, body: (await res.json()) as GraphQLResponse<T> };
-}
-
-export type OpenResult = { opened: WebSocket } | { refused: number; body: string };
-
-/** Opens a WebSocket; resolves with the socket, or with the HTTP status and body of a refused upgrade. */
-export function openWs(url: string, protocols: string[], headers: Record<string, string> = {}): Promise<OpenResult> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, protocols, { headers });
-    ws.once('open', () => resolve({ opened: ws }));
-    ws.once('unexpected-response', (_req, res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ refused: res.statusCode ?? 0, body: body.trim() }));
-    });
-    ws.once('error', reject);
-  });
-}
-
-/** Resolves with the close code of a socket. */
-export function closeCodeOf(ws: WebSocket): Promise<number> {
-  return new Promise((resolve) => ws.once('close', (code) => resolve(code)));
-}
-
 /** A raw graphql-transport-ws connection: sends connection_init with `payload`, resolves with the ack or the close code. */
 export async function graphqlWsInit(url: string, payload: Record<string, unknown> | undefined, headers: Record<string, string> = {}): Promise<{ acked: WebSocket } | { closed: number } | { refused: number; body: string }> {
-  const result = await openWs(url, ['graphql-transport-ws'], headers);
-  if (!('opened' in result)) return result;
-  const ws = result.opened;
+  const result = await openWs(url, { protocols: ['graphql-transport-ws'], headers });
+  if (!result.ok) return { refused: result.status, body: result.body.trim() };
+  const ws = result.ws;
   return new Promise((resolve) => {
     ws.once('close', (code) => resolve({ closed: code }));
     ws.on('message', (data) => {

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startTowerGateway, type TowerGateway } from '../helpers/gateway.js';
-import { AUDIENCE, ISSUER, JWT_SECRET, es256Issuer, hsToken, newKey, post } from './helpers.js';
+import { graphqlPost } from '../helpers/graphql.js';
+import { AUDIENCE, ISSUER, JWT_SECRET, es256Issuer, hsToken, newKey } from './helpers.js';
 
 let env: TowerGateway | undefined;
 let jwksServer: Server | undefined;
@@ -26,7 +27,7 @@ describe('API keys on POST /graphql', () => {
     const url = env.gateway.url;
     const accepted: Record<string, string>[] = [{ authorization: `ApiKey ${ops.key}` }, { 'x-api-key': ops.key }, { authorization: `Bearer ${ops.key}` }];
     for (const headers of accepted) {
-      const ok = await post(url, QUERY, headers);
+      const ok = await graphqlPost(url, QUERY, { headers: headers });
       expect(ok.status).toBe(200);
       expect(ok.body.errors).toBeUndefined();
       expect(ok.body.data?.vms.nodes).toHaveLength(1);
@@ -36,7 +37,7 @@ describe('API keys on POST /graphql', () => {
       [{ authorization: `ApiKey ${newKey().key}` }, 'API_KEY_UNKNOWN'],
       [{ authorization: 'Basic b3BzOnBhc3N3b3Jk' }, 'CREDENTIALS_UNSUPPORTED'],
     ] as const) {
-      const refused = await post(url, QUERY, headers);
+      const refused = await graphqlPost(url, QUERY, { headers: headers });
       expect(refused.status).toBe(401);
       expect(refused.headers.get('www-authenticate')).toBe('ApiKey realm="console-gateway"');
       expect(refused.body.data).toBeUndefined();
@@ -56,7 +57,7 @@ describe('JWT bearer tokens', () => {
   it('HS256: accepts a valid token; refuses expired, wrong audience, wrong issuer, wrong secret', async () => {
     env = await startTowerGateway({ config: { auth: jwtAuth({ secret: JWT_SECRET }) } });
     const url = env.gateway.url;
-    const ok = await post(url, QUERY, { authorization: `Bearer ${await hsToken({ sub: 'alice', providers: ['tower'] })}` });
+    const ok = await graphqlPost(url, QUERY, { headers: { authorization: `Bearer ${await hsToken({ sub: 'alice', providers: ['tower'] })}` } });
     expect(ok.status).toBe(200);
     expect(ok.body.data?.vms.nodes).toHaveLength(1);
 
@@ -70,13 +71,13 @@ describe('JWT bearer tokens', () => {
       ['not-a-jwt', 'TOKEN_MALFORMED'],
     ];
     for (const [token, reason] of cases) {
-      const refused = await post(url, QUERY, { authorization: `Bearer ${token}` });
+      const refused = await graphqlPost(url, QUERY, { headers: { authorization: `Bearer ${token}` } });
       expect(refused.status, reason).toBe(401);
       expect(refused.body.errors?.[0]?.extensions).toMatchObject({ code: 'UNAUTHENTICATED', reason });
     }
-    const wrongAud = await post(url, QUERY, { authorization: `Bearer ${cases[1]![0]}` });
+    const wrongAud = await graphqlPost(url, QUERY, { headers: { authorization: `Bearer ${cases[1]![0]}` } });
     expect(wrongAud.body.errors?.[0]?.message).toBe('token audience is not accepted');
-    const wrongIss = await post(url, QUERY, { authorization: `Bearer ${cases[2]![0]}` });
+    const wrongIss = await graphqlPost(url, QUERY, { headers: { authorization: `Bearer ${cases[2]![0]}` } });
     expect(wrongIss.body.errors?.[0]?.message).toBe('token issuer is not accepted');
   });
 
@@ -88,13 +89,13 @@ describe('JWT bearer tokens', () => {
     writeFileSync(file, JSON.stringify(idp.jwks));
     env = await startTowerGateway({ config: { auth: jwtAuth({ jwksFile: file }) } });
     const url = env.gateway.url;
-    const ok = await post(url, QUERY, { authorization: `Bearer ${await idp.sign({ sub: 'svc-1', providers: '*' })}` });
+    const ok = await graphqlPost(url, QUERY, { headers: { authorization: `Bearer ${await idp.sign({ sub: 'svc-1', providers: '*' })}` } });
     expect(ok.status).toBe(200);
     expect(ok.body.data?.vms.nodes).toHaveLength(1);
-    const forged = await post(url, QUERY, { authorization: `Bearer ${await stranger.sign({ sub: 'svc-1', providers: '*' })}` });
+    const forged = await graphqlPost(url, QUERY, { headers: { authorization: `Bearer ${await stranger.sign({ sub: 'svc-1', providers: '*' })}` } });
     expect(forged.body.errors?.[0]?.extensions).toMatchObject({ code: 'UNAUTHENTICATED', reason: 'TOKEN_SIGNATURE' });
     // Algorithm confusion: an HS256 token is never checked against a JWKS.
-    const hs = await post(url, QUERY, { authorization: `Bearer ${await hsToken({ sub: 'svc-1' })}` });
+    const hs = await graphqlPost(url, QUERY, { headers: { authorization: `Bearer ${await hsToken({ sub: 'svc-1' })}` } });
     expect(hs.body.errors?.[0]?.extensions).toMatchObject({ code: 'UNAUTHENTICATED', reason: 'TOKEN_ALGORITHM' });
   });
 
@@ -110,8 +111,8 @@ describe('JWT bearer tokens', () => {
     const port = (jwksServer.address() as AddressInfo).port;
     env = await startTowerGateway({ config: { auth: jwtAuth({ jwksUrl: `http://127.0.0.1:${port}/jwks.json` }) } });
     const token = await idp.sign({ sub: 'svc-2', providers: ['tower'] });
-    expect((await post(env.gateway.url, QUERY, { authorization: `Bearer ${token}` })).status).toBe(200);
-    expect((await post(env.gateway.url, QUERY, { authorization: `Bearer ${token}` })).status).toBe(200);
+    expect((await graphqlPost(env.gateway.url, QUERY, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+    expect((await graphqlPost(env.gateway.url, QUERY, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
     // Cached: one fetch for both requests.
     expect(fetches).toBe(1);
   });
@@ -129,9 +130,9 @@ describe('JWT bearer tokens', () => {
   it('apiKey+jwt accepts both kinds of credential', async () => {
     const ops = newKey();
     env = await startTowerGateway({ config: { auth: { mode: 'apiKey+jwt', apiKeys: [{ name: 'ops', hash: ops.hash }], jwt: { secret: JWT_SECRET, issuer: ISSUER, audience: AUDIENCE } } } });
-    expect((await post(env.gateway.url, QUERY, { authorization: `Bearer ${ops.key}` })).status).toBe(200);
-    expect((await post(env.gateway.url, QUERY, { authorization: `Bearer ${await hsToken({ sub: 'a', providers: ['tower'] })}` })).status).toBe(200);
-    expect((await post(env.gateway.url, QUERY, {})).status).toBe(401);
+    expect((await graphqlPost(env.gateway.url, QUERY, { headers: { authorization: `Bearer ${ops.key}` } })).status).toBe(200);
+    expect((await graphqlPost(env.gateway.url, QUERY, { headers: { authorization: `Bearer ${await hsToken({ sub: 'a', providers: ['tower'] })}` } })).status).toBe(200);
+    expect((await graphqlPost(env.gateway.url, QUERY)).status).toBe(401);
   });
 });
 

@@ -1,7 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type WebSocket from 'ws';
 import { startTowerGateway, type TowerGateway } from '../helpers/gateway.js';
-import { closeCodeOf, graphqlWsInit, newKey, openWs, post } from './helpers.js';
+import { graphqlPost } from '../helpers/graphql.js';
+import { closed, openWs } from '../helpers/ws.js';
+import { graphqlWsInit, newKey } from './helpers.js';
 
 let env: TowerGateway | undefined;
 const sockets: WebSocket[] = [];
@@ -19,7 +21,6 @@ const wsUrl = (t: TowerGateway, path = '/graphql') => `${t.gateway.url.replace('
 
 function keep<T extends { acked: WebSocket } | object>(r: T): T {
   if ('acked' in r) sockets.push(r.acked as WebSocket);
-  if ('opened' in r) sockets.push(r.opened as WebSocket);
   return r;
 }
 
@@ -58,18 +59,18 @@ describe('WebSocket connection caps', () => {
     keep(await graphqlWsInit(url, { apiKey: ops.key }));
     expect(await graphqlWsInit(url, { apiKey: ops.key })).toEqual({ closed: 4429 });
     if (!('acked' in first)) throw new Error('not acked');
-    const closed = closeCodeOf(first.acked);
+    const gone = closed(first.acked);
     first.acked.close(1000);
-    await closed;
+    await gone;
     // The server sees the close after the client does; wait for its bookkeeping through a round trip on another connection.
-    await post(env.gateway.url, '{ providers { name } }', { 'x-api-key': ops.key });
+    await graphqlPost(env.gateway.url, '{ providers { name } }', { headers: { 'x-api-key': ops.key } });
     expect(keep(await graphqlWsInit(url, { apiKey: ops.key }))).toHaveProperty('acked');
   });
 
   it('refuses graphql-ws upgrades over maxWsConnections with HTTP 429', async () => {
     env = await startTowerGateway(keyed({ maxWsConnections: 1 }));
     keep(await graphqlWsInit(wsUrl(env), { apiKey: ops.key }));
-    expect(await openWs(wsUrl(env), ['graphql-transport-ws'])).toEqual({ refused: 429, body: 'WS_CONNECTIONS_LIMIT' });
+    expect(await openWs(wsUrl(env), { protocols: ['graphql-transport-ws'] })).toMatchObject({ ok: false, status: 429, body: 'WS_CONNECTIONS_LIMIT\n' });
   });
 });
 
@@ -77,8 +78,8 @@ describe('Origin allowlist (cross-site WebSocket hijacking)', () => {
   it('refuses a foreign Origin with 403 on /graphql and /websockify, before any credential is looked at', async () => {
     env = await startTowerGateway(keyed());
     const evil = { origin: 'https://evil.example' };
-    expect(await openWs(wsUrl(env), ['graphql-transport-ws'], evil)).toEqual({ refused: 403, body: 'ORIGIN_NOT_ALLOWED' });
-    expect(await openWs(wsUrl(env, '/websockify'), ['binary'], evil)).toEqual({ refused: 403, body: 'ORIGIN_NOT_ALLOWED' });
+    expect(await openWs(wsUrl(env), { protocols: ['graphql-transport-ws'], headers: evil })).toMatchObject({ ok: false, status: 403, body: 'ORIGIN_NOT_ALLOWED\n' });
+    expect(await openWs(wsUrl(env, '/websockify'), { protocols: ['binary'], headers: evil })).toMatchObject({ ok: false, status: 403, body: 'ORIGIN_NOT_ALLOWED\n' });
     expect(env.logs.text()).toContain('"origin":"https://evil.example"');
   });
 
@@ -90,7 +91,7 @@ describe('Origin allowlist (cross-site WebSocket hijacking)', () => {
     expect(keep(await graphqlWsInit(url, { apiKey: ops.key }, { origin: 'https://app.example' }))).toHaveProperty('acked');
     expect(keep(await graphqlWsInit(url, { apiKey: ops.key }))).toHaveProperty('acked');
     // Past the Origin check the console endpoint applies its own rules: no ticket is a 401.
-    expect(await openWs(wsUrl(env, '/websockify'), ['binary'], { origin: 'https://app.example' })).toEqual({ refused: 401, body: 'TICKET_MISSING' });
-    expect(await openWs(url, ['graphql-transport-ws'], { origin: 'https://app.example.evil' })).toEqual({ refused: 403, body: 'ORIGIN_NOT_ALLOWED' });
+    expect(await openWs(wsUrl(env, '/websockify'), { protocols: ['binary'], headers: { origin: 'https://app.example' } })).toMatchObject({ ok: false, status: 401, body: 'TICKET_MISSING\n' });
+    expect(await openWs(url, { protocols: ['graphql-transport-ws'], headers: { origin: 'https://app.example.evil' } })).toMatchObject({ ok: false, status: 403, body: 'ORIGIN_NOT_ALLOWED\n' });
   });
 });

@@ -5,31 +5,16 @@ import { createServer as createHttpsServer } from 'node:https';
 import { generate } from 'selfsigned';
 import { WebSocketServer } from 'ws';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { WebSocket } from 'ws';
 import { ConsoleCloseCode } from '../../src/websocket-codes.js';
 import { TicketService } from '../../src/console/tickets.js';
-import {
-  Cleanups,
-  closed,
-  closedPort,
-  collect,
-  mustOpen,
-  openClient,
-  startGateway,
-  startTcpServer,
-  startWsEcho,
-  tcpTarget,
-  wsTarget,
-} from './helpers.js';
+import { useCleanups } from '../helpers/cleanups.js';
+import { closed, mustOpen, openWs } from '../helpers/ws.js';
+import { collect, startConsoleEndpoint, startTcpServer, startWsEcho, tcpTarget, wsTarget } from './helpers.js';
 
-const cleanups = new Cleanups();
-const clients = new Set<WebSocket>();
-afterEach(async () => {
-  for (const c of clients) c.terminate();
-  clients.clear();
-  await cleanups.run();
-});
+const cleanups = useCleanups();
+const clients = cleanups.sockets;
 
 async function tcpEcho() {
   const echo = await startTcpServer();
@@ -37,8 +22,8 @@ async function tcpEcho() {
   return echo;
 }
 
-async function gateway(opts: Parameters<typeof startGateway>[0]) {
-  const gw = await startGateway(opts);
+async function gateway(opts: Parameters<typeof startConsoleEndpoint>[0]) {
+  const gw = await startConsoleEndpoint(opts);
   cleanups.add(() => gw.close());
   return gw;
 }
@@ -53,53 +38,21 @@ async function roundTrip(ws: WebSocket, sizes: number[]): Promise<void> {
 }
 
 describe('console endpoint: byte round trips', () => {
-  it('pipes binary both ways to a TCP target, and closes the target when the browser leaves', async () => {
-    const echo = await tcpEcho();
-    const gw = await gateway({ target: tcpTarget(echo.port) });
-    const ticket = await gw.mint();
-    const upstreamSocket = echo.nextConnection();
-    const ws = await mustOpen(`${gw.url}?ticket=${ticket}`, ['binary'], {}, clients);
-    expect(ws.protocol).toBe('binary');
-    await roundTrip(ws, [1, 64, 70_000, 300_000]);
-
-    const sock = await upstreamSocket;
-    const upstreamGone = once(sock, 'close');
-    const ended = gw.nextClosed();
-    ws.close(1000);
-    await upstreamGone;
-    const summary = await ended;
-    expect(summary).toMatchObject({
-      caller: 'alice',
-      vmId: 'sim:vm-1',
-      provider: 'sim',
-      target: `tcp://127.0.0.1:${echo.port}`,
-      closeCode: 1000,
-      bytesToUpstream: 1 + 64 + 70_000 + 300_000,
-      bytesToClient: 1 + 64 + 70_000 + 300_000,
-    });
-    expect(gw.endpoint.sessions()).toBe(0);
-  });
-
-  it('pipes binary both ways to an upstream websockify, offering it `binary`', async () => {
+  // Piping, counting and closing over both legs: legs.test.ts.
+  it('offers an upstream websockify only the `binary` subprotocol', async () => {
     const upstream = await startWsEcho();
     cleanups.add(() => upstream.close());
     const gw = await gateway({ target: wsTarget(upstream) });
-    const ws = await mustOpen(`${gw.url}?ticket=${await gw.mint()}`, ['binary'], {}, clients);
-    await roundTrip(ws, [5, 65_536, 200_000]);
+    const ws = await mustOpen(`${gw.url}?ticket=${await gw.mint()}`, { track: clients });
+    await roundTrip(ws, [5]);
     expect(upstream.protocols).toEqual(['binary']);
-
-    const ended = gw.nextClosed();
-    ws.close(1000);
-    const summary = await ended;
-    expect(summary.closeCode).toBe(1000);
-    expect(upstream.clients.size).toBe(0);
   });
 
   it('accepts the ticket as a `ticket.<value>` subprotocol and selects only `binary`', async () => {
     const echo = await tcpEcho();
     const gw = await gateway({ target: tcpTarget(echo.port) });
     const ticket = await gw.mint();
-    const r = await openClient(gw.url, ['binary', `ticket.${ticket}`], {}, clients);
+    const r = await openWs(gw.url, { protocols: ['binary', `ticket.${ticket}`], track: clients });
     if (!r.ok) throw new Error(`refused ${r.status}`);
     expect(r.protocol).toBe('binary');
     await roundTrip(r.ws, [100]);
@@ -108,7 +61,7 @@ describe('console endpoint: byte round trips', () => {
   it('accepts a client that offers no subprotocol at all', async () => {
     const echo = await tcpEcho();
     const gw = await gateway({ target: tcpTarget(echo.port) });
-    const ws = await mustOpen(`${gw.url}?ticket=${await gw.mint()}`, [], {}, clients);
+    const ws = await mustOpen(`${gw.url}?ticket=${await gw.mint()}`, { protocols: [], track: clients });
     expect(ws.protocol).toBe('');
     await roundTrip(ws, [10]);
   });
@@ -152,8 +105,8 @@ describe('console endpoint: refused upgrades', () => {
   for (const c of cases) {
     it(`answers a ${c.name} ticket with HTTP ${c.status} ${c.code} and never contacts the target`, async () => {
       const { echo, gw } = await setup();
-      const r = await openClient(await c.url(gw.url, gw), ['binary'], {}, clients);
-      expect(r).toEqual({ ok: false, status: c.status, body: `${c.code}\n` });
+      const r = await openWs(await c.url(gw.url, gw), { track: clients });
+      expect(r).toMatchObject({ ok: false, status: c.status, body: `${c.code}\n` });
       expect(echo.accepted).toBe(0);
       expect(gw.endpoint.sessions()).toBe(0);
       expect(gw.events).toEqual([]);
@@ -163,19 +116,19 @@ describe('console endpoint: refused upgrades', () => {
   it('refuses a replayed ticket with 403 TICKET_USED', async () => {
     const { echo, gw } = await setup();
     const ticket = await gw.mint();
-    const first = await mustOpen(`${gw.url}?ticket=${ticket}`, ['binary'], {}, clients);
+    const first = await mustOpen(`${gw.url}?ticket=${ticket}`, { track: clients });
     await roundTrip(first, [8]);
-    const replay = await openClient(`${gw.url}?ticket=${ticket}`, ['binary'], {}, clients);
-    expect(replay).toEqual({ ok: false, status: 403, body: 'TICKET_USED\n' });
+    const replay = await openWs(`${gw.url}?ticket=${ticket}`, { track: clients });
+    expect(replay).toMatchObject({ ok: false, status: 403, body: 'TICKET_USED\n' });
     expect(echo.accepted).toBe(1);
   });
 
   it('refuses a client offering only base64 (400) without using up the ticket', async () => {
     const { gw } = await setup();
     const ticket = await gw.mint();
-    const r = await openClient(`${gw.url}?ticket=${ticket}`, ['base64'], {}, clients);
-    expect(r).toEqual({ ok: false, status: 400, body: 'SUBPROTOCOL_UNSUPPORTED\n' });
-    await mustOpen(`${gw.url}?ticket=${ticket}`, ['binary'], {}, clients);
+    const r = await openWs(`${gw.url}?ticket=${ticket}`, { protocols: ['base64'], track: clients });
+    expect(r).toMatchObject({ ok: false, status: 400, body: 'SUBPROTOCOL_UNSUPPORTED\n' });
+    await mustOpen(`${gw.url}?ticket=${ticket}`, { track: clients });
   });
 
   it('refuses client-chosen host/port with 400 and contacts neither that host nor the ticket target', async () => {
@@ -183,27 +136,27 @@ describe('console endpoint: refused upgrades', () => {
     const attackerTarget = await tcpEcho();
     const ticket = await gw.mint();
     for (const q of [`host=127.0.0.1&port=${attackerTarget.port}`, `port=${attackerTarget.port}`, 'path=x', `target=127.0.0.1:${attackerTarget.port}`]) {
-      const r = await openClient(`${gw.url}?ticket=${ticket}&${q}`, ['binary'], {}, clients);
-      expect(r).toEqual({ ok: false, status: 400, body: 'TARGET_PARAMS_REFUSED\n' });
+      const r = await openWs(`${gw.url}?ticket=${ticket}&${q}`, { track: clients });
+      expect(r).toMatchObject({ ok: false, status: 400, body: 'TARGET_PARAMS_REFUSED\n' });
     }
     expect(attackerTarget.accepted).toBe(0);
     expect(echo.accepted).toBe(0);
     // The ticket was not spent on the refused attempts.
-    await mustOpen(`${gw.url}?ticket=${ticket}`, ['binary'], {}, clients);
+    await mustOpen(`${gw.url}?ticket=${ticket}`, { track: clients });
   });
 
   it('refuses two credentials at once with 400', async () => {
     const { gw } = await setup();
     const a = await gw.mint();
     const b = await gw.mint();
-    const r = await openClient(`${gw.url}?ticket=${a}`, ['binary', `ticket.${b}`], {}, clients);
-    expect(r).toEqual({ ok: false, status: 400, body: 'CREDENTIALS_AMBIGUOUS\n' });
+    const r = await openWs(`${gw.url}?ticket=${a}`, { protocols: ['binary', `ticket.${b}`], track: clients });
+    expect(r).toMatchObject({ ok: false, status: 400, body: 'CREDENTIALS_AMBIGUOUS\n' });
   });
 
   it('answers ?token= with 404 when no token file is configured', async () => {
     const { gw } = await setup();
-    const r = await openClient(`${gw.url}?token=abc`, ['binary'], {}, clients);
-    expect(r).toEqual({ ok: false, status: 404, body: 'TOKENS_NOT_ENABLED\n' });
+    const r = await openWs(`${gw.url}?token=abc`, { track: clients });
+    expect(r).toMatchObject({ ok: false, status: 404, body: 'TOKENS_NOT_ENABLED\n' });
   });
 
   it('refuses a request that is not a valid WebSocket handshake before touching the ticket', async () => {
@@ -225,14 +178,14 @@ describe('console endpoint: refused upgrades', () => {
       req.end();
     });
     expect(status).toBe(400);
-    await mustOpen(`${gw.url}?ticket=${ticket}`, ['binary'], {}, clients);
+    await mustOpen(`${gw.url}?ticket=${ticket}`, { track: clients });
   });
 
   it('counts tickets, sessions and bytes in the metrics registry', async () => {
     const { gw } = await setup();
-    const ws = await mustOpen(`${gw.url}?ticket=${await gw.mint()}`, ['binary'], {}, clients);
+    const ws = await mustOpen(`${gw.url}?ticket=${await gw.mint()}`, { track: clients });
     await roundTrip(ws, [8]);
-    await openClient(`${gw.url}?ticket=bad`, ['binary'], {}, clients);
+    await openWs(`${gw.url}?ticket=bad`, { track: clients });
     const text = await gw.registry.metrics();
     expect(text).toMatch(/console_tickets_redeemed_total 1/);
     expect(text).toMatch(/console_tickets_refused_total\{reason="TICKET_MALFORMED"\} 1/);
@@ -250,62 +203,24 @@ describe('console endpoint: refused upgrades', () => {
 });
 
 describe('console endpoint: closes', () => {
-  it('closes with 4001 when the upstream refuses the connection', async () => {
-    const gw = await gateway({ target: tcpTarget(await closedPort()) });
-    const ws = await mustOpen(`${gw.url}?ticket=${await gw.mint()}`, ['binary'], {}, clients);
-    expect(await closed(ws)).toEqual({ code: ConsoleCloseCode.UpstreamUnreachable, reason: 'upstream unreachable' });
-    await gw.closedCount(1);
-    expect(gw.endpoint.sessions()).toBe(0);
-  });
-
-  it('closes with 4001 when an upstream websockify is down', async () => {
-    const port = await closedPort();
-    const gw = await gateway({ target: { kind: 'websocket', url: `ws://127.0.0.1:${port}/websockify/?token=s3cret`, protocols: ['binary'], describe: 'x', provider: 'sim' } });
-    const ws = await mustOpen(`${gw.url}?ticket=${await gw.mint()}`, ['binary'], {}, clients);
-    expect((await closed(ws)).code).toBe(ConsoleCloseCode.UpstreamUnreachable);
-  });
-
+  // Browser, upstream and refused-connection closes over both legs: legs.test.ts.
   it('closes with 4006 when the target cannot be resolved', async () => {
     const gw = await gateway({
       resolveTarget: async () => {
         throw Object.assign(new Error('vm gone'), { code: 'NOT_FOUND' });
       },
     });
-    const ws = await mustOpen(`${gw.url}?ticket=${await gw.mint()}`, ['binary'], {}, clients);
+    const ws = await mustOpen(`${gw.url}?ticket=${await gw.mint()}`, { track: clients });
     expect((await closed(ws)).code).toBe(ConsoleCloseCode.TargetUnavailable);
     await gw.closedCount(1);
     expect(gw.endpoint.sessions()).toBe(0);
-  });
-
-  it('closes with 4002 when the TCP target drops mid-session, after delivering what it sent', async () => {
-    const echo = await tcpEcho();
-    const gw = await gateway({ target: tcpTarget(echo.port) });
-    const conn = echo.nextConnection();
-    const ws = await mustOpen(`${gw.url}?ticket=${await gw.mint()}`, ['binary'], {}, clients);
-    await roundTrip(ws, [32]);
-    const sock = await conn;
-    const last = collect(ws, 5);
-    const closing = closed(ws);
-    sock.end(Buffer.from('bye!!'));
-    expect((await last).toString()).toBe('bye!!');
-    expect(await closing).toEqual({ code: ConsoleCloseCode.UpstreamClosed, reason: 'upstream closed' });
-  });
-
-  it('closes with 4002 when the upstream websockify closes', async () => {
-    const upstream = await startWsEcho();
-    cleanups.add(() => upstream.close());
-    const gw = await gateway({ target: wsTarget(upstream) });
-    const conn = upstream.nextConnection();
-    const ws = await mustOpen(`${gw.url}?ticket=${await gw.mint()}`, ['binary'], {}, clients);
-    (await conn).close(1000);
-    expect((await closed(ws)).code).toBe(ConsoleCloseCode.UpstreamClosed);
   });
 
   it('closes with 1003 on a text frame and closes the upstream', async () => {
     const echo = await tcpEcho();
     const gw = await gateway({ target: tcpTarget(echo.port) });
     const conn = echo.nextConnection();
-    const ws = await mustOpen(`${gw.url}?ticket=${await gw.mint()}`, ['binary'], {}, clients);
+    const ws = await mustOpen(`${gw.url}?ticket=${await gw.mint()}`, { track: clients });
     const sock = await conn;
     const upstreamGone = once(sock, 'close');
     ws.send('hello');
@@ -316,7 +231,7 @@ describe('console endpoint: closes', () => {
   it('closes with 1009 on a frame over maxFrameBytes', async () => {
     const echo = await tcpEcho();
     const gw = await gateway({ target: tcpTarget(echo.port), limits: { maxFrameBytes: 64 * 1024 } });
-    const ws = await mustOpen(`${gw.url}?ticket=${await gw.mint()}`, ['binary'], {}, clients);
+    const ws = await mustOpen(`${gw.url}?ticket=${await gw.mint()}`, { track: clients });
     await roundTrip(ws, [64 * 1024]);
     const ended = gw.nextClosed();
     ws.send(Buffer.alloc(64 * 1024 + 1));
@@ -327,8 +242,8 @@ describe('console endpoint: closes', () => {
   it('closeAll closes every session with 1001 and leaves none', async () => {
     const echo = await tcpEcho();
     const gw = await gateway({ target: tcpTarget(echo.port) });
-    const a = await mustOpen(`${gw.url}?ticket=${await gw.mint()}`, ['binary'], {}, clients);
-    const b = await mustOpen(`${gw.url}?ticket=${await gw.mint()}`, ['binary'], {}, clients);
+    const a = await mustOpen(`${gw.url}?ticket=${await gw.mint()}`, { track: clients });
+    const b = await mustOpen(`${gw.url}?ticket=${await gw.mint()}`, { track: clients });
     const closes = Promise.all([closed(a), closed(b)]);
     await gw.endpoint.closeAll();
     expect((await closes).map((c) => c.code)).toEqual([1001, 1001]);
@@ -339,8 +254,8 @@ describe('console endpoint: closes', () => {
     const echo = await tcpEcho();
     const gw = await gateway({ target: tcpTarget(echo.port) });
     await gw.endpoint.whenIdle();
-    const a = await mustOpen(`${gw.url}?ticket=${await gw.mint()}`, ['binary'], {}, clients);
-    const b = await mustOpen(`${gw.url}?ticket=${await gw.mint()}`, ['binary'], {}, clients);
+    const a = await mustOpen(`${gw.url}?ticket=${await gw.mint()}`, { track: clients });
+    const b = await mustOpen(`${gw.url}?ticket=${await gw.mint()}`, { track: clients });
     let idle = false;
     const waiting = gw.endpoint.whenIdle().then(() => (idle = true));
     const firstEnded = gw.nextClosed();
@@ -357,8 +272,8 @@ describe('console endpoint: closes', () => {
     const echo = await tcpEcho();
     const gw = await gateway({ target: tcpTarget(echo.port) });
     await gw.endpoint.close();
-    const r = await openClient(`${gw.url}?ticket=${await gw.mint()}`, ['binary'], {}, clients);
-    expect(r).toEqual({ ok: false, status: 503, body: 'SHUTTING_DOWN\n' });
+    const r = await openWs(`${gw.url}?ticket=${await gw.mint()}`, { track: clients });
+    expect(r).toMatchObject({ ok: false, status: 503, body: 'SHUTTING_DOWN\n' });
   });
 });
 
@@ -368,12 +283,12 @@ describe('console endpoint: secrets stay out of logs', () => {
     cleanups.add(() => upstream.close());
     const gw = await gateway({ target: wsTarget(upstream) });
     const ticket = await gw.mint();
-    const ws = await mustOpen(`${gw.url}?ticket=${ticket}`, ['binary'], {}, clients);
+    const ws = await mustOpen(`${gw.url}?ticket=${ticket}`, { track: clients });
     await roundTrip(ws, [16]);
     // A replay and a subprotocol attempt, both refused, are logged too.
-    await openClient(`${gw.url}?ticket=${ticket}`, ['binary'], {}, clients);
+    await openWs(`${gw.url}?ticket=${ticket}`, { track: clients });
     const other = await gw.mint();
-    await openClient(`${gw.url}/x`, ['binary', `ticket.${other}x`], {}, clients);
+    await openWs(`${gw.url}/x`, { protocols: ['binary', `ticket.${other}x`], track: clients });
     const ended = gw.nextClosed();
     ws.close();
     await ended;
@@ -434,13 +349,13 @@ describe('console endpoint: TLS to an upstream websockify', () => {
   it('refuses an untrusted certificate (4001), trusts a configured CA, and skips checks when insecure', async () => {
     const up = await wssEcho();
     const strict = await gateway({ target: target(up.url) });
-    const a = await mustOpen(`${strict.url}?ticket=${await strict.mint()}`, ['binary'], {}, clients);
+    const a = await mustOpen(`${strict.url}?ticket=${await strict.mint()}`, { track: clients });
     expect((await closed(a)).code).toBe(ConsoleCloseCode.UpstreamUnreachable);
 
     const withCa = await gateway({ target: target(up.url, { ca: up.cert }) });
-    await roundTrip(await mustOpen(`${withCa.url}?ticket=${await withCa.mint()}`, ['binary'], {}, clients), [1000]);
+    await roundTrip(await mustOpen(`${withCa.url}?ticket=${await withCa.mint()}`, { track: clients }), [1000]);
 
     const insecure = await gateway({ target: target(up.url, { insecure: true }) });
-    await roundTrip(await mustOpen(`${insecure.url}?ticket=${await insecure.mint()}`, ['binary'], {}, clients), [1000]);
+    await roundTrip(await mustOpen(`${insecure.url}?ticket=${await insecure.mint()}`, { track: clients }), [1000]);
   });
 });

@@ -1,56 +1,21 @@
 /**
- * Test servers for the console endpoint: a gateway (node:http + the endpoint on 'upgrade'), a TCP
- * echo server (a VNC server stand-in), a `ws` echo server (an upstream websockify stand-in), and
- * a browser-ish client. All on 127.0.0.1, ephemeral ports.
+ * Test servers for the console endpoint: the endpoint alone (node:http + the endpoint on 'upgrade'),
+ * a TCP echo server (a VNC server stand-in) and a `ws` echo server (an upstream websockify stand-in).
+ * All on 127.0.0.1, ephemeral ports. The browser side opens with test/helpers/ws.ts.
  */
 import { createServer as createHttpServer } from 'node:http';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
-import { Writable } from 'node:stream';
 import { once } from 'node:events';
-import { pino } from 'pino';
-import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { WebSocket, WebSocketServer } from 'ws';
-import type { ClientOptions } from 'ws';
 import { createConsoleEndpoint } from '../../src/console/endpoint.js';
 import type { ConsoleEndpoint, ConsoleEndpointOptions, ConsoleSessionEvent } from '../../src/console/endpoint.js';
 import { TicketService } from '../../src/console/tickets.js';
 import type { ResolvedTarget } from '../../src/console/session.js';
 import { parseVmId } from '../../src/vm-id.js';
-
-export type Cleanup = () => Promise<void> | void;
-
-export class Cleanups {
-  #fns: Cleanup[] = [];
-  add(fn: Cleanup): void {
-    this.#fns.push(fn);
-  }
-  async run(): Promise<void> {
-    const fns = this.#fns.reverse();
-    this.#fns = [];
-    for (const fn of fns) await fn();
-  }
-}
-
-/** A pino logger writing JSON lines into memory. */
-export function memoryLogger(): { logger: Logger; lines: string[]; text: () => string; records: () => Array<Record<string, unknown>> } {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      lines.push(chunk.toString('utf8'));
-      cb();
-    },
-  });
-  const logger = pino({ level: 'trace' }, stream);
-  return {
-    logger,
-    lines,
-    text: () => lines.join(''),
-    records: () => lines.flatMap((l) => l.split('\n').filter(Boolean).map((x) => JSON.parse(x) as Record<string, unknown>)),
-  };
-}
+import { captureLogger } from '../helpers/log-capture.js';
 
 export interface TcpEcho {
   port: number;
@@ -103,8 +68,8 @@ export interface WsEcho {
   close(): Promise<void>;
 }
 
-/** A `ws` server standing in for websockify: negotiates `binary`, echoes binary messages. */
-export async function startWsEcho(): Promise<WsEcho> {
+/** A `ws` server standing in for websockify: negotiates `binary`; by default echoes binary messages, `onConnection` replaces the echo. */
+export async function startWsEcho(onConnection?: (ws: WebSocket) => void): Promise<WsEcho> {
   const waiters: Array<(ws: WebSocket) => void> = [];
   const wss = new WebSocketServer({
     host: '127.0.0.1',
@@ -131,7 +96,8 @@ export async function startWsEcho(): Promise<WsEcho> {
     state.clients.add(ws);
     ws.on('close', () => state.clients.delete(ws));
     ws.on('error', () => {});
-    ws.on('message', (data: Buffer, isBinary) => ws.send(data, { binary: isBinary }));
+    if (onConnection) onConnection(ws);
+    else ws.on('message', (data: Buffer, isBinary) => ws.send(data, { binary: isBinary }));
     waiters.shift()?.(ws);
   });
   await once(wss, 'listening');
@@ -140,12 +106,13 @@ export async function startWsEcho(): Promise<WsEcho> {
   return state;
 }
 
-export interface TestGateway {
+/** The console endpoint alone, on a bare node:http server: no GraphQL, no upstream kinds. */
+export interface TestConsoleEndpoint {
   url: string;
   server: HttpServer;
   endpoint: ConsoleEndpoint;
   tickets: TicketService;
-  log: ReturnType<typeof memoryLogger>;
+  log: ReturnType<typeof captureLogger>;
   events: ConsoleSessionEvent[];
   registry: Registry;
   /** Resolves with the `closed` event of the next session to end. */
@@ -156,15 +123,16 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
-export interface GatewayOptions extends Partial<Omit<ConsoleEndpointOptions, 'logger' | 'tickets' | 'resolveTarget'>> {
+export interface ConsoleEndpointHarnessOptions extends Partial<Omit<ConsoleEndpointOptions, 'logger' | 'tickets' | 'resolveTarget'>> {
   tickets?: TicketService;
   resolveTarget?: ConsoleEndpointOptions['resolveTarget'];
   /** Shortcut: every ticket resolves to this target. */
   target?: ResolvedTarget;
 }
 
-export async function startGateway(options: GatewayOptions): Promise<TestGateway> {
-  const log = memoryLogger();
+export async function startConsoleEndpoint(options: ConsoleEndpointHarnessOptions): Promise<TestConsoleEndpoint> {
+  // A plain logger: the endpoint itself must never hand a secret to it (the gateway's would scrub it).
+  const log = captureLogger('trace', { plain: true });
   const events: ConsoleSessionEvent[] = [];
   const registry = new Registry();
   const tickets = options.tickets ?? new TicketService();
@@ -226,40 +194,6 @@ export async function startGateway(options: GatewayOptions): Promise<TestGateway
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
-}
-
-export type Opened = { ok: true; ws: WebSocket; protocol: string };
-export type Refused = { ok: false; status: number; body: string };
-
-/** Open a WebSocket; resolves with the socket once open, or with the HTTP refusal. */
-export function openClient(url: string, protocols: string[] = ['binary'], options: ClientOptions = {}, track?: Set<WebSocket>): Promise<Opened | Refused> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, protocols, { perMessageDeflate: false, ...options });
-    track?.add(ws);
-    ws.on('unexpected-response', (req, res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        req.destroy();
-        resolve({ ok: false, status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') });
-      });
-    });
-    ws.once('open', () => resolve({ ok: true, ws, protocol: ws.protocol }));
-    ws.once('error', (err) => reject(err));
-  });
-}
-
-/** Open and insist it worked. */
-export async function mustOpen(url: string, protocols: string[] = ['binary'], options: ClientOptions = {}, track?: Set<WebSocket>): Promise<WebSocket> {
-  const r = await openClient(url, protocols, options, track);
-  if (!r.ok) throw new Error(`refused: ${r.status} ${r.body}`);
-  return r.ws;
-}
-
-/** Resolves with the close code and reason the client saw. */
-export function closed(ws: WebSocket): Promise<{ code: number; reason: string }> {
-  if (ws.readyState === WebSocket.CLOSED) return Promise.reject(new Error('already closed'));
-  return new Promise((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString('utf8') })));
 }
 
 /** Collects binary messages until `n` bytes arrived. */

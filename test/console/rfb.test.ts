@@ -4,19 +4,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { WebSocket } from 'ws';
+import { describe, expect, it } from 'vitest';
 import { ConsoleCloseCode } from '../../src/websocket-codes.js';
 import { vncAuthResponse } from '../../src/rfb/des.js';
-import { Cleanups, closed, mustOpen, startGateway, startTcpServer, tcpTarget } from './helpers.js';
+import { useCleanups } from '../helpers/cleanups.js';
+import { closed, mustOpen } from '../helpers/ws.js';
+import { startConsoleEndpoint, startTcpServer, tcpTarget } from './helpers.js';
 
-const cleanups = new Cleanups();
-const clients = new Set<WebSocket>();
-afterEach(async () => {
-  for (const c of clients) c.terminate();
-  clients.clear();
-  await cleanups.run();
-});
+const cleanups = useCleanups();
+const clients = cleanups.sockets;
 
 const SERVER_INIT = Buffer.from('fake-server-init');
 
@@ -81,9 +77,9 @@ async function setup(serverPassword: string, targetPassword: string) {
   const vnc = vncServer(serverPassword);
   const tcp = await startTcpServer(vnc.onConnection);
   cleanups.add(() => tcp.close());
-  const gw = await startGateway({ target: tcpTarget(tcp.port, { vncPassword: targetPassword }) });
+  const gw = await startConsoleEndpoint({ target: tcpTarget(tcp.port, { vncPassword: targetPassword }) });
   cleanups.add(() => gw.close());
-  const ws = await mustOpen(`${gw.url}?ticket=${await gw.mint()}`, ['binary'], {}, clients);
+  const ws = await mustOpen(`${gw.url}?ticket=${await gw.mint()}`, { track: clients });
   const read = byteReader((on) => ws.on('message', on));
   return { vnc, gw, ws, read };
 }

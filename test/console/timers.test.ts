@@ -4,10 +4,12 @@ import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { WebSocket } from 'ws';
 import { ConsoleCloseCode } from '../../src/websocket-codes.js';
-import { Cleanups, closed, collect, mustOpen, startGateway, startTcpServer, tcpTarget } from './helpers.js';
+import { Cleanups } from '../helpers/cleanups.js';
+import { closed, mustOpen } from '../helpers/ws.js';
+import { collect, startConsoleEndpoint, startTcpServer, tcpTarget } from './helpers.js';
 
 const cleanups = new Cleanups();
-const clients = new Set<WebSocket>();
+const clients = cleanups.sockets;
 let clock = 0;
 const now = (): number => clock;
 
@@ -18,15 +20,13 @@ beforeEach(() => {
 });
 afterEach(async () => {
   vi.useRealTimers();
-  for (const c of clients) c.terminate();
-  clients.clear();
   await cleanups.run();
 });
 
 async function setup(limits: { idleTimeoutMs: number; pingIntervalMs: number }) {
   const echo = await startTcpServer();
   cleanups.add(() => echo.close());
-  const gw = await startGateway({ target: tcpTarget(echo.port), limits, now });
+  const gw = await startConsoleEndpoint({ target: tcpTarget(echo.port), limits, now });
   cleanups.add(() => gw.close());
   return gw;
 }
@@ -43,7 +43,7 @@ describe('console endpoint: idle sweep', () => {
     // Without pings the sweep ticks every idleTimeout/4 (min 1 s).
     const gw = await setup({ idleTimeoutMs: 8_000, pingIntervalMs: 0 });
     const tick = 2_000;
-    const ws = await mustOpen(`${gw.url}?ticket=${await gw.mint()}`, ['binary'], {}, clients);
+    const ws = await mustOpen(`${gw.url}?ticket=${await gw.mint()}`, { track: clients });
     await echoes(ws);
 
     clock = 1_000;
@@ -64,7 +64,7 @@ describe('console endpoint: idle sweep', () => {
 describe('console endpoint: pings', () => {
   it('closes with 4005 a client that does not answer a ping before the next one', async () => {
     const gw = await setup({ idleTimeoutMs: 0, pingIntervalMs: 1_000 });
-    const ws = await mustOpen(`${gw.url}?ticket=${await gw.mint()}`, ['binary'], { autoPong: false }, clients);
+    const ws = await mustOpen(`${gw.url}?ticket=${await gw.mint()}`, { autoPong: false, track: clients });
     await echoes(ws); // piping: the gateway reads the browser (and its pongs) from here on
     const pinged = once(ws, 'ping');
     vi.advanceTimersByTime(1_000);
@@ -78,7 +78,7 @@ describe('console endpoint: pings', () => {
 
   it('keeps a client that answers every ping', async () => {
     const gw = await setup({ idleTimeoutMs: 0, pingIntervalMs: 1_000 });
-    const ws = await mustOpen(`${gw.url}?ticket=${await gw.mint()}`, ['binary'], {}, clients);
+    const ws = await mustOpen(`${gw.url}?ticket=${await gw.mint()}`, { track: clients });
     await echoes(ws);
     for (let i = 0; i < 4; i++) {
       const pinged = once(ws, 'ping');
@@ -94,7 +94,7 @@ describe('console endpoint: pings', () => {
 
   it('cuts off a peer that never completes the close handshake one tick later', async () => {
     const gw = await setup({ idleTimeoutMs: 0, pingIntervalMs: 1_000 });
-    const ws = await mustOpen(`${gw.url}?ticket=${await gw.mint()}`, ['binary'], { autoPong: false }, clients);
+    const ws = await mustOpen(`${gw.url}?ticket=${await gw.mint()}`, { autoPong: false, track: clients });
     await echoes(ws);
     // A frozen browser: reads nothing more, so it never answers the close frame either.
     const pinged = once(ws, 'ping');

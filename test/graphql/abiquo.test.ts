@@ -8,6 +8,7 @@ import type { AbiquoProvider } from '../../src/upstreams/abiquo/provider.js';
 import { RfbTestClient } from '../rfb/rfb-test-client.js';
 import { startTowerGateway, type TowerGateway } from '../helpers/gateway.js';
 import { roundTrip } from '../helpers/subscriptions.js';
+import { mustOpen } from '../helpers/ws.js';
 
 let env: TowerGateway | undefined;
 let abiquo: AbiquoSimulator | undefined;
@@ -73,11 +74,7 @@ describe('Abiquo through the gateway', () => {
   it('opens a password-protected console through the gateway with no password on the client side', async () => {
     await abiquoGateway();
     const res: any = await env!.gql('{ console(vmId: "abq:1/1") { url protocols } }');
-    const ws = new WebSocket(res.data.console.url, res.data.console.protocols);
-    await new Promise((resolve, reject) => {
-      ws.once('open', resolve);
-      ws.once('error', reject);
-    });
+    const ws = await mustOpen(res.data.console.url, { protocols: res.data.console.protocols });
     const rfb = await RfbTestClient.handshake(createWebSocketStream(ws), { password: null });
     expect(rfb.serverInit.name).toBe('web-1');
     rfb.requestUpdate(false);

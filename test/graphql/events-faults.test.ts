@@ -12,7 +12,7 @@ import { DEFAULT_MAX_QUEUE, type EventBus, type EventSubscription, type Unsubscr
 import { formatEventPattern } from '../../src/events/pattern.js';
 import { startDrpSimulator, type DrpSimulator } from '../../src/simulators/drp/index.js';
 import { startTowerGateway, type TowerGateway } from '../helpers/gateway.js';
-import { collect, commandSeen } from '../helpers/subscriptions.js';
+import { collect, commandSeen, recordCommands } from '../helpers/subscriptions.js';
 
 const EVENT_FIELDS = 'id source provider time type action key principal object original';
 const DRP_PROVIDER = 'drp-lab';
@@ -48,13 +48,6 @@ function graphqlWsClient(url: string, on: { closed?: () => void } = {}): Client 
 
 function eventsQuery(pattern: string): string {
   return `subscription { events(filter: { pattern: "${pattern}", sources: [DRP], providers: ["${DRP_PROVIDER}"] }) { ${EVENT_FIELDS} } }`;
-}
-
-/** Every command DRP receives from now on, as `verb filter`, with the simulator's outcome. */
-function recordCommands(sim: DrpSimulator): { text: string; outcome: string }[] {
-  const commands: { text: string; outcome: string }[] = [];
-  sim.on('command', (c: { text: string; outcome: string }) => commands.push({ text: c.text, outcome: c.outcome }));
-  return commands;
 }
 
 /** Waits until the bus's subscriber count satisfies `check`, re-checking after each (un)subscribe. */

@@ -7,21 +7,13 @@ import { createClient } from 'graphql-ws';
 import { RfbTestClient } from '../rfb/rfb-test-client.js';
 import { startTowerGateway, type TowerGateway } from '../helpers/gateway.js';
 import { roundTrip } from '../helpers/subscriptions.js';
+import { mustOpen } from '../helpers/ws.js';
 
 let env: TowerGateway | undefined;
 afterEach(async () => {
   await env?.close();
   env = undefined;
 });
-
-function open(url: string, protocols: string[] = ['binary']): Promise<WebSocket> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, protocols);
-    ws.once('open', () => resolve(ws));
-    ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
-    ws.once('error', reject);
-  });
-}
 
 async function consoleFor(t: TowerGateway, vmName: string): Promise<{ url: string; protocols: string[]; expiresAt: string; vmId: string }> {
   const vm = t.sim.listVms().find((v) => v.name === vmName)!;
@@ -38,7 +30,7 @@ describe('GATEWAY consoles: consoleUrl -> /websockify -> CloudTower websockify -
     expect(access.url.startsWith(`${env.gateway.url.replace('http', 'ws')}/websockify?ticket=`)).toBe(true);
     expect(access.protocols).toEqual(['binary']);
     expect(Date.parse(access.expiresAt) - Date.now()).toBeGreaterThan(0);
-    const ws = await open(access.url);
+    const ws = await mustOpen(access.url);
     expect(ws.protocol).toBe('binary');
     const rfb = await RfbTestClient.handshake(createWebSocketStream(ws));
     expect(rfb.serverInit.name).toBe('web-02');
@@ -55,7 +47,7 @@ describe('GATEWAY consoles: consoleUrl -> /websockify -> CloudTower websockify -
     const access = await consoleFor(env, 'web-01');
     const ticket = new URL(access.url).searchParams.get('ticket')!;
     const bare = access.url.replace(/\?.*$/, '');
-    const ws = await open(bare, ['binary', `ticket.${ticket}`]);
+    const ws = await mustOpen(bare, { protocols: ['binary', `ticket.${ticket}`] });
     expect(ws.protocol).toBe('binary');
     const rfb = await RfbTestClient.handshake(createWebSocketStream(ws));
     expect(rfb.serverInit.name).toBe('web-01');
@@ -65,10 +57,10 @@ describe('GATEWAY consoles: consoleUrl -> /websockify -> CloudTower websockify -
   it('refuses a replayed ticket before accepting the WebSocket, and never logs the ticket', async () => {
     env = await startTowerGateway();
     const access = await consoleFor(env, 'web-01');
-    const first = await open(access.url);
+    const first = await mustOpen(access.url);
     first.close();
-    await expect(open(access.url)).rejects.toThrow(/HTTP 403/);
-    await expect(open(access.url.replace(/ticket=.*/, 'ticket=forged-ticket-value-000000000000000000000000'))).rejects.toThrow(/HTTP 401/);
+    await expect(mustOpen(access.url)).rejects.toThrow(/refused: 403/);
+    await expect(mustOpen(access.url.replace(/ticket=.*/, 'ticket=forged-ticket-value-000000000000000000000000'))).rejects.toThrow(/refused: 401/);
     const ticket = new URL(access.url).searchParams.get('ticket')!;
     expect(env.logs.text()).not.toContain(ticket);
   });
@@ -86,7 +78,7 @@ describe('GATEWAY consoles: consoleUrl -> /websockify -> CloudTower websockify -
       );
       await roundTrip(client);
       const access = await consoleFor(env, 'db-primary');
-      const ws = await open(access.url);
+      const ws = await mustOpen(access.url);
       const rfb = await RfbTestClient.handshake(createWebSocketStream(ws));
       rfb.close();
       await two;
@@ -108,11 +100,11 @@ describe('GATEWAY consoles: consoleUrl -> /websockify -> CloudTower websockify -
     const vm = env.sim.listVms().find((v) => v.name === 'db-primary')!;
     const target = env.consoles.locate(vm.id)!;
     writeFileSync(file, `# websockify token file\ndb: ${target.host}:${target.port}\n`);
-    const ws = await open(`${env.gateway.url.replace('http', 'ws')}/websockify?token=db`);
+    const ws = await mustOpen(`${env.gateway.url.replace('http', 'ws')}/websockify?token=db`);
     const rfb = await RfbTestClient.handshake(createWebSocketStream(ws));
     expect(rfb.serverInit.name).toBe('db-primary');
     rfb.close();
-    await expect(open(`${env.gateway.url.replace('http', 'ws')}/websockify?token=nope`)).rejects.toThrow(/HTTP 401/);
+    await expect(mustOpen(`${env.gateway.url.replace('http', 'ws')}/websockify?token=nope`)).rejects.toThrow(/refused: 401/);
   });
 
   it('builds console URLs from server.publicUrl behind a load balancer', async () => {

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { startTowerGateway, type TowerGateway } from '../helpers/gateway.js';
+import { postGraphQL, startTowerGateway, type TowerGateway } from '../helpers/gateway.js';
 
 let env: TowerGateway | undefined;
 afterEach(async () => {
@@ -14,11 +14,6 @@ const BOMBS: Record<string, string> = {
   wide: `{ ${Array.from({ length: 12 }, (_, i) => `v${i}: vms(first: 1) { edges { node { id name label status rawStatus vcpu memoryBytes upstreamId cluster { id name } host { id name ip } enterprise { id name } provider { name kind } } } } `).join(' ')} }`,
   huge: `{ providers { ${'name '.repeat(3000)} } }`,
 };
-
-async function postRaw(url: string, query: string): Promise<any> {
-  const res = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
-  return res.json();
-}
 
 /** One operation over graphql-transport-ws by hand; resolves with the first error/next payload. */
 async function overWebSocket(url: string, query: string): Promise<{ type: string; payload: any }> {
@@ -42,7 +37,7 @@ describe('operation limits on HTTP and WebSocket alike', () => {
   it('refuses aliased, wide and huge queries over HTTP and graphql-ws with a code, and serves normal ones', async () => {
     env = await startTowerGateway({ config: { limits: { maxDepth: 5, maxAliases: 15, maxCost: 500, maxTokens: 2000 } } });
     for (const [name, query] of Object.entries(BOMBS)) {
-      const http = await postRaw(env.gateway.url, query);
+      const http = await postGraphQL<any>(env.gateway.url, query);
       expect(http.errors?.[0]?.extensions?.code, `HTTP ${name}`).toMatch(/GRAPHQL_(VALIDATION|PARSE)_FAILED/);
       expect(http.data ?? null).toBeNull();
       const ws = await overWebSocket(env.gateway.url, query);
@@ -56,14 +51,14 @@ describe('operation limits on HTTP and WebSocket alike', () => {
   it('refuses queries deeper than maxDepth on both transports', async () => {
     env = await startTowerGateway({ config: { limits: { maxDepth: 3 } } });
     const query = '{ vms { edges { node { provider { name } } } } }';
-    expect((await postRaw(env.gateway.url, query)).errors[0].message).toMatch(/depth/i);
+    expect((await postGraphQL<any>(env.gateway.url, query)).errors?.[0]?.message).toMatch(/depth/i);
     expect((await overWebSocket(env.gateway.url, query)).payload[0].message).toMatch(/depth/i);
-    expect((await postRaw(env.gateway.url, '{ vms { nodes { id } } }')).errors).toBeUndefined();
+    expect((await postGraphQL<any>(env.gateway.url, '{ vms { nodes { id } } }')).errors).toBeUndefined();
   });
 
   it('keeps introspection off over WebSocket too when configured off', async () => {
     env = await startTowerGateway({ config: { server: { host: '127.0.0.1', port: 0, introspection: false } } });
-    const http = await postRaw(env.gateway.url, '{ __schema { queryType { name } } }');
+    const http: any = await postGraphQL<any>(env.gateway.url, '{ __schema { queryType { name } } }');
     expect(http.errors[0].extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
     const ws = await overWebSocket(env.gateway.url, '{ __schema { queryType { name } } }');
     expect(ws.type).toBe('error');

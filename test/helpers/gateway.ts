@@ -11,11 +11,9 @@ import {
   type CloudTowerSimulatorOptions,
 } from '../../src/simulators/cloudtower/index.js';
 import { captureLogger } from './log-capture.js';
+import { postGraphQL, type GraphQLResponse } from './graphql.js';
 
-export interface GraphQLResponse<T = Record<string, unknown>> {
-  data?: T | null;
-  errors?: { message: string; path?: (string | number)[]; extensions?: Record<string, unknown> & { code?: string } }[];
-}
+export { postGraphQL, type GraphQLResponse };
 
 export interface TowerGateway {
   sim: CloudTowerSimulator;
@@ -25,16 +23,6 @@ export interface TowerGateway {
   logs: ReturnType<typeof captureLogger>;
   gql<T = Record<string, any>>(query: string, variables?: Record<string, unknown>): Promise<GraphQLResponse<T>>;
   close(): Promise<void>;
-}
-
-/** `headers` are added to the request (e.g. `authorization`). */
-export async function postGraphQL<T>(baseUrl: string, query: string, variables?: Record<string, unknown>, headers: Record<string, string> = {}): Promise<GraphQLResponse<T>> {
-  const res = await fetch(`${baseUrl}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body: JSON.stringify({ query, variables }),
-  });
-  return (await res.json()) as GraphQLResponse<T>;
 }
 
 export async function startTowerGateway(

@@ -1,8 +1,22 @@
+/** The one log capture: a logger that keeps every JSON line in memory, so tests can check what was (and was not) logged. */
 import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { createLogger, type Logger } from '../../src/logger.js';
 
-/** A logger that keeps every line in memory, so tests can check what was (and was not) logged. */
-export function captureLogger(level = 'debug'): { logger: Logger; lines: string[]; text: () => string } {
+export interface CapturedLogs {
+  logger: Logger;
+  /** One JSON line per entry. */
+  lines: string[];
+  text: () => string;
+  /** The lines, parsed. */
+  records: () => Array<Record<string, unknown>>;
+}
+
+/**
+ * `plain`: a bare pino logger instead of the gateway's (`createLogger`, which redacts and scrubs
+ * secrets); for tests that check the code under test never hands a secret to the logger at all.
+ */
+export function captureLogger(level = 'debug', options: { plain?: boolean } = {}): CapturedLogs {
   const lines: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
@@ -10,5 +24,11 @@ export function captureLogger(level = 'debug'): { logger: Logger; lines: string[
       cb();
     },
   });
-  return { logger: createLogger(level, sink), lines, text: () => lines.join('\n') };
+  const logger = options.plain ? pino({ level }, sink) : createLogger(level, sink);
+  return {
+    logger,
+    lines,
+    text: () => lines.join('\n'),
+    records: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
 }

@@ -1,7 +1,7 @@
 /** graphql-ws and DRP-simulator helpers shared by the event-stream tests: wait on events, never sleep. */
-import type { EventEmitter } from 'node:events';
 import type { Client } from 'graphql-ws';
 import type { DrpSimulator } from '../../src/simulators/drp/index.js';
+import { waitFor } from './wait.js';
 
 export interface CollectedSubscription {
   /** Every `next` payload, in order. */
@@ -67,25 +67,14 @@ export function roundTrip(c: Client): Promise<void> {
   return new Promise<void>((resolve, reject) => c.subscribe({ query: '{ providers { name } }' }, { next: () => undefined, error: reject, complete: resolve }));
 }
 
-/** Resolves once `check()` holds, re-checking on every `event` from `emitter`. */
-export function waitUntil(emitter: EventEmitter, event: string, check: () => boolean): Promise<void> {
-  if (check()) return Promise.resolve();
-  return new Promise((resolve) => {
-    const listener = () => {
-      if (!check()) return;
-      emitter.off(event, listener);
-      resolve();
-    };
-    emitter.on(event, listener);
-  });
-}
-
 /** Resolves once the DRP simulator has handled the command `text` (e.g. `register machines.*.*`). */
 export function commandSeen(sim: DrpSimulator, text: string): Promise<void> {
-  let seen = false;
-  const listener = (c: { text: string }) => {
-    if (c.text === text) seen = true;
-  };
-  sim.on('command', listener);
-  return waitUntil(sim, 'command', () => seen).finally(() => sim.off('command', listener));
+  return waitFor<{ text: string }>(sim, 'command', (c) => c.text === text).then(() => undefined);
+}
+
+/** Every command the DRP simulator receives from now on, as `verb filter`, with its outcome. */
+export function recordCommands(sim: DrpSimulator): Array<{ text: string; outcome: string }> {
+  const commands: Array<{ text: string; outcome: string }> = [];
+  sim.on('command', (c: { text: string; outcome: string }) => commands.push({ text: c.text, outcome: c.outcome }));
+  return commands;
 }

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
+import { graphqlPost } from '../helpers/graphql.js';
 import { startTowerGateway, type TowerGateway } from '../helpers/gateway.js';
 
 let env: TowerGateway | undefined;
@@ -29,11 +30,7 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
 describe('request ids', () => {
   it('echoes a sane x-request-id, generates one otherwise, and puts it on the request’s log lines', async () => {
     env = await startTowerGateway();
-    const kept = await fetch(`${env.gateway.url}/graphql`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-request-id': 'lb-abc.123' },
-      body: JSON.stringify({ query: '{ vms(first: 1) { nodes { id } } }' }),
-    });
+    const kept = await graphqlPost(env.gateway.url, '{ vms(first: 1) { nodes { id } } }', { headers: { 'x-request-id': 'lb-abc.123' } });
     expect(kept.headers.get('x-request-id')).toBe('lb-abc.123');
     const replaced = await fetch(`${env.gateway.url}/healthz`, { headers: { 'x-request-id': 'has space' } });
     expect(replaced.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
@@ -41,17 +38,9 @@ describe('request ids', () => {
     const access = lines.find((l) => l.msg === 'http request' && l.reqId === 'lb-abc.123');
     expect(access).toMatchObject({ method: 'POST', path: '/graphql', status: 200 });
     // An error inside the operation is logged by code that never sees the request; it still carries the id.
-    await fetch(`${env.gateway.url}/graphql`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-request-id': 'lb-err.1' },
-      body: JSON.stringify({ query: '{ vms(first: 1) { nodes { id } } }' }),
-    });
+    await graphqlPost(env.gateway.url, '{ vms(first: 1) { nodes { id } } }', { headers: { 'x-request-id': 'lb-err.1' } });
     env.sim.injectFault({ path: '/v2/api/get-vms', kind: 'error', status: 500 });
-    await fetch(`${env.gateway.url}/graphql`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-request-id': 'lb-err.2' },
-      body: JSON.stringify({ query: '{ vms(first: 1) { nodes { id } } }' }),
-    });
+    await graphqlPost(env.gateway.url, '{ vms(first: 1) { nodes { id } } }', { headers: { 'x-request-id': 'lb-err.2' } });
     const withId = env.logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.reqId === 'lb-err.2');
     expect(withId.length).toBeGreaterThanOrEqual(1);
   });

@@ -5,6 +5,7 @@ import WebSocket from 'ws';
 import { CLOSE_CONSOLE_UNAVAILABLE, startCloudTowerSimulator } from '../../../src/simulators/cloudtower/index.js';
 import type { CloudTowerSimulator, CloudTowerSimulatorOptions, VncAnswer } from '../../../src/simulators/cloudtower/index.js';
 import { bridge } from '../../../src/simulators/cloudtower/websockify.js';
+import { mustOpen, openWs } from '../../helpers/ws.js';
 
 const WEB01 = 'clsim0vm000web01000000001';
 const WIN = 'clsim0vm000win01000000004';
@@ -75,30 +76,14 @@ const directUrl = (s: CloudTowerSimulator, v: VncAnswer): string =>
 const towerUrl = (s: CloudTowerSimulator, v: VncAnswer): string =>
   `${wsBase(s)}/websockify/?token=${encodeURIComponent(v.token)}&uuid=${v.vm_uuid}&host=${v.host_ip}`;
 
-type Outcome = { kind: 'open'; ws: WebSocket } | { kind: 'refused'; status: number };
+const sockets = new Set<WebSocket>();
+cleanups.push(() => {
+  for (const ws of sockets) ws.terminate();
+  sockets.clear();
+});
 
-function connect(url: string, protocols: string[] = ['binary', 'base64']): Promise<Outcome> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, protocols);
-    ws.once('open', () => {
-      cleanups.push(() => ws.terminate());
-      resolve({ kind: 'open', ws });
-    });
-    ws.once('unexpected-response', (_req, res) => {
-      res.resume();
-      ws.terminate();
-      resolve({ kind: 'refused', status: res.statusCode ?? 0 });
-    });
-    ws.once('error', reject);
-  });
-}
-
-async function open(url: string, protocols?: string[]): Promise<WebSocket> {
-  const outcome = await connect(url, protocols);
-  if (outcome.kind !== 'open') throw new Error(`refused with ${outcome.status}`);
-  return outcome.ws;
-}
-
+/** websockify clients (noVNC) offer both subprotocols. */
+const BOTH = ['binary', 'base64'];
 /** Send `payload` and collect echoed bytes until as many came back. */
 async function roundTrip(ws: WebSocket, payload: Buffer): Promise<Buffer> {
   const received: Buffer[] = [];
@@ -121,7 +106,7 @@ describe('CloudTower simulator: websockify', () => {
     const echo = await startEchoServer();
     const { s, token } = await start({ consoleFor: () => ({ host: '127.0.0.1', port: echo.port }) });
     const v = await vnc(s, token, WEB01);
-    const ws = await open(directUrl(s, v));
+    const ws = await mustOpen(directUrl(s, v), { protocols: BOTH, track: sockets });
     expect(ws.protocol).toBe('binary');
     const payload = Buffer.from('RFB 003.008\n\x00\x01\x02\xff', 'latin1');
     expect(await roundTrip(ws, payload)).toEqual(payload);
@@ -134,7 +119,7 @@ describe('CloudTower simulator: websockify', () => {
     const echo = await startEchoServer();
     const { s, token } = await start({ consoleFor: () => ({ host: '127.0.0.1', port: echo.port }) });
     const v = await vnc(s, token, WEB01);
-    const ws = await open(towerUrl(s, v));
+    const ws = await mustOpen(towerUrl(s, v), { protocols: BOTH, track: sockets });
     const payload = Buffer.alloc(1024 * 1024);
     for (let i = 0; i < payload.length; i++) payload[i] = (i * 31 + 7) & 0xff;
     expect((await roundTrip(ws, payload)).equals(payload)).toBe(true);
@@ -145,7 +130,7 @@ describe('CloudTower simulator: websockify', () => {
     const { s, token } = await start();
     const v = await vnc(s, token, WEB01);
     const raw = `${wsBase(s)}/websockify/?token=${v.token}&uuid=${v.vm_uuid}&host=${v.host_ip}`;
-    expect(await connect(raw)).toEqual({ kind: 'refused', status: 403 });
+    expect(await openWs(raw, { protocols: BOTH, track: sockets })).toMatchObject({ ok: false, status: 403 });
   });
 
   it.each([
@@ -155,7 +140,7 @@ describe('CloudTower simulator: websockify', () => {
   ])('refuses the upgrade with 403 for a %s', async (_label, tamper) => {
     const { s, token } = await start();
     const v = await vnc(s, token, WEB01);
-    expect(await connect(directUrl(s, tamper(v)))).toEqual({ kind: 'refused', status: 403 });
+    expect(await openWs(directUrl(s, tamper(v)), { protocols: BOTH, track: sockets })).toMatchObject({ ok: false, status: 403 });
     expect(s.websockifyConnections).toEqual([
       expect.objectContaining({ form: null, status: 403, vmId: null }),
     ]);
@@ -163,10 +148,10 @@ describe('CloudTower simulator: websockify', () => {
 
   it('refuses missing parameters and credentials that were never issued', async () => {
     const { s } = await start();
-    expect(await connect(`${wsBase(s)}/websockify/`)).toEqual({ kind: 'refused', status: 403 });
+    expect(await openWs(`${wsBase(s)}/websockify/`, { protocols: BOTH, track: sockets })).toMatchObject({ ok: false, status: 403 });
     const made = `${wsBase(s)}/websockify/?uuid=6a1f2c3e-0001-4a5b-8c9d-000000000001&token=${'a'.repeat(32)}&host=127.0.0.1`;
-    expect(await connect(made)).toEqual({ kind: 'refused', status: 403 });
-    expect(await connect(`${wsBase(s)}/not-websockify/`)).toEqual({ kind: 'refused', status: 404 });
+    expect(await openWs(made, { protocols: BOTH, track: sockets })).toMatchObject({ ok: false, status: 403 });
+    expect(await openWs(`${wsBase(s)}/not-websockify/`, { protocols: BOTH, track: sockets })).toMatchObject({ ok: false, status: 404 });
   });
 
   it('honours the credential lifetime (fake clock): valid just before, refused at expiry', async () => {
@@ -176,10 +161,10 @@ describe('CloudTower simulator: websockify', () => {
     const { s, token } = await start({ consoleFor: () => ({ host: '127.0.0.1', port: echo.port }), vncCredentialTtlMs: 60_000 });
     const v = await vnc(s, token, WEB01);
     vi.setSystemTime(new Date('2025-01-01T00:00:59.999Z'));
-    const ws = await open(directUrl(s, v));
+    const ws = await mustOpen(directUrl(s, v), { protocols: BOTH, track: sockets });
     ws.terminate();
     vi.setSystemTime(new Date('2025-01-01T00:01:00Z'));
-    expect(await connect(directUrl(s, v))).toEqual({ kind: 'refused', status: 403 });
+    expect(await openWs(directUrl(s, v), { protocols: BOTH, track: sockets })).toMatchObject({ ok: false, status: 403 });
   });
 
   it('defaults the lifetime to 5 minutes', async () => {
@@ -188,9 +173,9 @@ describe('CloudTower simulator: websockify', () => {
     const { s, token } = await start();
     const v = await vnc(s, token, WEB01);
     vi.setSystemTime(new Date('2025-01-01T00:04:59Z'));
-    expect((await connect(towerUrl(s, v))).kind).toBe('open');
+    expect((await openWs(towerUrl(s, v), { protocols: BOTH, track: sockets })).ok).toBe(true);
     vi.setSystemTime(new Date('2025-01-01T00:05:00Z'));
-    expect(await connect(towerUrl(s, v))).toEqual({ kind: 'refused', status: 403 });
+    expect(await openWs(towerUrl(s, v), { protocols: BOTH, track: sockets })).toMatchObject({ ok: false, status: 403 });
   });
 
   it('refuses credentials of a removed VM and after revokeVncCredentials', async () => {
@@ -198,16 +183,16 @@ describe('CloudTower simulator: websockify', () => {
     const web = await vnc(s, token, WEB01);
     const win = await vnc(s, token, WIN);
     s.removeVm(WEB01);
-    expect(await connect(directUrl(s, web))).toEqual({ kind: 'refused', status: 403 });
+    expect(await openWs(directUrl(s, web), { protocols: BOTH, track: sockets })).toMatchObject({ ok: false, status: 403 });
     s.revokeVncCredentials();
-    expect(await connect(directUrl(s, win))).toEqual({ kind: 'refused', status: 403 });
+    expect(await openWs(directUrl(s, win), { protocols: BOTH, track: sockets })).toMatchObject({ ok: false, status: 403 });
   });
 
   it('accepts a client offering no subprotocol, with none selected', async () => {
     const echo = await startEchoServer();
     const { s, token } = await start({ consoleFor: () => ({ host: '127.0.0.1', port: echo.port }) });
     const v = await vnc(s, token, WEB01);
-    const ws = await open(directUrl(s, v), []);
+    const ws = await mustOpen(directUrl(s, v), { protocols: [], track: sockets });
     expect(ws.protocol).toBe('');
     expect(s.websockifyConnections[0]?.protocol).toBe('');
   });
@@ -215,7 +200,7 @@ describe('CloudTower simulator: websockify', () => {
   it('closes with 1011 after the handshake when the VM has no reachable console', async () => {
     const { s, token } = await start({ consoleFor: () => null });
     const v = await vnc(s, token, WEB01);
-    const ws = await open(directUrl(s, v));
+    const ws = await mustOpen(directUrl(s, v), { protocols: BOTH, track: sockets });
     const [code] = (await once(ws, 'close')) as [number];
     expect(code).toBe(CLOSE_CONSOLE_UNAVAILABLE);
   });
@@ -224,21 +209,21 @@ describe('CloudTower simulator: websockify', () => {
     const echo = await startEchoServer();
     const consoleFor = vi.fn(() => ({ host: '127.0.0.1', port: echo.port }));
     const { s, token } = await start({ consoleFor });
-    await open(directUrl(s, await vnc(s, token, WIN)));
+    await mustOpen(directUrl(s, await vnc(s, token, WIN)), { protocols: BOTH, track: sockets });
     expect(consoleFor).toHaveBeenCalledWith(expect.objectContaining({ id: WIN, name: 'win-build', status: 'STOPPED' }));
   });
 
   it('closes the WebSocket when the console ends, and ends the console when the WebSocket closes', async () => {
     const echo = await startEchoServer();
     const { s, token } = await start({ consoleFor: () => ({ host: '127.0.0.1', port: echo.port }) });
-    const first = await open(directUrl(s, await vnc(s, token, WEB01)));
+    const first = await mustOpen(directUrl(s, await vnc(s, token, WEB01)), { protocols: BOTH, track: sockets });
     await roundTrip(first, Buffer.from('x'));
     const closed = once(first, 'close');
     echo.connections[0]?.end();
     const [code] = (await closed) as [number];
     expect(code).toBe(1000);
 
-    const second = await open(directUrl(s, await vnc(s, token, WEB01)));
+    const second = await mustOpen(directUrl(s, await vnc(s, token, WEB01)), { protocols: BOTH, track: sockets });
     await roundTrip(second, Buffer.from('y'));
     second.close();
     await echo.ended;
@@ -248,13 +233,13 @@ describe('CloudTower simulator: websockify', () => {
     const { s, token } = await start();
     const v = await vnc(s, token, WEB01);
     s.injectFault({ kind: 'error', path: '/websockify/' });
-    expect(await connect(directUrl(s, v))).toEqual({ kind: 'refused', status: 500 });
+    expect(await openWs(directUrl(s, v), { protocols: BOTH, track: sockets })).toMatchObject({ ok: false, status: 500 });
   });
 
   it('close() ends open console sessions', async () => {
     const echo = await startEchoServer();
     const { s, token } = await start({ consoleFor: () => ({ host: '127.0.0.1', port: echo.port }) });
-    const ws = await open(directUrl(s, await vnc(s, token, WEB01)));
+    const ws = await mustOpen(directUrl(s, await vnc(s, token, WEB01)), { protocols: BOTH, track: sockets });
     const closed = once(ws, 'close');
     await s.close();
     await closed;

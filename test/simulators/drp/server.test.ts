@@ -1,7 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Agent, request } from 'undici';
 import { startDrpSimulator, type DrpEvent, type DrpSimulator, type DrpSimulatorOptions } from '../../../src/simulators/drp/index.js';
-import { RawClient, basic, refusedUpgrade, waitFor } from '../../upstreams/drp/helpers.js';
+import { waitFor } from '../../helpers/wait.js';
+import { mustRefuse } from '../../helpers/ws.js';
+import { RawClient, basic } from '../../upstreams/drp/helpers.js';
 
 const USER = 'rocketskates';
 const PASSWORD = 'r0cketsk8ts';
@@ -61,7 +63,7 @@ describe('DRP simulator: authentication', () => {
 
   it('answers no credentials with 401 and WWW-Authenticate: dr-provision', async () => {
     const s = await start();
-    const refused = await refusedUpgrade(wsUrl(s));
+    const refused = await mustRefuse(wsUrl(s), { protocols: [] });
     expect(refused.status).toBe(401);
     expect(refused.headers['www-authenticate']).toBe('dr-provision');
     expect(s.connections()).toHaveLength(0);
@@ -74,7 +76,7 @@ describe('DRP simulator: authentication', () => {
     ['an unknown ?token=', {}, '?token=abc'],
   ])('answers %s with 403 and a DRP error body', async (_name, options, query) => {
     const s = await start();
-    const refused = await refusedUpgrade(wsUrl(s, query), options);
+    const refused = await mustRefuse(wsUrl(s, query), { protocols: [], ...options });
     expect(refused.status).toBe(403);
     expect(JSON.parse(refused.body)).toEqual({ Type: 'AUTH', Code: 403, Messages: [expect.any(String)] });
   });
@@ -86,7 +88,7 @@ describe('DRP simulator: authentication', () => {
     now += 29_000;
     (await open(s, '', { Authorization: `Bearer ${token}` })).close();
     now += 1_000;
-    expect((await refusedUpgrade(wsUrl(s), { headers: { Authorization: `Bearer ${token}` } })).status).toBe(403);
+    expect((await mustRefuse(wsUrl(s), { protocols: [], headers: { Authorization: `Bearer ${token}` } })).status).toBe(403);
   });
 
   it('issues tokens only for the authenticated user and validates ttl', async () => {

@@ -1,9 +1,9 @@
-/** Test doubles for the Abiquo tests: hand-driven timers, a recording event publisher, update waiters, config and deps. */
+/** Abiquo test setup: config, dependencies and update waiters (the clock and publisher are test/helpers'). */
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import type { Clock } from '../../../src/clock.js';
 import { providerSchema, type AbiquoProviderConfig } from '../../../src/config.js';
-import type { EventPublisher, GatewayEventInput } from '../../../src/events/types.js';
+import type { EventPublisher } from '../../../src/events/types.js';
 import type { AbiquoCacheUpdate, AbiquoProvider } from '../../../src/upstreams/abiquo/provider.js';
 import type { PublishingUpstreamDeps } from '../../../src/upstreams/descriptor.js';
 
@@ -14,73 +14,6 @@ export function abiquoConfig(input: Record<string, unknown>): AbiquoProviderConf
 
 export function upstreamDeps(events: EventPublisher, clock: Clock): PublishingUpstreamDeps {
   return { logger: pino({ level: 'silent' }), events, metrics: new Registry(), clock };
-}
-
-export interface PendingTimer {
-  id: number;
-  ms: number;
-  fn: () => void;
-}
-
-/** Timers that only fire when the test says so; the time itself is real. */
-export class ManualTimers implements Clock {
-  readonly pending: PendingTimer[] = [];
-  #nextId = 1;
-  #waiters: Array<{ pred: (t: PendingTimer) => boolean; resolve: (t: PendingTimer) => void }> = [];
-
-  now(): number {
-    return Date.now();
-  }
-
-  setTimeout(fn: () => void, ms: number): number {
-    const timer = { id: this.#nextId++, ms, fn };
-    this.pending.push(timer);
-    this.#waiters = this.#waiters.filter((w) => {
-      if (!w.pred(timer)) return true;
-      w.resolve(timer);
-      return false;
-    });
-    return timer.id;
-  }
-
-  clearTimeout(handle: unknown): void {
-    const i = this.pending.findIndex((t) => t.id === handle);
-    if (i >= 0) this.pending.splice(i, 1);
-  }
-
-  /** The first pending timer matching `pred`, now or when one is set. */
-  waitFor(pred: (t: PendingTimer) => boolean): Promise<PendingTimer> {
-    const found = this.pending.find(pred);
-    if (found) return Promise.resolve(found);
-    return new Promise((resolve) => this.#waiters.push({ pred, resolve }));
-  }
-
-  fire(timer: PendingTimer): void {
-    const i = this.pending.indexOf(timer);
-    if (i < 0) throw new Error('timer is not pending');
-    this.pending.splice(i, 1);
-    timer.fn();
-  }
-}
-
-export class RecordingPublisher implements EventPublisher {
-  readonly events: GatewayEventInput[] = [];
-  #waiters: Array<{ pred: (e: GatewayEventInput) => boolean; resolve: (e: GatewayEventInput) => void }> = [];
-
-  publish(event: GatewayEventInput): void {
-    this.events.push(event);
-    this.#waiters = this.#waiters.filter((w) => {
-      if (!w.pred(event)) return true;
-      w.resolve(event);
-      return false;
-    });
-  }
-
-  waitFor(pred: (e: GatewayEventInput) => boolean): Promise<GatewayEventInput> {
-    const found = this.events.find(pred);
-    if (found) return Promise.resolve(found);
-    return new Promise((resolve) => this.#waiters.push({ pred, resolve }));
-  }
 }
 
 /** Records a provider's cache updates from the moment it is attached; waits for the n-th matching one. */

@@ -11,7 +11,9 @@ import {
   type AbiquoSimEnterprise,
   type AbiquoSimulatorOptions,
 } from '../../../src/simulators/abiquo/index.js';
-import { ManualTimers, RecordingPublisher, UpdateLog, abiquoConfig, upstreamDeps } from './helpers.js';
+import { FakeClock } from '../../helpers/fake-clock.js';
+import { RecordingPublisher } from '../../helpers/recording-publisher.js';
+import { UpdateLog, abiquoConfig, upstreamDeps } from './helpers.js';
 
 let sim: AbiquoSimulator | null = null;
 let provider: AbiquoProvider | null = null;
@@ -34,7 +36,7 @@ const page = { skip: 0, first: 1000 };
 
 async function setup(simOpts: AbiquoSimulatorOptions = {}, opts: Record<string, unknown> = {}) {
   sim = await AbiquoSimulator.start(simOpts);
-  const timers = new ManualTimers();
+  const timers = new FakeClock();
   const publisher = new RecordingPublisher();
   const tokenPath = join(dir, 'tokens.cfg');
   provider = createAbiquoProvider(
@@ -174,8 +176,8 @@ describe('Abiquo provider: listings', () => {
     expect((await ctx.provider.state()).lastEventAt).toEqual(expect.any(String));
     ctx.sim.refuseStreams(503);
     ctx.sim.dropStreams();
-    ctx.timers.fire(await ctx.timers.waitFor((t) => t.ms === 500));
-    await ctx.timers.waitFor((t) => t.ms === 1000);
+    ctx.timers.fire(await ctx.timers.nextTimer((t) => t.ms === 500));
+    await ctx.timers.nextTimer((t) => t.ms === 1000);
     expect(await ctx.provider.state()).toMatchObject({ connected: false, lastError: 'UPSTREAM_ERROR' });
   });
 });
@@ -255,7 +257,7 @@ describe('Abiquo provider: events', () => {
     await started(ctx);
     ctx.sim.undeployVm(1, 1);
     await ctx.publisher.waitFor((e) => e.action === 'UNDEPLOY_FINISH');
-    ctx.timers.fire(await ctx.timers.waitFor((t) => t.ms === DEBOUNCE));
+    ctx.timers.fire(await ctx.timers.nextTimer((t) => t.ms === DEBOUNCE));
     await ctx.updates.waitFor((u) => u.kind === 'enterprise' && u.enterpriseId === 1);
     expect(await ctx.provider.getVm('1/1')).toMatchObject({ status: 'NOT_DEPLOYED' });
     expect(await fsp.readFile(ctx.tokenPath, 'utf8')).not.toContain('127.0.0.1:5901');
@@ -282,11 +284,11 @@ describe('Abiquo provider: events', () => {
     ctx.sim.putVm(4, simVm(40, { label: 'initech-1' }));
     ctx.sim.removeEnterprise(2);
 
-    ctx.timers.fire(await ctx.timers.waitFor((t) => t.ms === 500)); // attempt 1: refused
-    await ctx.timers.waitFor((t) => t.ms === 1000);
+    ctx.timers.fire(await ctx.timers.nextTimer((t) => t.ms === 500)); // attempt 1: refused
+    await ctx.timers.nextTimer((t) => t.ms === 1000);
     expect(ctx.provider.cacheState().stream).toMatchObject({ connected: false, lastError: 'UPSTREAM_ERROR' });
     ctx.sim.refuseStreams(null);
-    ctx.timers.fire(await ctx.timers.waitFor((t) => t.ms === 1000));
+    ctx.timers.fire(await ctx.timers.nextTimer((t) => t.ms === 1000));
     await ctx.updates.waitFor((u) => u.kind === 'walk', 3);
 
     const expected = ctx.sim.snapshot();
@@ -324,7 +326,7 @@ describe('Abiquo provider: events', () => {
     sim = null;
     provider = createAbiquoProvider(
       abiquoConfig({ url, username: 'admin', password: 'xabiquo', events: { enabled: false }, resyncIntervalMs: 0 }),
-      upstreamDeps(new RecordingPublisher(), new ManualTimers()),
+      upstreamDeps(new RecordingPublisher(), new FakeClock()),
     );
     await expect(provider.listVms(page)).rejects.toMatchObject({ code: 'UPSTREAM_UNAVAILABLE' });
     expect(await provider.checkReady()).toMatchObject({ ok: false });

@@ -3,7 +3,9 @@ import type { GatewayError } from '../../../src/errors.js';
 import type { AbiquoEvent } from '../../../src/upstreams/abiquo/events.js';
 import { AbiquoSimulator, type AbiquoSimulatorOptions } from '../../../src/simulators/abiquo/index.js';
 import { AbiquoEventStream, type AbiquoStreamHandlers } from '../../../src/upstreams/abiquo/stream.js';
-import { ManualTimers, RecordingPublisher, abiquoConfig, upstreamDeps } from './helpers.js';
+import { FakeClock } from '../../helpers/fake-clock.js';
+import { RecordingPublisher } from '../../helpers/recording-publisher.js';
+import { abiquoConfig, upstreamDeps } from './helpers.js';
 
 let sim: AbiquoSimulator | null = null;
 let stream: AbiquoEventStream | null = null;
@@ -52,7 +54,7 @@ class Recorder {
 async function setup(simOpts: AbiquoSimulatorOptions = {}, config: Record<string, unknown> = {}) {
   sim = await AbiquoSimulator.start(simOpts);
   const rec = new Recorder();
-  const timers = new ManualTimers();
+  const timers = new FakeClock();
   const publisher = new RecordingPublisher();
   const { events, ...rest } = config as { events?: Record<string, unknown> };
   stream = new AbiquoEventStream(
@@ -112,7 +114,7 @@ describe('AbiquoEventStream', () => {
     expect(rec.disconnects[0]).toBeNull();
     const delays: number[] = [];
     for (let i = 0; i < 3; i++) {
-      const t = await timers.waitFor(() => true);
+      const t = await timers.nextTimer(() => true);
       delays.push(t.ms);
       timers.fire(t);
       await rec.until(() => rec.disconnects.length === i + 2);
@@ -122,7 +124,7 @@ describe('AbiquoEventStream', () => {
     expect(delays).toEqual([500, 1000, 1500]);
 
     sim.refuseStreams(null);
-    timers.fire(await timers.waitFor(() => true));
+    timers.fire(await timers.nextTimer(() => true));
     await rec.until(() => rec.connects === 2);
     expect(stream!.state()).toMatchObject({ connected: true, connects: 2, attempt: 0 });
     await sim.waitForStreams(1);
@@ -144,7 +146,7 @@ describe('AbiquoEventStream', () => {
     expect(stream!.state().connected).toBe(false);
     // A failed attempt while down is no second transition.
     sim.refuseStreams(503);
-    timers.fire(await timers.waitFor(() => true));
+    timers.fire(await timers.nextTimer(() => true));
     await rec.until(() => rec.disconnects.length === 2);
     expect(transitions()).toEqual([
       ['upstreams.connected.abq', 'abiquo'],
@@ -152,7 +154,7 @@ describe('AbiquoEventStream', () => {
     ]);
 
     sim.refuseStreams(null);
-    timers.fire(await timers.waitFor(() => true));
+    timers.fire(await timers.nextTimer(() => true));
     await rec.until(() => rec.connects === 2);
     expect(transitions()).toEqual([
       ['upstreams.connected.abq', 'abiquo'],
@@ -172,7 +174,7 @@ describe('AbiquoEventStream', () => {
     await rec.until(() => rec.disconnects.length === 1);
     expect(rec.disconnects[0]).toMatchObject({ code: 'UPSTREAM_AUTH_FAILED' });
     expect(rec.connects).toBe(0);
-    await timers.waitFor(() => true);
+    await timers.nextTimer(() => true);
   });
 
   it('schedules nothing after stop', async () => {

@@ -13,7 +13,10 @@ import type { EventPublisher } from '../../../src/events/types.js';
 import { DrpEventClient } from '../../../src/upstreams/drp/client.js';
 import { startDrpSimulator, type DrpSimulator, type DrpSimulatorOptions } from '../../../src/simulators/drp/index.js';
 import type { TlsOptions } from '../../../src/upstreams/types.js';
-import { ManualTimers, RecordingPublisher, waitFor } from './helpers.js';
+import { FakeClock } from '../../helpers/fake-clock.js';
+import { RecordingPublisher } from '../../helpers/recording-publisher.js';
+import { recordCommands } from '../../helpers/subscriptions.js';
+import { waitFor, waitUntil } from '../../helpers/wait.js';
 
 const USER = 'rocketskates';
 const PASSWORD = 'r0cketsk8ts';
@@ -96,29 +99,22 @@ function connected(h: Harness): Promise<ConnectionChange> {
   return waitFor<ConnectionChange>(h.signals, 'change', (c) => c.connected);
 }
 
+/** Starts the client and resolves once it is connected. */
+async function started(h: Harness): Promise<void> {
+  const up = connected(h);
+  h.client.start();
+  await up;
+}
+
 function disconnected(h: Harness): Promise<ConnectionChange> {
   return waitFor<ConnectionChange>(h.signals, 'change', (c) => !c.connected);
-}
-
-/** Resolves once `condition()` holds, re-checking on each `event` of `emitter`. */
-function until(emitter: EventEmitter, event: string, condition: () => boolean): Promise<void> {
-  if (condition()) return Promise.resolve();
-  return waitFor(emitter, event, () => condition()).then(() => undefined);
-}
-
-function recordCommands(sim: DrpSimulator): Array<{ text: string; outcome: string }> {
-  const commands: Array<{ text: string; outcome: string }> = [];
-  sim.on('command', (c: { text: string; outcome: string }) => commands.push({ text: c.text, outcome: c.outcome }));
-  return commands;
 }
 
 describe('DrpEventClient', () => {
   it('exchanges the password for a token, registers, and publishes normalised events (acks are not published)', async () => {
     const sim = await startSim();
     const h = makeClient(sim.url);
-    const up = connected(h);
-    h.client.start();
-    await up;
+    await started(h);
     expect(sim.tokensIssued).toBe(1);
     expect(sim.connections()[0]?.authMethod).toBe('bearer');
     await h.client.acquire(MACHINES);
@@ -155,9 +151,7 @@ describe('DrpEventClient', () => {
     const sim = await startSim();
     const commands = recordCommands(sim);
     const h = makeClient(sim.url);
-    const up = connected(h);
-    h.client.start();
-    await up;
+    await started(h);
     await Promise.all([h.client.acquire(MACHINES), h.client.acquire(MACHINES)]);
     expect(commands.map((c) => c.text)).toEqual(['register machines.*.*']);
     await h.client.release(MACHINES);
@@ -174,9 +168,7 @@ describe('DrpEventClient', () => {
     const sim = await startSim();
     const commands = recordCommands(sim);
     const h = makeClient(sim.url);
-    const up = connected(h);
-    h.client.start();
-    await up;
+    await started(h);
     for (let i = 0; i < 1000; i++) {
       await h.client.acquire(MACHINES);
       await h.client.release(MACHINES);
@@ -196,9 +188,7 @@ describe('DrpEventClient', () => {
   it('survives a DRP restart on the same port: re-registers and resumes without duplicates', async () => {
     const first = await startSim();
     const h = makeClient(first.url);
-    const up = connected(h);
-    h.client.start();
-    await up;
+    await started(h);
     await h.client.acquire(MACHINES);
     for (let i = 0; i < 3; i++) first.publish({ Type: 'machines', Action: 'save', Key: `before-${i}` });
     await h.publisher.waitForCount(3);
@@ -213,7 +203,7 @@ describe('DrpEventClient', () => {
 
     const second = await startSim({ port });
     const commands = recordCommands(second);
-    await until(second, 'command', () => second.totalRegistrations() === 2);
+    await waitUntil(second, 'command', () => second.totalRegistrations() === 2);
     await lateAcquire;
     for (let i = 0; i < 5; i++) second.publish({ Type: 'machines', Action: 'save', Key: `after-${i}` });
     second.publish({ Type: 'profiles', Action: 'save', Key: 'global' });
@@ -264,14 +254,12 @@ describe('DrpEventClient', () => {
   });
 
   it('refreshes its token at half-life so a reconnect after expiry uses a valid one', async () => {
-    const timers = new ManualTimers();
+    const timers = new FakeClock();
     const sim = await startSim({ now: timers.now });
     const refused: unknown[] = [];
     sim.on('refused', (r) => refused.push(r));
     const h = makeClient(sim.url, { tokenTtlSeconds: 60 }, { clock: timers, random: () => 0 });
-    const up = connected(h);
-    h.client.start();
-    await up;
+    await started(h);
     expect(sim.tokensIssued).toBe(1);
     timers.advance(29_999);
     expect(sim.tokensIssued).toBe(1);
@@ -292,12 +280,10 @@ describe('DrpEventClient', () => {
   });
 
   it('treats a server that sends no ping or data for twice the ping interval as dead and reconnects', async () => {
-    const timers = new ManualTimers();
+    const timers = new FakeClock();
     const sim = await startSim({ pingIntervalMs: 0 });
     const h = makeClient(sim.url, { serverPingIntervalMs: 1000 }, { clock: timers, random: () => 0 });
-    const up = connected(h);
-    h.client.start();
-    await up;
+    await started(h);
     await h.client.acquire(MACHINES);
     timers.advance(1500);
     sim.publish({ Type: 'machines', Action: 'create', Key: 'm1' });
@@ -311,12 +297,12 @@ describe('DrpEventClient', () => {
     const back = connected(h);
     timers.advance(0);
     await back;
-    await until(sim, 'command', () => sim.totalRegistrations() === 1);
+    await waitUntil(sim, 'command', () => sim.totalRegistrations() === 1);
     expect(sim.connections()).toHaveLength(1);
   });
 
   it('gives up waiting for an ack after ackTimeoutMs and never sends a duplicate register', async () => {
-    const timers = new ManualTimers();
+    const timers = new FakeClock();
     const server = new WebSocketServer({ host: '127.0.0.1', port: 0 }); // accepts anything, never acks
     wsServers.push(server);
     await new Promise((resolve) => server.once('listening', resolve));
@@ -330,9 +316,7 @@ describe('DrpEventClient', () => {
     );
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const h = makeClient(url, { username: undefined, password: undefined, token: 't', ackTimeoutMs: 1000 }, { clock: timers });
-    const up = connected(h);
-    h.client.start();
-    await up;
+    await started(h);
 
     const firstSent = waitFor(messages, 'message');
     const first = h.client.acquire(MACHINES);
@@ -359,9 +343,7 @@ describe('DrpEventClient', () => {
   ])('connects over TLS to the self-signed simulator with %s', async (_name, tls) => {
     const sim = await startSim({ tls: true });
     const h = makeClient(sim.url, {}, { tls: tls(sim.certificate!.cert) });
-    const up = connected(h);
-    h.client.start();
-    await up;
+    await started(h);
     await h.client.acquire(MACHINES);
     sim.publish({ Type: 'machines', Action: 'create', Key: 'tls' });
     await h.publisher.waitForCount(1);
@@ -384,9 +366,7 @@ describe('DrpEventClient', () => {
     const bus = new EventBus();
     const h = makeClient(sim.url, {}, { events: bus });
     const stop = bridgeBusToDrp(bus, h.client);
-    const up = connected(h);
-    h.client.start();
-    await up;
+    await started(h);
 
     const registered = waitFor(sim, 'command');
     const drpSub = bus.subscribe({ pattern: MACHINES, sources: ['DRP'] });

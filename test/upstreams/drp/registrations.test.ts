@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import type { UpstreamUnavailableError } from '../../../src/errors.js';
 import { DrpRegistrations } from '../../../src/upstreams/drp/registrations.js';
-import { ManualTimers } from './helpers.js';
+import { FakeClock } from '../../helpers/fake-clock.js';
 
 const ACK_MS = 1000;
 
 /** Registrations with a recorded "socket": no network, time moves only when the test says so. */
 function harness() {
-  const clock = new ManualTimers();
+  const clock = new FakeClock();
   const sent: string[] = [];
   const ackTimeouts: UpstreamUnavailableError[] = [];
   let socketOpen = false;
@@ -33,13 +33,19 @@ function harness() {
   return { clock, sent, ackTimeouts, registrations, connect, disconnect };
 }
 
-/** Lets settled promises run their callbacks. */
-const settle = () => new Promise((resolve) => setImmediate(resolve));
+interface Tracked {
+  state: 'pending' | 'resolved' | 'rejected';
+  error?: unknown;
+  /** Settles (never rejects) once the tracked promise has, after `state` is updated. */
+  done: Promise<void>;
+}
 
-function track(p: Promise<void>): { state: 'pending' | 'resolved' | 'rejected'; error?: unknown } {
-  const t: { state: 'pending' | 'resolved' | 'rejected'; error?: unknown } = { state: 'pending' };
-  p.then(
-    () => (t.state = 'resolved'),
+function track(p: Promise<void>): Tracked {
+  const t = { state: 'pending' } as Tracked;
+  t.done = p.then(
+    () => {
+      t.state = 'resolved';
+    },
     (err: unknown) => {
       t.state = 'rejected';
       t.error = err;
@@ -56,7 +62,7 @@ describe('DRP registrations', () => {
     const b = track(h.registrations.acquire('machines.*.*'));
     expect(h.sent).toEqual(['register machines.*.*']);
     h.registrations.ack('register', 'machines.*.*');
-    await settle();
+    await Promise.all([a.done, b.done]);
     expect([a.state, b.state]).toEqual(['resolved', 'resolved']);
     // A third holder of a confirmed filter resolves at once, with nothing sent.
     await h.registrations.acquire('machines.*.*');
@@ -68,7 +74,7 @@ describe('DRP registrations', () => {
     expect(h.sent).toEqual(['register machines.*.*', 'deregister machines.*.*']);
     expect(h.registrations.filters()).toEqual([]);
     h.registrations.ack('deregister', 'machines.*.*');
-    await settle();
+    await last.done;
     expect(last.state).toBe('resolved');
     await h.registrations.release('machines.*.*'); // one too many: ignored
     expect(h.sent).toHaveLength(2);
@@ -81,17 +87,22 @@ describe('DRP registrations', () => {
     const released = track(h.registrations.release('machines.*.*'));
     const second = track(h.registrations.acquire('machines.*.*'));
     expect(h.sent).toEqual(['register machines.*.*', 'deregister machines.*.*', 'register machines.*.*']);
-    await settle();
+    await first.done;
     expect(first.state).toBe('rejected'); // released before DRP answered
 
     h.registrations.ack('register', 'profiles.*.*'); // another filter
     h.registrations.ack('save', 'machines.*.*'); // not a command verb
     h.registrations.ack('register', 'machines.*.*'); // answers the first register, whose holder is gone
-    await settle();
+    // A sentinel registration answered after those acks: callbacks run in the order promises settle,
+    // so had one of them resolved `second`, it would be resolved by the time the sentinel is.
+    const sentinel = track(h.registrations.acquire('sentinel.*.*'));
+    h.registrations.ack('register', 'sentinel.*.*');
+    await sentinel.done;
+    expect(sentinel.state).toBe('resolved');
     expect(second.state).toBe('pending');
     h.registrations.ack('deregister', 'machines.*.*');
     h.registrations.ack('register', 'machines.*.*');
-    await settle();
+    await Promise.all([released.done, second.done]);
     expect([released.state, second.state]).toEqual(['resolved', 'resolved']);
   });
 
@@ -102,14 +113,14 @@ describe('DRP registrations', () => {
     h.connect();
     expect(h.sent).toEqual(['register machines.*.*']);
     h.registrations.ack('register', 'machines.*.*');
-    await settle();
+    await early.done;
     expect(early.state).toBe('resolved');
 
     // A deregister in flight when the socket drops resolves then: DRP forgot it with the socket.
     const unacked = track(h.registrations.acquire('profiles.*.*')); // sent, never answered on this socket
     const pendingRelease = track(h.registrations.release('machines.*.*'));
     h.disconnect();
-    await settle();
+    await pendingRelease.done;
     expect(pendingRelease.state).toBe('resolved');
 
     h.sent.length = 0;
@@ -117,7 +128,7 @@ describe('DRP registrations', () => {
     h.connect();
     expect(h.sent).toEqual(['register profiles.*.*']);
     h.registrations.ack('register', 'profiles.*.*');
-    await settle();
+    await Promise.all([unacked.done, again.done]);
     expect([unacked.state, again.state]).toEqual(['resolved', 'resolved']);
   });
 
@@ -126,7 +137,7 @@ describe('DRP registrations', () => {
     h.connect();
     const unanswered = track(h.registrations.acquire('machines.*.*'));
     h.clock.advance(ACK_MS);
-    await settle();
+    await unanswered.done;
     expect(unanswered.state).toBe('rejected');
     expect(unanswered.error).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', message: expect.stringMatching(/no acknowledgement of register machines/) });
     expect(h.ackTimeouts).toHaveLength(1);
@@ -135,7 +146,7 @@ describe('DRP registrations', () => {
     h.disconnect();
     const offline = track(h.registrations.acquire('profiles.*.*'));
     h.clock.advance(ACK_MS);
-    await settle();
+    await offline.done;
     expect(offline.error).toMatchObject({ message: expect.stringMatching(/not connected; register profiles/) });
     expect(h.ackTimeouts).toHaveLength(1);
     expect(h.clock.size).toBe(0);
@@ -145,7 +156,7 @@ describe('DRP registrations', () => {
     const h = harness();
     const waiting = track(h.registrations.acquire('machines.*.*'));
     h.registrations.failAll(new Error('closed'));
-    await settle();
+    await waiting.done;
     expect(waiting).toMatchObject({ state: 'rejected', error: new Error('closed') });
   });
 });

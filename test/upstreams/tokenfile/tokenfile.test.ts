@@ -7,7 +7,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { WebSocket } from 'ws';
 import { parseHostPort, parseTokenFile } from '../../../src/upstreams/tokenfile/parse.js';
 import { TokenFileResolver } from '../../../src/upstreams/tokenfile/resolver.js';
-import { Cleanups, collect, memoryLogger, mustOpen, openClient, startGateway, startTcpServer } from '../../console/helpers.js';
+import { Cleanups } from '../../helpers/cleanups.js';
+import { captureLogger } from '../../helpers/log-capture.js';
+import { mustOpen, openWs } from '../../helpers/ws.js';
+import { collect, startConsoleEndpoint, startTcpServer } from '../../console/helpers.js';
 
 const cleanups = new Cleanups();
 const clients = new Set<WebSocket>();
@@ -23,7 +26,7 @@ afterEach(async () => {
 });
 
 function resolver(path: string, opts: { watch?: boolean } = {}) {
-  const log = memoryLogger();
+  const log = captureLogger('trace', { plain: true });
   const r = new TokenFileResolver({ path, logger: log.logger, debounceMs: 10, ...opts });
   cleanups.add(() => r.close());
   return { r, log };
@@ -152,17 +155,17 @@ describe('console endpoint with a token file (?token=)', () => {
     const file = join(dir, 'tokens');
     writeFileSync(file, `${token}: 127.0.0.1:${echo.port}\n`);
     const { r } = resolver(file);
-    const gw = await startGateway({ tokenFile: r });
+    const gw = await startConsoleEndpoint({ tokenFile: r });
     cleanups.add(() => gw.close());
 
-    const ws = await mustOpen(`${gw.url}?token=${token}`, ['binary'], {}, clients);
+    const ws = await mustOpen(`${gw.url}?token=${token}`, { track: clients });
     const payload = randomBytes(5000);
     const got = collect(ws, payload.length);
     ws.send(payload);
     expect((await got).equals(payload)).toBe(true);
 
-    const refused = await openClient(`${gw.url}?token=wrong`, ['binary'], {}, clients);
-    expect(refused).toEqual({ ok: false, status: 401, body: 'TOKEN_UNKNOWN\n' });
+    const refused = await openWs(`${gw.url}?token=wrong`, { track: clients });
+    expect(refused).toMatchObject({ ok: false, status: 401, body: 'TOKEN_UNKNOWN\n' });
 
     const ended = gw.nextClosed();
     ws.close(1000);
