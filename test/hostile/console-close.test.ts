@@ -10,7 +10,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { WebSocket } from 'ws';
 import { ConsoleCloseCode } from '../../src/websocket-codes.js';
-import { Cleanups, closed, mustOpen, openClient, startTcpServer, tcpTarget } from '../console/helpers.js';
+import { startTcpServer, tcpTarget } from '../console/helpers.js';
+import { Cleanups } from '../helpers/cleanups.js';
+import { closed, mustOpen, openWs } from '../helpers/ws.js';
 import {
   HEALTHY_VM,
   HOSTILE_VM,
@@ -44,7 +46,7 @@ describe('hostile peers when a console ends', () => {
     cleanups.add(close);
     const before = memoryBytes();
 
-    const ws = await mustOpen(`${gw.url}?ticket=${await gw.mint(HOSTILE_VM)}`, ['binary'], {}, clients);
+    const ws = await mustOpen(`${gw.url}?ticket=${await gw.mint(HOSTILE_VM)}`, { track: clients });
     const closing = closed(ws);
     expect(await healthyConsoleServed(gw, HEALTHY_VM, clients)).toBe(true);
     const seen = await closing;
@@ -72,7 +74,7 @@ describe('hostile peers when a console ends', () => {
     const before = memoryBytes();
 
     let vanished = false;
-    const ws = await mustOpen(`${gw.url}?ticket=${await gw.mint(HOSTILE_VM)}`, ['binary'], { autoPong: false }, clients);
+    const ws = await mustOpen(`${gw.url}?ticket=${await gw.mint(HOSTILE_VM)}`, { autoPong: false, track: clients });
     ws.on('ping', (data) => {
       if (!vanished) ws.pong(data);
     });
@@ -107,7 +109,7 @@ describe('hostile peers when a console ends', () => {
     });
     cleanups.add(close);
 
-    const ws = await mustOpen(`${gw.url}?ticket=${await gw.mint(HOSTILE_VM)}`, ['binary'], {}, clients);
+    const ws = await mustOpen(`${gw.url}?ticket=${await gw.mint(HOSTILE_VM)}`, { track: clients });
     const paused = (): boolean => gw.events.some((e) => e.type === 'backpressure' && e.direction === 'toUpstream' && e.paused);
     const sent = await floodFromBrowser(ws, 256 * MiB, paused);
     expect(paused()).toBe(true);
@@ -141,7 +143,7 @@ describe('hostile peers when a console ends', () => {
     cleanups.add(close);
     const before = memoryBytes();
 
-    const ws = await mustOpen(`${gw.url}?ticket=${await gw.mint(HOSTILE_VM)}`, ['binary'], {}, clients);
+    const ws = await mustOpen(`${gw.url}?ticket=${await gw.mint(HOSTILE_VM)}`, { track: clients });
     ws.pause(); // the browser is busy: the screen update backs up and the upstream is paused
     const legPaused = (): boolean => gw.events.some((e) => e.type === 'backpressure' && e.direction === 'toClient' && e.paused);
     for (let i = 0; i < 200 && !legPaused(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
@@ -158,8 +160,8 @@ describe('hostile peers when a console ends', () => {
 
     // Both slots are free again: two consoles at once are accepted under a cap of two.
     const [a, b] = await Promise.all([
-      openClient(`${gw.url}?ticket=${await gw.mint(HEALTHY_VM)}`, ['binary'], {}, clients),
-      openClient(`${gw.url}?ticket=${await gw.mint(HEALTHY_VM)}`, ['binary'], {}, clients),
+      openWs(`${gw.url}?ticket=${await gw.mint(HEALTHY_VM)}`, { track: clients }),
+      openWs(`${gw.url}?ticket=${await gw.mint(HEALTHY_VM)}`, { track: clients }),
     ]);
     expect([a.ok, b.ok]).toEqual([true, true]);
     expect(memoryBytes() - before).toBeLessThan(MEMORY_GROWTH_LIMIT);

@@ -11,7 +11,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { WebSocket } from 'ws';
 import { startRfbServer } from '../../src/simulators/vnc/index.js';
 import { ConsoleCloseCode } from '../../src/websocket-codes.js';
-import { Cleanups, closed, mustOpen, tcpTarget } from '../console/helpers.js';
+import { tcpTarget } from '../console/helpers.js';
+import { Cleanups } from '../helpers/cleanups.js';
+import { closed, mustOpen } from '../helpers/ws.js';
 import {
   HEALTHY_VM,
   HOSTILE_VM,
@@ -73,7 +75,7 @@ describe('hostile peers during the console RFB handshakes', () => {
     cleanups.add(close);
     const before = memoryBytes();
 
-    const ws = await mustOpen(`${gw.url}?ticket=${await gw.mint(HOSTILE_VM)}`, ['binary'], {}, clients);
+    const ws = await mustOpen(`${gw.url}?ticket=${await gw.mint(HOSTILE_VM)}`, { track: clients });
     const closing = closed(ws);
     const read = browserReader(ws);
     await read(12);
@@ -104,7 +106,7 @@ describe('hostile peers during the console RFB handshakes', () => {
     cleanups.add(close);
     const before = memoryBytes();
 
-    const ws = await mustOpen(`${gw.url}?ticket=${await gw.mint(HOSTILE_VM)}`, ['binary'], {}, clients);
+    const ws = await mustOpen(`${gw.url}?ticket=${await gw.mint(HOSTILE_VM)}`, { track: clients });
     const closing = closed(ws);
     const read = browserReader(ws);
     await read(12); // the gateway's banner; the browser says nothing back
@@ -127,7 +129,7 @@ describe('hostile peers during the console RFB handshakes', () => {
     cleanups.add(close);
     const before = memoryBytes();
 
-    const ws = await mustOpen(`${gw.url}?ticket=${await gw.mint(HOSTILE_VM)}`, ['binary'], {}, clients);
+    const ws = await mustOpen(`${gw.url}?ticket=${await gw.mint(HOSTILE_VM)}`, { track: clients });
     const closing = closed(ws);
     const read = browserReader(ws);
     await read(12);

@@ -10,8 +10,9 @@ import { WebSocket, WebSocketServer, createWebSocketStream } from 'ws';
 import { vncAuthResponse } from '../../../src/rfb/des.js';
 import { startRfbServer } from '../../../src/simulators/vnc/index.js';
 import { RfbTestClient } from '../../rfb/rfb-test-client.js';
-import { mustOpen, startGateway, startTcpServer } from '../../console/helpers.js';
-import type { GatewayOptions, TcpEcho, TestGateway } from '../../console/helpers.js';
+import { startConsoleEndpoint, startTcpServer } from '../../console/helpers.js';
+import type { ConsoleEndpointHarnessOptions, TcpEcho, TestConsoleEndpoint } from '../../console/helpers.js';
+import { mustOpen } from '../../helpers/ws.js';
 import type { ResolvedTarget } from '../../../src/console/session.js';
 
 const BANNER = Buffer.from('RFB 003.008\n');
@@ -176,8 +177,8 @@ export async function startHealthyVnc(): Promise<{ port: number; close: () => Pr
 }
 
 /** Opens a console to the healthy VM through the gateway and checks it gets as far as ServerInit. */
-export async function healthyConsoleServed(gw: TestGateway, vmId: string, track: Set<WebSocket>): Promise<boolean> {
-  const ws = await mustOpen(`${gw.url}?ticket=${await gw.mint(vmId)}`, ['binary'], {}, track);
+export async function healthyConsoleServed(gw: TestConsoleEndpoint, vmId: string, track: Set<WebSocket>): Promise<boolean> {
+  const ws = await mustOpen(`${gw.url}?ticket=${await gw.mint(vmId)}`, { track: track });
   const stream = createWebSocketStream(ws);
   stream.on('error', () => {});
   try {
@@ -197,10 +198,10 @@ export const HOSTILE_VM = 'sim:hostile';
  */
 export async function startTwoConsoleGateway(
   hostile: ResolvedTarget,
-  options: Omit<GatewayOptions, 'target' | 'resolveTarget'> = {},
-): Promise<{ gw: TestGateway; close: () => Promise<void> }> {
+  options: Omit<ConsoleEndpointHarnessOptions, 'target' | 'resolveTarget'> = {},
+): Promise<{ gw: TestConsoleEndpoint; close: () => Promise<void> }> {
   const healthy = await startHealthyVnc();
-  const gw = await startGateway({
+  const gw = await startConsoleEndpoint({
     ...options,
     resolveTarget: async (ticket) =>
       ticket.vmId === HEALTHY_VM ? { kind: 'tcp', host: '127.0.0.1', port: healthy.port, describe: 'healthy', provider: 'sim' } : hostile,
@@ -215,6 +216,6 @@ export async function startTwoConsoleGateway(
 }
 
 /** The audit line (`console session`) of the session that ended with `closeCode`. */
-export function auditLine(gw: TestGateway, closeCode: number): Record<string, unknown> | undefined {
+export function auditLine(gw: TestConsoleEndpoint, closeCode: number): Record<string, unknown> | undefined {
   return gw.log.records().find((r) => r.msg === 'console session' && r.closeCode === closeCode);
 }
