@@ -15,6 +15,7 @@ import { tcpTarget } from '../console/helpers.js';
 import { Cleanups } from '../helpers/cleanups.js';
 import { closed, mustOpen } from '../helpers/ws.js';
 import {
+  byteReader,
   HEALTHY_VM,
   HOSTILE_VM,
   auditLine,
@@ -41,30 +42,6 @@ afterEach(async () => {
   await cleanups.run();
 });
 
-/** Reads exact byte counts from a browser WebSocket. */
-function browserReader(ws: WebSocket): (n: number) => Promise<Buffer> {
-  let buf = Buffer.alloc(0);
-  let want: { n: number; resolve: (b: Buffer) => void } | null = null;
-  const pump = (): void => {
-    if (want && buf.length >= want.n) {
-      const out = buf.subarray(0, want.n);
-      buf = buf.subarray(want.n);
-      const w = want;
-      want = null;
-      w.resolve(out);
-    }
-  };
-  ws.on('message', (data: Buffer) => {
-    buf = Buffer.concat([buf, data]);
-    pump();
-  });
-  return (n) =>
-    new Promise((resolve) => {
-      want = { n, resolve };
-      pump();
-    });
-}
-
 const BOUND_CODES = [ConsoleCloseCode.HandshakeTimeout, ConsoleCloseCode.HeldBytesOverLimit];
 
 describe('hostile peers during the console RFB handshakes', () => {
@@ -77,7 +54,7 @@ describe('hostile peers during the console RFB handshakes', () => {
 
     const ws = await mustOpen(`${gw.url}?ticket=${await gw.mint(HOSTILE_VM)}`, { track: clients });
     const closing = closed(ws);
-    const read = browserReader(ws);
+    const read = byteReader(ws);
     await read(12);
     ws.send(Buffer.from('RFB 003.008\n'));
     await read(2);
@@ -108,7 +85,7 @@ describe('hostile peers during the console RFB handshakes', () => {
 
     const ws = await mustOpen(`${gw.url}?ticket=${await gw.mint(HOSTILE_VM)}`, { track: clients });
     const closing = closed(ws);
-    const read = browserReader(ws);
+    const read = byteReader(ws);
     await read(12); // the gateway's banner; the browser says nothing back
 
     expect(await healthyConsoleServed(gw, HEALTHY_VM, clients)).toBe(true);
@@ -131,7 +108,7 @@ describe('hostile peers during the console RFB handshakes', () => {
 
     const ws = await mustOpen(`${gw.url}?ticket=${await gw.mint(HOSTILE_VM)}`, { track: clients });
     const closing = closed(ws);
-    const read = browserReader(ws);
+    const read = byteReader(ws);
     await read(12);
     ws.send(Buffer.from('RFB 00')); // half a banner, then silence (pings are still answered)
 

@@ -24,8 +24,8 @@ export function memoryBytes(): number {
   return m.heapUsed + m.external;
 }
 
-/** Reads exact byte counts from a socket. */
-function reader(socket: Socket): (n: number) => Promise<Buffer> {
+/** Reads exact byte counts from a TCP socket (`data`) or a browser WebSocket (`message`). */
+export function byteReader(source: Socket | WebSocket): (n: number) => Promise<Buffer> {
   let buf = Buffer.alloc(0);
   let want: { n: number; resolve: (b: Buffer) => void } | null = null;
   const pump = (): void => {
@@ -37,10 +37,12 @@ function reader(socket: Socket): (n: number) => Promise<Buffer> {
       w.resolve(out);
     }
   };
-  socket.on('data', (chunk: Buffer) => {
+  const take = (chunk: Buffer): void => {
     buf = Buffer.concat([buf, chunk]);
     pump();
-  });
+  };
+  if (source instanceof WebSocket) source.on('message', take);
+  else source.on('data', take);
   return (n) =>
     new Promise((resolve) => {
       want = { n, resolve };
@@ -77,7 +79,7 @@ export function startStallingVnc(): Promise<TcpEcho> {
 export async function startFloodingVnc(password: string, budget: number): Promise<TcpEcho & { sent: () => number }> {
   let sent = 0;
   const server = await startTcpServer((socket) => {
-    const read = reader(socket);
+    const read = byteReader(socket);
     void (async () => {
       socket.write(BANNER);
       await read(12);
@@ -97,7 +99,7 @@ export async function startFloodingVnc(password: string, budget: number): Promis
 /** A VNC server that refuses every connection before security, with `reason` (RFB 3.8: zero security types). */
 export function startRefusingVnc(reason: Buffer): Promise<TcpEcho> {
   return startTcpServer((socket) => {
-    const read = reader(socket);
+    const read = byteReader(socket);
     void (async () => {
       socket.write(BANNER);
       await read(12);
