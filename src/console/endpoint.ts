@@ -23,8 +23,7 @@ import { isTicketError } from './tickets.js';
 import type { TicketRecord, TicketService } from './tickets.js';
 import { BINARY_SUBPROTOCOL, isRefusal, parseUpgradeRequest } from './upgrade-request.js';
 import type { ParsedUpgrade } from './upgrade-request.js';
-import { ConsoleCloseCode, UpgradeRefusalCode, closeReason, refuseUpgrade } from '../websocket-codes.js';
-import type { UpgradeRefusal } from '../websocket-codes.js';
+import { ConsoleCloseCode, UpgradeRefusal, closeReason, refuseUpgrade } from '../websocket-codes.js';
 
 export interface ConsoleLimits {
   /** Largest WebSocket message accepted (from the browser or an upstream websockify), bytes; bigger closes with 1009. @default 1_048_576 (1 MiB) */
@@ -193,9 +192,9 @@ export function createConsoleEndpoint(options: ConsoleEndpointOptions): ConsoleE
     const cred = parsed.credential;
     if (cred.kind === 'token') {
       const tokenFile = options.tokenFile;
-      if (!tokenFile) return { status: 404, code: UpgradeRefusalCode.TokensNotEnabled };
+      if (!tokenFile) return UpgradeRefusal.TokensNotEnabled;
       const hostPort = tokenFile.lookup(cred.token);
-      if (!hostPort) return { status: 401, code: UpgradeRefusalCode.TokenUnknown };
+      if (!hostPort) return UpgradeRefusal.TokenUnknown;
       return {
         identity: { caller: 'token-file', vmId: null, ticketId: null },
         provider: 'tokenfile',
@@ -215,10 +214,10 @@ export function createConsoleEndpoint(options: ConsoleEndpointOptions): ConsoleE
     } catch (err) {
       if (isTicketError(err)) return { status: err.status, code: err.code, ticketId: err.ticketId };
       logger.error({ errName: err instanceof Error ? err.name : typeof err }, 'console ticket redemption failed');
-      return { status: 500, code: UpgradeRefusalCode.Internal };
+      return UpgradeRefusal.Internal;
     }
     metrics?.ticketRedeemed();
-    if (options.authorizeTicket && !options.authorizeTicket(record)) return { status: 403, code: UpgradeRefusalCode.CallerForbidden, ticketId: record.ticketId };
+    if (options.authorizeTicket && !options.authorizeTicket(record)) return { ...UpgradeRefusal.CallerForbidden, ticketId: record.ticketId };
     return {
       identity: { caller: record.caller, vmId: record.vmId, ticketId: record.ticketId },
       provider: record.provider,
@@ -269,7 +268,7 @@ export function createConsoleEndpoint(options: ConsoleEndpointOptions): ConsoleE
     };
     socket.on('error', onSocketError);
     if (closing) {
-      refuse(socket, { status: 503, code: UpgradeRefusalCode.ShuttingDown }, req);
+      refuse(socket, UpgradeRefusal.ShuttingDown, req);
       return;
     }
     const parsed = parseUpgradeRequest(req);
@@ -279,7 +278,7 @@ export function createConsoleEndpoint(options: ConsoleEndpointOptions): ConsoleE
     }
     // Full already: refuse before the ticket is spent, so the client can retry with the same URL.
     if (caps?.globalFull()) {
-      refuse(socket, { status: 429, code: UpgradeRefusalCode.ConsoleLimitGlobal }, req);
+      refuse(socket, UpgradeRefusal.ConsoleLimitGlobal, req);
       return;
     }
     pending.add(socket);
@@ -291,7 +290,7 @@ export function createConsoleEndpoint(options: ConsoleEndpointOptions): ConsoleE
           return;
         }
         if (closing) {
-          refuse(socket, { status: 503, code: UpgradeRefusalCode.ShuttingDown }, req);
+          refuse(socket, UpgradeRefusal.ShuttingDown, req);
           return;
         }
         if (socket.destroyed) {
@@ -303,7 +302,7 @@ export function createConsoleEndpoint(options: ConsoleEndpointOptions): ConsoleE
         const perCaller = grant.identity.vmId === null || grant.identity.caller === ANONYMOUS.id ? null : grant.identity.caller;
         const slot = caps ? caps.tryAcquire(perCaller) : null;
         if (typeof slot === 'string') {
-          refuse(socket, { status: 429, code: slot === 'GLOBAL' ? UpgradeRefusalCode.ConsoleLimitGlobal : UpgradeRefusalCode.ConsoleLimitCaller }, req, grant.identity.ticketId);
+          refuse(socket, slot === 'GLOBAL' ? UpgradeRefusal.ConsoleLimitGlobal : UpgradeRefusal.ConsoleLimitCaller, req, grant.identity.ticketId);
           return;
         }
         // ws does not call back when the handshake cannot complete (the client left): the slot is given back on close then.
@@ -314,7 +313,7 @@ export function createConsoleEndpoint(options: ConsoleEndpointOptions): ConsoleE
       (err: unknown) => {
         pending.delete(socket);
         logger.error({ errName: err instanceof Error ? err.name : typeof err }, 'console upgrade failed');
-        refuse(socket, { status: 500, code: UpgradeRefusalCode.Internal }, req);
+        refuse(socket, UpgradeRefusal.Internal, req);
       },
     );
   }
