@@ -21,6 +21,7 @@ import { GatewayMetrics } from './observability/metrics.js';
 import { ConfigReloader, type ReloadListener, type ReloadReport } from './reload.js';
 import type { AnyUpstreamKind } from './upstreams/descriptor.js';
 import { UpstreamRegistry } from './upstreams/registry.js';
+import { connectFleet, type Fleet } from './fleet/redis.js';
 
 export type { ReloadReport } from './reload.js';
 
@@ -30,6 +31,8 @@ export interface StartGatewayOptions {
   embedded?: boolean;
   /** Time for console tickets, the minting budget, session times, the shutdown grace and the upstreams. @default systemClock */
   clock?: Clock;
+  /** This replica's id in a fleet (leases, per-replica counts). @default a random UUID */
+  replicaId?: string;
   /** The upstream kinds `config` was validated with (a test adds its own). @default upstreamKinds (src/upstreams/kinds.ts) */
   kinds?: readonly AnyUpstreamKind[];
 }
@@ -41,6 +44,8 @@ export interface ShutdownOptions {
 
 export interface RunningGateway {
   gateway: Gateway;
+  /** The shared Redis of a fleet; null without `redis` in the config (everything in this process). */
+  fleet: Fleet | null;
   http: RunningHttpServer;
   /** Base URL, e.g. http://127.0.0.1:4000 */
   url: string;
@@ -66,6 +71,8 @@ export interface RunningGateway {
 export async function startGateway(config: GatewayConfig, opts: StartGatewayOptions): Promise<RunningGateway> {
   const { logger } = opts;
   const clock = opts.clock ?? systemClock;
+  // First: every shared piece of state below is built on the fleet's store when there is one.
+  const fleet = config.redis ? await connectFleet(config.redis, { logger, ...(opts.replicaId ? { replicaId: opts.replicaId } : {}) }) : null;
   let listening: RunningHttpServer | undefined;
   const metrics = new Registry();
   collectDefaultMetrics({ register: metrics });
@@ -114,6 +121,7 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
     await consoles.close();
     await gateway.close();
     observed.close();
+    await fleet?.close();
     throw err;
   }
   const http = listening;
@@ -143,10 +151,13 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
       await gateway.close();
       await tickets.close();
       observed.close();
+      // Last: closing consoles and upstreams above may still publish or count through it.
+      await fleet?.close();
     })());
 
   return {
     gateway,
+    fleet,
     http,
     url: http.url,
     config: () => reloader.current,

@@ -11,6 +11,7 @@ import { ConfigError } from './errors.js';
 import { JWT_SECRET_ENV, authSchema, checkAuthAgainstConfig } from './auth/config-schema.js';
 import type { AnyUpstreamKind } from './upstreams/descriptor.js';
 import { upstreamKinds } from './upstreams/kinds.js';
+import { redisSchema } from './fleet/config.js';
 import { httpUrl } from './upstreams/shared/config.js';
 import { parseHost } from './auth/host.js';
 
@@ -146,6 +147,8 @@ const sections = z
      * server.host is a loopback address (and logged as a warning).
      */
     auth: authSchema.optional(),
+    /** Shared state of a fleet of replicas (README "Running several replicas"). Absent: everything stays in this process. */
+    redis: redisSchema.optional(),
     /** What SIGTERM/SIGINT do (README "Shutdown and reload"). */
     shutdown: z
       .object({

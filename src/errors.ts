@@ -27,6 +27,8 @@ export const ErrorCode = {
   Unauthenticated: 'UNAUTHENTICATED',
   RateLimited: 'RATE_LIMITED',
   SubscriberTooSlow: 'SUBSCRIBER_TOO_SLOW',
+  /** The shared store (Redis) of a fleet could not answer; retry later. Open consoles are not affected. */
+  StoreUnavailable: 'STORE_UNAVAILABLE',
   Internal: 'INTERNAL_SERVER_ERROR',
 
   // Internal codes: logs, metrics labels and refused-upgrade bodies, never a GraphQL response.
@@ -66,6 +68,7 @@ export type ApiErrorCode =
   | typeof ErrorCode.Unauthenticated
   | typeof ErrorCode.RateLimited
   | typeof ErrorCode.SubscriberTooSlow
+  | typeof ErrorCode.StoreUnavailable
   | typeof ErrorCode.Internal;
 
 const API_ERROR_CODES: ReadonlySet<ErrorCode> = new Set<ApiErrorCode>([
@@ -81,6 +84,7 @@ const API_ERROR_CODES: ReadonlySet<ErrorCode> = new Set<ApiErrorCode>([
   ErrorCode.Unauthenticated,
   ErrorCode.RateLimited,
   ErrorCode.SubscriberTooSlow,
+  ErrorCode.StoreUnavailable,
   ErrorCode.Internal,
 ]);
 

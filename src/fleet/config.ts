@@ -1,0 +1,38 @@
+/**
+ * The optional `redis` section: with it, replicas share tickets, limits, events and the Abiquo walk
+ * through one Redis; without it, everything stays in this process (README "Running several replicas").
+ */
+import { z } from 'zod';
+
+const redisUrl = z.string().refine((s) => {
+  try {
+    const u = new URL(s);
+    return (u.protocol === 'redis:' || u.protocol === 'rediss:') && u.hostname !== '';
+  } catch {
+    return false;
+  }
+}, 'must be a redis:// or rediss:// URL');
+
+export const redisSchema = z
+  .object({
+    /** `redis://[user:password@]host:port[/db]`, or `rediss://` for TLS. The password may come from the environment instead. */
+    url: redisUrl,
+    tls: z
+      .object({
+        /** Path of a PEM CA file to trust (rediss:// only). */
+        ca: z.string().min(1).optional(),
+        /** Accept any certificate. Lab use only. @default false */
+        insecure: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({}),
+    /** Prefix of every key and channel this gateway uses, so several fleets can share one Redis. @default cg: */
+    keyPrefix: z.string().min(1).max(64).default('cg:'),
+    /** Give up a Redis command after this many milliseconds (the caller gets STORE_UNAVAILABLE). @default 2000 */
+    commandTimeoutMs: z.number().int().min(50).max(60_000).default(2_000),
+    /** Milliseconds to wait for the first connection at start-up before starting anyway (readiness stays 503 until it connects). @default 5000 */
+    connectTimeoutMs: z.number().int().min(100).max(60_000).default(5_000),
+  })
+  .strict();
+
+export type RedisConfig = z.infer<typeof redisSchema>;
