@@ -147,6 +147,8 @@ export function overlayEnv(
     const fromFile = variable.endsWith('_FILE') && !known(variable) && known(variable.slice(0, -'_FILE'.length));
     const name = fromFile ? variable.slice(0, -'_FILE'.length) : variable;
     const canonical = ENV_ALIASES[name] ?? name;
+    // A short form gives way to its long form (the image sets the short ones; an operator may set either).
+    if (canonical !== name && env[canonical]) continue;
     const target = resolve(canonical);
     if (!target) {
       problems.push(`${variable}: no config key maps to this variable (README "Operations": CONSOLE_GATEWAY_ + the key's path in SCREAMING_SNAKE_CASE)`);
@@ -263,4 +265,4 @@ export const ENV_RULE = `Every config key can be set from the environment:
 Key paths are camelCase segments in SCREAMING_SNAKE_CASE joined by _. Numbers and true/false are
 parsed; lists are comma-separated (a,b) or a JSON array; lists of objects (auth.apiKeys) are JSON.
 The environment wins over the file. Empty variables are ignored; an unknown CONSOLE_GATEWAY_*
-variable stops the start. Short forms: CONSOLE_GATEWAY_HOST, _PORT, _PUBLIC_URL (server.*).`;
+variable stops the start. Short forms: CONSOLE_GATEWAY_HOST, _PORT, _PUBLIC_URL (server.*; the long form wins).`;

@@ -80,9 +80,8 @@ describe('configuration from the environment', () => {
     });
     expect(config.auth?.apiKeys).toEqual(apiKeys);
     expect(config.server).toMatchObject({ host: '0.0.0.0', port: 8080, publicUrl: 'https://gw.example' });
-    expect(issuesOf(() => withProviders({ CONSOLE_GATEWAY_PORT: '1', CONSOLE_GATEWAY_SERVER_PORT: '2' }))).toEqual([
-      expect.stringMatching(/^CONSOLE_GATEWAY_(SERVER_)?PORT: sets server\.port, which CONSOLE_GATEWAY_(SERVER_)?PORT sets too/),
-    ]);
+    // The long form wins over the short one (the image sets CONSOLE_GATEWAY_PORT; an operator may set either).
+    expect(withProviders({ CONSOLE_GATEWAY_PORT: '1', CONSOLE_GATEWAY_SERVER_PORT: '2' }).server.port).toBe(2);
   });
 
   it('addresses provider entries by name, with each kind its own keys, nested ones included', () => {

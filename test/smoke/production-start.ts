@@ -2,7 +2,10 @@
  * The production start, as the image runs it: `node dist/main.js --config <file>` (after `npm run build`)
  * against a CloudTower simulator and its VNC consoles in this process. Run by .ci/run:
  *
- *   npx tsx test/smoke/production-start.ts
+ *   npx tsx test/smoke/production-start.ts [--app DIR]
+ *
+ * `--app DIR`: run DIR/dist/main.js with DIR as its working directory, DIR holding what the image
+ * holds (dist, schema and a production-only `npm ci --omit=dev`); default: this checkout.
  *
  * Prints each step; any failure prints the gateway's output and exits 1. Checks: the start is
  * ready, a GraphQL query lists VMs, a console opens and speaks RFB through the gateway, an env
@@ -19,7 +22,9 @@ import { DEFAULT_CLOUDTOWER_USER, defaultCloudTowerVms, startCloudTowerSimulator
 import { firstVmId, openConsole, rfbSecurityTypes } from '../observability/child.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-const MAIN = join(ROOT, 'dist', 'main.js');
+const appFlag = process.argv.indexOf('--app');
+const APP = appFlag > 0 && process.argv[appFlag + 1] ? resolve(process.argv[appFlag + 1]!) : ROOT;
+const MAIN = join(APP, 'dist', 'main.js');
 const RECORDER = join(ROOT, 'test', 'simulators', 'module-log', 'register.mjs');
 const STEP_TIMEOUT_MS = 30_000;
 
@@ -37,6 +42,7 @@ async function within<T>(what: string, p: Promise<T>): Promise<T> {
 
 async function main(): Promise<void> {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` first`);
+  step(`app: ${APP}`);
   const dir = mkdtempSync(join(tmpdir(), 'cg-smoke-'));
   const farm = new ConsoleFarm();
   const vms = defaultCloudTowerVms();
@@ -70,7 +76,7 @@ async function main(): Promise<void> {
 
     step(`starting node dist/main.js --config ${config} (password from CONSOLE_GATEWAY_PROVIDER_TOWER_PASSWORD_FILE, limits.maxDepth=3 from CONSOLE_GATEWAY_LIMITS_MAX_DEPTH)`);
     const child = spawn(process.execPath, ['--import', RECORDER, MAIN, '--config', config], {
-      cwd: ROOT,
+      cwd: APP,
       env: {
         ...process.env,
         NODE_ENV: 'production',
@@ -131,7 +137,7 @@ async function main(): Promise<void> {
     step('SIGTERM: exit 0');
     if (output.includes(DEFAULT_CLOUDTOWER_USER.password)) throw new Error('the upstream password reached the output');
 
-    const hash = spawnSync(process.execPath, [MAIN, 'hash-key'], { input: 'smoke-test-key-0123456789abcdef', encoding: 'utf8' });
+    const hash = spawnSync(process.execPath, [MAIN, 'hash-key'], { cwd: APP, input: 'smoke-test-key-0123456789abcdef', encoding: 'utf8' });
     if (hash.status !== 0 || !/^sha256:[0-9a-f]{64}$/m.test(hash.stdout)) throw new Error(`node dist/main.js hash-key failed (${hash.status}): ${hash.stdout}${hash.stderr}`);
     step('node dist/main.js hash-key prints a sha256 hash');
   } catch (err) {
