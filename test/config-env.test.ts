@@ -113,6 +113,9 @@ describe('configuration from the environment', () => {
     expect(config.providers[0]).toMatchObject({ password: PASSWORD });
     // A key whose own name ends in _FILE is that key, not a file read.
     expect(config.console.tokenFile).toBe('/etc/tokens');
+    expect(issuesOf(() => loadConfigFile(file, { CONSOLE_GATEWAY_PROVIDER_TOWER_SH_PASSWORD: 'a', CONSOLE_GATEWAY_PROVIDER_TOWER_SH_PASSWORD_FILE: secretFile }))).toEqual([
+      'CONSOLE_GATEWAY_PROVIDER_TOWER_SH_PASSWORD_FILE: sets providers.0.password, which CONSOLE_GATEWAY_PROVIDER_TOWER_SH_PASSWORD sets too; set one of them',
+    ]);
     expect(issuesOf(() => loadConfigFile(file, { CONSOLE_GATEWAY_AUTH_JWT_SECRET_FILE: join(dir!, 'missing') }))).toEqual([
       'CONSOLE_GATEWAY_AUTH_JWT_SECRET_FILE (auth.jwt.secret): cannot read the file: ENOENT',
     ]);
