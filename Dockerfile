@@ -10,6 +10,9 @@ COPY src ./src
 RUN npm run build
 
 FROM node:24-bookworm-slim AS runtime
+# Production dependencies only: the simulators' own (selfsigned, ...) are dev dependencies, and a
+# --config start loads no simulator module. package.json's allowScripts lets bufferutil's install
+# script run (it finds its prebuilt binary) and no other.
 ENV NODE_ENV=production \
     CONSOLE_GATEWAY_HOST=0.0.0.0 \
     CONSOLE_GATEWAY_PORT=4000
@@ -21,7 +24,14 @@ COPY schema ./schema
 USER node
 EXPOSE 4000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.CONSOLE_GATEWAY_PORT||4000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-# Mount a config (and secrets through CONSOLE_GATEWAY_PROVIDER_<NAME>_PASSWORD) at run time.
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.CONSOLE_GATEWAY_SERVER_PORT||process.env.CONSOLE_GATEWAY_PORT||4000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+# The image listens on 0.0.0.0, so it needs the URL browsers use (console URLs are built from it): the
+# gateway refuses to start without server.publicUrl. Set it in the config or in the environment, and
+# any other key the same way (README "Operations"), secrets from mounted files with _FILE:
+#   docker run -p 4000:4000 -v ./config.yaml:/etc/console-gateway/config.yaml:ro \
+#     -e CONSOLE_GATEWAY_SERVER_PUBLIC_URL=https://consoles.example.com \
+#     -e CONSOLE_GATEWAY_PROVIDER_TOWER_PASSWORD_FILE=/run/secrets/tower-password console-gateway
+# Other commands replace CMD: `docker run --rm -i console-gateway hash-key` (key on stdin),
+# `docker run --rm console-gateway --help`.
 ENTRYPOINT ["node", "dist/main.js"]
 CMD ["--config", "/etc/console-gateway/config.yaml"]

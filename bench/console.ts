@@ -19,6 +19,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import { connect, createServer as createNetServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { createServer as createHttpServer } from 'node:http';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -405,6 +406,19 @@ async function measureIdleMemory(url: string, server: Child, n: number): Promise
 
 // --- driver -----------------------------------------------------------------------------------
 
+/**
+ * Whether ws masks and unmasks frames with bufferutil's native code or its JavaScript fallback: ws
+ * requires bufferutil when it loads (unless WS_NO_BUFFER_UTIL is set), so the module cache tells.
+ * The children resolve the same node_modules, so this holds for the servers too.
+ */
+function bufferutilStatus(): string {
+  const cache = createRequire(import.meta.url).cache;
+  const native = Object.keys(cache).find((k) => /[\\/]bufferutil[\\/].*\.node$/.test(k));
+  if (native) return `bufferutil: loaded (native masking in ws: ${native.split(/[\\/]node_modules[\\/]/).pop()})`;
+  if (Object.keys(cache).some((k) => /[\\/]bufferutil[\\/]/.test(k))) return 'bufferutil: loaded (its JavaScript fallback, no native build)';
+  return `bufferutil: not loaded (ws uses its JavaScript masking${process.env.WS_NO_BUFFER_UTIL ? ': WS_NO_BUFFER_UTIL is set' : ''})`;
+}
+
 export async function runConsoleBench(options: ConsoleBenchOptions = {}): Promise<ServerResult[]> {
   const total = options.throughputBytes ?? 256 * MiB;
   const frame = options.frameBytes ?? 64 * 1024;
@@ -412,6 +426,7 @@ export async function runConsoleBench(options: ConsoleBenchOptions = {}): Promis
   const counts = options.connectionCounts ?? [1_000, 10_000];
   const phaseMs = options.phaseTimeoutMs ?? 120_000;
   const print = options.print ?? ((line: string) => console.log(line));
+  print(bufferutilStatus());
 
   const dir = mkdtempSync(join(tmpdir(), 'console-bench-'));
   const tokenFile = join(dir, 'tokens');

@@ -8,7 +8,9 @@ import { readFileSync } from 'node:fs';
 import { LineCounter, isAlias, isMap, isPair, isScalar, isSeq, parseDocument, visit, type Node as YamlNode } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
-import { JWT_SECRET_ENV, authSchema, checkAuthAgainstConfig } from './auth/config-schema.js';
+import { authSchema, checkAuthAgainstConfig } from './auth/config-schema.js';
+import { isLoopbackHost } from './auth/loopback.js';
+import { envKeysOf, overlayEnv, type EnvKey, type EnvSource } from './config-env.js';
 import type { AnyUpstreamKind } from './upstreams/descriptor.js';
 import { upstreamKinds } from './upstreams/kinds.js';
 import { redisSchema } from './fleet/config.js';
@@ -157,6 +159,16 @@ const sections = z
       })
       .strict()
       .prefault({}),
+    /** Re-reading the --config file (README "Operations"): on SIGHUP, and on a change to the file. */
+    reload: z
+      .object({
+        /** Re-read the file when it changes (a Kubernetes ConfigMap update), not only on SIGHUP. @default true */
+        watchFile: z.boolean().default(true),
+        /** Read the file this long after the last change seen, milliseconds (writers and ConfigMap swaps change it in steps). @default 500 */
+        debounceMs: z.number().int().min(0).max(60_000).default(500),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict();
 
@@ -171,6 +183,14 @@ export function configSchemaFor<const Kinds extends readonly AnyUpstreamKind[]>(
         seen.add(p.name);
       });
       checkAuthAgainstConfig(cfg, (path, message) => ctx.addIssue({ code: 'custom', path, message }));
+      // Off loopback the bound address (0.0.0.0 in the image) is not what browsers reach: console URLs would read ws://0.0.0.0:4000/...
+      if (!isLoopbackHost(cfg.server.host) && cfg.server.publicUrl === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['server', 'publicUrl'],
+          message: `required when server.host (${cfg.server.host}) is not a loopback address: console URLs are built from it; set it to the URL browsers use (CONSOLE_GATEWAY_SERVER_PUBLIC_URL=https://gw.example.com)`,
+        });
+      }
     });
 }
 
@@ -193,50 +213,49 @@ export type GatewayConfigInput = z.input<typeof configSchema>;
  * their descriptor.
  * @default kinds: upstreamKinds (src/upstreams/kinds.ts)
  */
-export function validateConfig(raw: unknown, kinds: readonly AnyUpstreamKind[] = upstreamKinds): GatewayConfig {
+export function validateConfig(raw: unknown, kinds: readonly AnyUpstreamKind[] = upstreamKinds, sources: readonly EnvSource[] = []): GatewayConfig {
   const schema = kinds === upstreamKinds ? configSchema : configSchemaFor(kinds);
   const result = (schema as typeof configSchema).safeParse(raw);
   if (result.success) return result.data;
   const issues = result.error.issues.map((issue) => {
     const key = issue.path.length > 0 ? issue.path.map(String).join('.') : '(root)';
-    return `${key}: ${issue.message}`;
+    // The variable that set this key (or the section above it), so the operator knows where to look.
+    const source = sources.find((s) => s.path.length <= issue.path.length && s.path.every((seg, i) => seg === issue.path[i]));
+    return `${key}: ${issue.message}${source ? ` (from ${source.variable})` : ''}`;
   });
   throw new ConfigError(issues);
 }
 
 /**
- * Environment overrides, applied on top of the file. Secrets can live only in the environment:
- * CONSOLE_GATEWAY_PROVIDER_<NAME>_PASSWORD / _TOKEN / _USERNAME (NAME upper-cased, dashes as underscores).
+ * Environment overrides, applied on top of the file: every key by the mapping src/config-env.ts
+ * derives from the schema (`CONSOLE_GATEWAY_<KEY PATH>`, `CONSOLE_GATEWAY_PROVIDER_<NAME>_<KEY PATH>`,
+ * `<VARIABLE>_FILE`). Throws ConfigError for a variable no key maps to or a value of the wrong type.
  */
-export function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, unknown> {
-  const out: Record<string, unknown> = structuredClone(raw);
-  const server = { ...((out.server as Record<string, unknown> | undefined) ?? {}) };
-  if (env.CONSOLE_GATEWAY_HOST) server.host = env.CONSOLE_GATEWAY_HOST;
-  if (env.CONSOLE_GATEWAY_PORT) server.port = toNumber(env.CONSOLE_GATEWAY_PORT, 'CONSOLE_GATEWAY_PORT');
-  if (env.CONSOLE_GATEWAY_PUBLIC_URL) server.publicUrl = env.CONSOLE_GATEWAY_PUBLIC_URL;
-  if (Object.keys(server).length > 0) out.server = server;
-  if (env.CONSOLE_GATEWAY_LOG_LEVEL) out.log = { ...((out.log as object | undefined) ?? {}), level: env.CONSOLE_GATEWAY_LOG_LEVEL };
-  if (env.CONSOLE_GATEWAY_SHUTDOWN_CONSOLE_GRACE_SECONDS) {
-    const consoleGraceSeconds = toNumber(env.CONSOLE_GATEWAY_SHUTDOWN_CONSOLE_GRACE_SECONDS, 'CONSOLE_GATEWAY_SHUTDOWN_CONSOLE_GRACE_SECONDS');
-    out.shutdown = { ...((out.shutdown as object | undefined) ?? {}), consoleGraceSeconds };
-  }
-  const auth = out.auth as Record<string, unknown> | undefined;
-  if (env[JWT_SECRET_ENV] && typeof auth?.jwt === 'object' && auth.jwt !== null) {
-    out.auth = { ...auth, jwt: { ...(auth.jwt as object), secret: env[JWT_SECRET_ENV] } };
-  }
-  if (Array.isArray(out.providers)) {
-    out.providers = out.providers.map((p: unknown) => {
-      if (typeof p !== 'object' || p === null) return p;
-      const provider = { ...(p as Record<string, unknown>) };
-      const prefix = `CONSOLE_GATEWAY_PROVIDER_${String(provider.name ?? '').toUpperCase().replace(/-/g, '_')}_`;
-      for (const field of ['username', 'password', 'token', 'url'] as const) {
-        const value = env[prefix + field.toUpperCase()];
-        if (value) provider[field] = value;
-      }
-      return provider;
-    });
-  }
-  return out;
+export function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, kinds: readonly AnyUpstreamKind[] = upstreamKinds): Record<string, unknown> {
+  return overlay(raw, env, kinds).raw;
+}
+
+/** `raw` with the environment applied, validated; a refused value names the variable that set it beside the key. */
+export function configFromEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, kinds: readonly AnyUpstreamKind[] = upstreamKinds): GatewayConfig {
+  const { raw: merged, sources } = overlay(raw, env, kinds);
+  return validateConfig(merged, kinds, sources);
+}
+
+const rootEnvKeys = new Map<readonly AnyUpstreamKind[], Map<string, EnvKey>>();
+const providerEnvKeys = new Map<AnyUpstreamKind, Map<string, EnvKey>>();
+
+function overlay(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, kinds: readonly AnyUpstreamKind[]) {
+  let root = rootEnvKeys.get(kinds);
+  if (!root) rootEnvKeys.set(kinds, (root = envKeysOf(kinds === upstreamKinds ? configSchema : configSchemaFor(kinds), ['providers'])));
+  const forKind = (kind: unknown): Map<string, EnvKey> | undefined => {
+    const descriptor = kinds.find((k) => k.kind === kind);
+    if (!descriptor) return undefined;
+    let keys = providerEnvKeys.get(descriptor);
+    // `kind` picks the schema; it is not itself settable by name.
+    if (!keys) providerEnvKeys.set(descriptor, (keys = envKeysOf(descriptor.configSchema, ['kind', 'name'])));
+    return keys;
+  };
+  return overlayEnv(raw, env, root, forKind);
 }
 
 /** `scheme://host[:port]` and nothing else: an Origin header never carries a path, query or credentials. */
@@ -247,12 +266,6 @@ function isOrigin(value: string): boolean {
   } catch {
     return false;
   }
-}
-
-function toNumber(value: string, name: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n)) throw new ConfigError([`${name}: must be an integer, got "${value}"`]);
-  return n;
 }
 
 /** Read a config file (YAML or JSON; JSON is valid YAML), apply the environment and validate. */
@@ -267,7 +280,7 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.en
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new ConfigError([`(root): "${path}" must contain a mapping with at least a \`providers\` list`]);
   }
-  return validateConfig(applyEnvOverrides(raw as Record<string, unknown>, env));
+  return configFromEnv(raw as Record<string, unknown>, env);
 }
 
 /** Why the YAML reader refused a file, by the `yaml` package's error code: fixed text, never the file's own. */

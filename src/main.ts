@@ -6,7 +6,9 @@
  */
 import { parseArgs } from 'node:util';
 import { startGateway, type RunningGateway } from './app.js';
-import { loadConfigFile } from './config.js';
+import { loadConfigFile, type GatewayConfig } from './config.js';
+import { ENV_RULE } from './config-env.js';
+import { watchConfigFile } from './config-watch.js';
 import { HASH_KEY_USAGE, runHashKeyCommand } from './auth/hash-key-command.js';
 import { ConfigError } from './errors.js';
 import { createLogger, type Logger } from './logger.js';
@@ -17,8 +19,10 @@ const USAGE = `usage: console-gateway [--config FILE]
                   with simulated upstreams on 127.0.0.1 (the embedded default).
   --help          this text
 
-Environment: CONSOLE_GATEWAY_HOST, CONSOLE_GATEWAY_PORT, CONSOLE_GATEWAY_PUBLIC_URL, CONSOLE_GATEWAY_LOG_LEVEL,
-             CONSOLE_GATEWAY_PROVIDER_<NAME>_{URL,USERNAME,PASSWORD,TOKEN}`;
+The config file is re-read on SIGHUP and when it changes (reload.watchFile); a bad one is refused
+and the running config kept.
+
+${ENV_RULE}`;
 
 async function main(): Promise<void> {
   if (process.argv[2] === 'hash-key') {
@@ -44,8 +48,9 @@ async function main(): Promise<void> {
   const configPath = args.values.config;
   /** Prints where to go; called once the signal handlers are in place, so a signal sent on seeing it is handled. */
   let announce: () => void;
+  let config: GatewayConfig | undefined;
   if (configPath) {
-    const config = loadConfigFile(configPath);
+    config = loadConfigFile(configPath);
     logger = createLogger(config.log.level);
     const gateway: RunningGateway = await startGateway(config, { logger });
     announce = () => logger.info({ url: gateway.url, providers: [...gateway.gateway.providers.keys()] }, 'console-gateway listening');
@@ -77,34 +82,55 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // The watcher reads reload.* from the config in force, so a reload can turn it off or change its debounce.
+  let current = config;
+  const reload = (path: string, trigger: string): void => {
+    if (stopping) return;
+    void reloadFrom(path, running, logger, trigger).then((next) => {
+      if (next) current = next;
+    });
+  };
   process.on('SIGHUP', () => {
     if (!configPath) {
       logger.warn('SIGHUP ignored: the embedded default has no config file to re-read');
       return;
     }
-    void reloadFrom(configPath, running, logger);
+    reload(configPath, 'SIGHUP');
   });
+  if (configPath && current) {
+    const watcher = watchConfigFile(configPath, {
+      settings: () => current!.reload,
+      logger,
+      onChange: () => reload(configPath, 'file changed'),
+    });
+    process.once('exit', () => watcher.close());
+  }
   announce();
 }
 
-/** SIGHUP: re-read and validate the file; a bad one is refused (naming the keys) and the running config kept. */
-async function reloadFrom(path: string, running: Pick<RunningGateway, 'reload'>, logger: Logger): Promise<void> {
+/**
+ * SIGHUP or a change to the file: re-read and validate it; a bad one is refused (naming the keys) and
+ * the running config kept. Resolves with the config now in force, or undefined when refused.
+ */
+async function reloadFrom(path: string, running: Pick<RunningGateway, 'reload'>, logger: Logger, trigger: string): Promise<GatewayConfig | undefined> {
   let next;
   try {
     next = loadConfigFile(path);
   } catch (err) {
     const issues = err instanceof ConfigError ? err.issues : [String(err)];
-    logger.error({ issues }, `config reload refused, keeping the running config: ${issues.join('; ')}`);
-    return;
+    logger.error({ issues, trigger }, `config reload refused, keeping the running config: ${issues.join('; ')}`);
+    return undefined;
   }
   try {
     const report = await running.reload(next);
-    logger.info(report, 'config reloaded');
+    logger.info({ ...report, trigger }, 'config reloaded');
     if (report.needsRestart.length > 0) logger.warn({ keys: report.needsRestart }, `config reloaded; these keys take effect after a restart: ${report.needsRestart.join(', ')}`);
+    return next;
   } catch (err) {
     // ConfigError: the file was valid but something it names cannot be loaded (a JWKS file, a CA).
     const issues = err instanceof ConfigError ? err.issues : [err instanceof Error ? err.message : String(err)];
-    logger.error({ issues }, `config reload refused, keeping the running config: ${issues.join('; ')}`);
+    logger.error({ issues, trigger }, `config reload refused, keeping the running config: ${issues.join('; ')}`);
+    return undefined;
   }
 }
 

@@ -54,10 +54,31 @@ describe('CLI', () => {
     expect(r.output()).toContain('providers.0.url: must be an absolute http:// or https:// URL');
   });
 
+  it('refuses to bind a non-loopback address without server.publicUrl, naming the key', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cg-cli-'));
+    const file = join(dir, 'open.yaml');
+    writeFileSync(file, 'auth:\n  mode: none\nproviders:\n  - name: t\n    kind: cloudtower\n    url: https://tower.example\n    token: abc\n');
+    const r = run(['--config', file], { CONSOLE_GATEWAY_HOST: '0.0.0.0' });
+    child = r.proc;
+    expect(await r.exited).toBe(78);
+    expect(r.output()).toMatch(/server\.publicUrl: required when server\.host \(0\.0\.0\.0\) is not a loopback address.*CONSOLE_GATEWAY_SERVER_PUBLIC_URL/);
+  });
+
+  it('refuses a bad environment value in the embedded default too, naming the variable and the key', async () => {
+    const r = run([], { CONSOLE_GATEWAY_PORT: '0', CONSOLE_GATEWAY_LIMITS_MAX_CONSOLES_PER_CALLER: 'five' });
+    child = r.proc;
+    expect(await r.exited).toBe(78);
+    expect(r.output()).toContain('CONSOLE_GATEWAY_LIMITS_MAX_CONSOLES_PER_CALLER (limits.maxConsolesPerCaller): must be a number');
+  });
+
   it('prints usage for --help and for unknown flags', async () => {
     const help = run(['--help']);
     expect(await help.exited).toBe(0);
     expect(help.output()).toContain('usage: console-gateway');
+    // The mapping rule, not a list of variables.
+    expect(help.output()).toContain('CONSOLE_GATEWAY_<KEY PATH>');
+    expect(help.output()).toContain('CONSOLE_GATEWAY_PROVIDER_<NAME>_<KEY PATH>');
+    expect(help.output()).toContain('_FILE');
     const bad = run(['--nope']);
     expect(await bad.exited).toBe(2);
     expect(bad.output()).toContain('usage: console-gateway');

@@ -3,7 +3,7 @@
  * what `npm start` runs on a fresh machine, and what the demo page and end-to-end tests use.
  */
 import { startGateway, type RunningGateway } from '../app.js';
-import { validateConfig, applyEnvOverrides, type GatewayConfigInput } from '../config.js';
+import { configFromEnv, type GatewayConfigInput } from '../config.js';
 import type { Logger } from '../logger.js';
 import { ConsoleFarm } from './vnc/index.js';
 import { defaultAbiquoData, startAbiquoSimulator, type AbiquoSimulator } from './abiquo/index.js';
@@ -79,7 +79,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<RunningEmbed
         { name: 'drp', kind: 'drp', url: drp.url, ...DRP_USER },
       ],
     };
-    const config = validateConfig(applyEnvOverrides(raw as Record<string, unknown>, opts.env ?? {}));
+    const config = configFromEnv(raw as Record<string, unknown>, opts.env ?? {});
     const gateway = await startGateway(config, { logger: opts.logger, embedded: true });
     started.push(gateway);
 

@@ -143,7 +143,7 @@ describe('auth.mode none', () => {
     const { captureLogger } = await import('../helpers/log-capture.js');
     const logs = captureLogger();
     const providers = [{ name: 'tower', kind: 'cloudtower', url: 'https://tower.example', token: 't' }];
-    new GatewayAccess(validateConfig({ server: { host: '0.0.0.0' }, auth: { mode: 'none' }, providers }), { logger: logs.logger });
+    new GatewayAccess(validateConfig({ server: { host: '0.0.0.0', publicUrl: 'https://gw.example' }, auth: { mode: 'none' }, providers }), { logger: logs.logger });
     expect(logs.text()).toMatch(/"level":40.*AUTHENTICATION IS OFF and the gateway listens on 0.0.0.0/);
     const quiet = captureLogger();
     new GatewayAccess(validateConfig({ auth: { mode: 'none' }, providers }), { logger: quiet.logger });

@@ -149,8 +149,9 @@ describe('Origin policy', () => {
 describe('auth config', () => {
   it('is optional on loopback but required on other addresses, with a message telling the operator to choose', () => {
     expect(issuesOf({})).toEqual([]);
-    expect(issuesOf({ server: { host: '0.0.0.0' } })).toEqual([expect.stringMatching(/^auth: required when server.host \(0.0.0.0\) is not a loopback address: set auth.mode/)]);
-    expect(issuesOf({ server: { host: '0.0.0.0' }, auth: { mode: 'none' } })).toEqual([]);
+    const publicUrl = 'https://gw.example';
+    expect(issuesOf({ server: { host: '0.0.0.0', publicUrl } })).toEqual([expect.stringMatching(/^auth: required when server.host \(0.0.0.0\) is not a loopback address: set auth.mode/)]);
+    expect(issuesOf({ server: { host: '0.0.0.0', publicUrl }, auth: { mode: 'none' } })).toEqual([]);
     expect(isLoopbackHost('::1')).toBe(true);
     expect(isLoopbackHost('127.0.0.2')).toBe(true);
     expect(isLoopbackHost('10.0.0.1')).toBe(false);

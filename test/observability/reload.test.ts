@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -42,7 +42,8 @@ describe('SIGHUP', () => {
     dir = mkdtempSync(join(tmpdir(), 'cg-reload-'));
     const file = join(dir, 'gateway.yaml');
     const write = (config: Record<string, unknown>): void => writeFileSync(file, JSON.stringify(config));
-    const base = { server: { host: '127.0.0.1', port: 0 }, log: { level: 'info' }, shutdown: { consoleGraceSeconds: 0 } };
+    // Only the signal reloads here; the file watch has its own test below.
+    const base = { server: { host: '127.0.0.1', port: 0 }, log: { level: 'info' }, shutdown: { consoleGraceSeconds: 0 }, reload: { watchFile: false } };
     write({ ...base, providers: [towerProvider('tower', sim)] });
 
     child = spawnGateway(['--config', file]);
@@ -96,5 +97,41 @@ describe('SIGHUP', () => {
     expect(child.proc.exitCode).toBe(null);
     child.proc.kill('SIGTERM');
     expect(await child.exited).toBe(0);
+  }, 60_000);
+});
+
+describe('a change to the config file', () => {
+  it('reloads a Kubernetes ConfigMap update (a symlink swap) after the debounce, and refuses a bad one keeping the old config', async () => {
+    sim = await startCloudTowerSimulator({ vms: defaultCloudTowerVms() });
+    dir = mkdtempSync(join(tmpdir(), 'cg-watch-'));
+    // A ConfigMap volume: gateway.yaml -> ..data/gateway.yaml, ..data -> a versioned directory, swapped by rename.
+    let version = 0;
+    const publish = (config: Record<string, unknown>): void => {
+      const v = `..v${++version}`;
+      mkdirSync(join(dir!, v));
+      writeFileSync(join(dir!, v, 'gateway.yaml'), JSON.stringify(config));
+      symlinkSync(v, join(dir!, '..data_tmp'));
+      renameSync(join(dir!, '..data_tmp'), join(dir!, '..data'));
+    };
+    const base = { server: { host: '127.0.0.1', port: 0 }, log: { level: 'info' }, shutdown: { consoleGraceSeconds: 0 }, reload: { debounceMs: 50 } };
+    publish({ ...base, providers: [towerProvider('tower', sim)] });
+    symlinkSync('..data/gateway.yaml', join(dir, 'gateway.yaml'));
+
+    child = spawnGateway(['--config', join(dir, 'gateway.yaml')]);
+    const url = (await child.waitFor(/"url":"(http:\/\/127\.0\.0\.1:\d+)"[^\n]*console-gateway listening/))[1]!;
+    const gql = (q: string) => postGraphQL<any>(url, q);
+    expect((await gql(DEEP_QUERY)).errors).toBeUndefined();
+
+    publish({ ...base, limits: { maxDepth: 3 }, providers: [towerProvider('tower', sim)] });
+    await child.waitFor(/"trigger":"file changed"[^\n]*"msg":"config reloaded"/);
+    expect((await gql(DEEP_QUERY)).errors?.[0]?.extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
+
+    publish({ ...base, providers: [{ ...towerProvider('tower', sim), url: 'not-a-url' }] });
+    await child.waitFor(/providers\.0\.url[^\n]*"trigger":"file changed"[^\n]*config reload refused/);
+    expect((await gql(DEEP_QUERY)).errors?.[0]?.extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
+
+    child.proc.kill('SIGTERM');
+    expect(await child.exited).toBe(0);
+    expect(child.output()).not.toContain(DEFAULT_CLOUDTOWER_USER.password);
   }, 60_000);
 });
