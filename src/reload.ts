@@ -141,5 +141,7 @@ export function restartOnlyChanges(previous: GatewayConfig, next: GatewayConfig)
   for (const key of ['wsConnectionInitTimeoutMs', 'wsKeepAliveMs'] as const) {
     if (previous.limits[key] !== next.limits[key]) keys.push(`limits.${key}`);
   }
+  // The fleet's store is connected once, before everything built on it.
+  if (!isDeepStrictEqual(previous.redis, next.redis)) keys.push('redis');
   return keys;
 }
