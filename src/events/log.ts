@@ -86,14 +86,19 @@ export class MemoryEventLog implements EventLog {
     const { retention, replayMax } = this.options;
     const through = this.next - 1n;
     const matched: GatewayEvent[] = [];
+    // Past replayMax, the walk goes on without collecting, to tell a long gap from an id not kept.
+    let overflow = false;
     const oldest = this.next > BigInt(retention) ? this.next - BigInt(retention) : 0n;
     // Newest first: a resume after a blip finds its id within the first few slots.
     for (let p = through; p >= oldest; p--) {
       const event = this.ring[Number(p % BigInt(retention))]!;
-      if (event.id === after) return { events: matched.reverse(), through };
-      if (accept(event)) {
+      if (event.id === after) {
+        if (overflow) throw new EventsExpiredError('replayMax', replayMax);
+        return { events: matched.reverse(), through };
+      }
+      if (!overflow && accept(event)) {
         matched.push(event);
-        if (matched.length > replayMax) throw new EventsExpiredError('replayMax', replayMax);
+        if (matched.length > replayMax) overflow = true;
       }
     }
     throw new EventsExpiredError('retention', retention);

@@ -75,6 +75,8 @@ export class RedisEventLog implements EventLog {
     const { retention, replayMax } = this.options;
     if (!this.fleet.connected()) throw new StoreUnavailableError('cannot read the event stream to resume');
     const matched: GatewayEvent[] = [];
+    // Past replayMax, the walk goes on without collecting, to tell a long gap from an id not kept.
+    let overflow = false;
     let through: Position | null = null;
     let end = '+';
     // Newest first, a page at a time: a resume after a blip finds its id in the first page. The
@@ -91,11 +93,14 @@ export class RedisEventLog implements EventLog {
       for (const [, fields] of page) {
         const entry = this.#parse(fields);
         if (!entry) continue;
-        if (entry.event.id === after) return { events: matched.reverse(), through };
+        if (entry.event.id === after) {
+          if (overflow) throw new EventsExpiredError('replayMax', replayMax);
+          return { events: matched.reverse(), through };
+        }
         if (entry.origin !== this.fleet.replicaId && entry.event.source === 'DRP') continue;
-        if (accept(entry.event)) {
+        if (!overflow && accept(entry.event)) {
           matched.push(entry.event);
-          if (matched.length > replayMax) throw new EventsExpiredError('replayMax', replayMax);
+          if (matched.length > replayMax) overflow = true;
         }
       }
       end = `(${page.at(-1)![0]}`;
