@@ -37,3 +37,16 @@ export function eventsOf(received: any[]): Array<{ id: string; type: string; act
     return r.data.events;
   });
 }
+
+/** Resolves once `condition()` holds, checking every 25 ms; rejects after `ms` with `what`. */
+export async function eventually(condition: () => boolean, what: string, ms = 10_000): Promise<void> {
+  for (let waited = 0; !condition(); waited += 25) {
+    if (waited >= ms) throw new Error(`not within ${ms} ms: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+/** How many log lines of `t` carry `msg`. */
+export function logCount(t: TowerGateway, msg: string): number {
+  return t.logs.records().filter((r) => r.msg === msg).length;
+}
