@@ -21,7 +21,7 @@ afterAll(async () => {
 });
 
 describe('fleet events while Redis is down', () => {
-  it("keeps delivering each replica's own events to its own subscribers, and the whole fleet's again once Redis is back; each transition logged once", async () => {
+  it("keeps delivering each replica's own events to its own subscribers, refuses resumes with STORE_UNAVAILABLE, and delivers the whole fleet's again once Redis is back; each transition logged once", async () => {
     const [a, b] = await Promise.all([towerGateway(redis.url), towerGateway(redis.url)]);
     gateways.push(a!, b!);
     const [onA, onB] = [a!, b!].map((t) => {
@@ -36,6 +36,9 @@ describe('fleet events while Redis is down', () => {
 
     await redis.kill();
     await eventually(() => logCount(a!, DOWN) === 1 && logCount(b!, DOWN) === 1, 'both replicas noticed Redis is gone');
+    const resumeWhileDown = collect(onB!.c, CONSOLE_EVENTS, { after: eventsOf(onB!.sub.received).at(-1)!.id });
+    await resumeWhileDown.finished;
+    expect(resumeWhileDown.received[0]?.errors?.[0]?.extensions?.code).toBe('STORE_UNAVAILABLE');
     await openAndCloseConsole(a!, 1);
     await onA!.sub.until(4);
     await openAndCloseConsole(b!, 2);
