@@ -1,10 +1,11 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from 'graphql-ws';
 import { ulid } from 'ulid';
+import { startDrpSimulator } from '../../src/simulators/drp/index.js';
 import type { TowerGateway } from '../helpers/gateway.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
-import { collect, roundTrip } from '../helpers/subscriptions.js';
-import { CONSOLE_EVENTS, eventsOf, openAndCloseConsole, towerGateway, wsClient } from './events-helpers.js';
+import { collect, commandSeen, roundTrip } from '../helpers/subscriptions.js';
+import { CONSOLE_EVENTS, eventsOf, eventually, openAndCloseConsole, towerGateway, wsClient } from './events-helpers.js';
 
 let redis: RedisServer;
 const gateways: TowerGateway[] = [];
@@ -20,8 +21,9 @@ afterAll(async () => {
   await redis.stop();
 });
 
-async function fleet(n: number, events: Record<string, number> = {}, keyPrefix = `evt${Math.random().toString(36).slice(2, 8)}:`): Promise<TowerGateway[]> {
-  const started = await Promise.all(Array.from({ length: n }, () => towerGateway(redis.url, events, keyPrefix)));
+async function fleet(n: number, events: Record<string, number> = {}, extraProviders: Record<string, unknown>[] = []): Promise<TowerGateway[]> {
+  const keyPrefix = `evt${Math.random().toString(36).slice(2, 8)}:`;
+  const started = await Promise.all(Array.from({ length: n }, () => towerGateway(redis.url, events, keyPrefix, extraProviders)));
   gateways.push(...started);
   return started;
 }
@@ -82,6 +84,37 @@ describe('events across a fleet of replicas on one Redis', () => {
     const expected = eventsOf(witness.received).slice(2);
     expect(eventsOf(resumed.received)).toEqual(expected);
     expect(resumed.ended()).toBeNull();
+  });
+
+  it('delivers a DRP event only on the replicas that registered for it with DRP, once each (not forwarded through the fleet)', async () => {
+    const drp = await startDrpSimulator();
+    try {
+      const [a, b] = await fleet(2, {}, [{ name: 'drp-lab', kind: 'drp', url: drp.url, username: 'rocketskates', password: 'r0cketsk8ts' }]);
+      const query = 'subscription { events(filter: { sources: [DRP, GATEWAY] }) { id type action key } }';
+      const registered = commandSeen(drp, 'register *.*.*');
+      const onA = collect(client(a!), query);
+      await registered;
+      const registeredAgain = commandSeen(drp, 'register *.*.*');
+      const onB = collect(client(b!), query);
+      await registeredAgain;
+      drp.emitObjectEvent({ type: 'machines', action: 'save', key: 'm-1', object: {} });
+      drp.emitObjectEvent({ type: 'machines', action: 'save', key: 'm-2', object: {} });
+      const machines = (received: any[]) => eventsOf(received).filter((e) => e.type === 'machines');
+      const consoles = (received: any[]) => eventsOf(received).filter((e) => e.type === 'consoles');
+      await eventually(() => machines(onA.received).length >= 2 && machines(onB.received).length >= 2, 'both replicas got the DRP events');
+      // Each replica delivers its DRP events when it reads them back from the stream, so all four copies
+      // are in it now; a console event born after that on A is behind them in the stream: once both
+      // subscribers have it, a forwarded copy would have arrived before it.
+      await openAndCloseConsole(a!, 0);
+      await eventually(() => consoles(onA.received).length === 2 && consoles(onB.received).length === 2, 'both replicas got the console events');
+      expect(machines(onA.received).map((e) => e.key)).toEqual(['m-1', 'm-2']);
+      expect(machines(onB.received).map((e) => e.key)).toEqual(['m-1', 'm-2']);
+      expect(machines(onA.received)[0]!.id).not.toBe(machines(onB.received)[0]!.id);
+    } finally {
+      await Promise.all(clients.splice(0).map((c) => c.dispose()));
+      await Promise.all(gateways.splice(0).map((g) => g.close()));
+      await drp.close();
+    }
   });
 
   it('answers EVENTS_EXPIRED for an id the stream no longer holds, or a gap over events.replayMax; BAD_USER_INPUT for a malformed one', async () => {

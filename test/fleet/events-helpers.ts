@@ -8,8 +8,13 @@ import { mustOpen } from '../helpers/ws.js';
 export const CONSOLE_EVENTS = 'subscription($after: ID) { events(filter: { sources: [GATEWAY], pattern: "consoles.*.*" }, after: $after) { id type action key } }';
 
 /** A gateway with its own CloudTower simulator, in the fleet on `redisUrl` (or in memory without one). */
-export function towerGateway(redisUrl: string | null, events: Record<string, number> = {}, keyPrefix = 'evt:'): Promise<TowerGateway> {
-  return startTowerGateway({ config: { ...(redisUrl ? { redis: { url: redisUrl, keyPrefix } } : {}), events } });
+export function towerGateway(
+  redisUrl: string | null,
+  events: Record<string, number> = {},
+  keyPrefix = 'evt:',
+  extraProviders: Record<string, unknown>[] = [],
+): Promise<TowerGateway> {
+  return startTowerGateway({ config: { ...(redisUrl ? { redis: { url: redisUrl, keyPrefix } } : {}), events }, extraProviders });
 }
 
 export function wsClient(t: TowerGateway): Client {
