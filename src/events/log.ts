@@ -85,7 +85,7 @@ export class MemoryEventLog implements EventLog {
 
   append(event: GatewayEvent): void {
     const position = this.next++;
-    const bytes = JSON.stringify(event).length;
+    const bytes = sizeOf(event);
     this.kept.push({ event, bytes });
     this.bytes += bytes;
     // The newest event is kept even when it alone is over the byte budget.
@@ -122,4 +122,13 @@ export class MemoryEventLog implements EventLog {
   }
 
   close(): void {}
+}
+
+/** An event's size as JSON (what a client receives); an event that cannot be serialised counts as nothing here. */
+function sizeOf(event: GatewayEvent): number {
+  try {
+    return JSON.stringify(event).length;
+  } catch {
+    return 0;
+  }
 }
