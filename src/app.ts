@@ -86,6 +86,7 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
   const observed = new GatewayMetrics(metrics, {
     eventSubscribers: () => bus.subscriberCount,
     graphqlWsConnections: () => listening?.graphqlWsConnections() ?? 0,
+    ...(fleet ? { fleetStoreUp: () => fleet.reachable() } : {}),
   });
   const bus = new CountingEventBus({ onListenerError: (err) => logger.error({ err }, 'event bus listener failed') }, (source) => observed.eventPublished(source));
   // Client authentication, Origin allowlist and per-caller caps; one instance shared by the HTTP
