@@ -25,6 +25,11 @@ import { connectFleet, type Fleet } from './fleet/redis.js';
 import { RedisEventLog } from './fleet/events.js';
 import { MemoryEventLog } from './events/log.js';
 import { observeResumes } from './events/resume-metrics.js';
+import { FleetCaps } from './fleet/caps.js';
+import { RedisTicketBudget } from './fleet/rate-limit.js';
+import { RedisTicketStore } from './console/redis-ticket-store.js';
+import { UpstreamHealthMonitor } from './observability/upstream-health.js';
+import { ErrorCode } from './errors.js';
 
 export type { ReloadReport } from './reload.js';
 
@@ -84,6 +89,7 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
   const observed = new GatewayMetrics(metrics, {
     eventSubscribers: () => bus.subscriberCount,
     graphqlWsConnections: () => listening?.graphqlWsConnections() ?? 0,
+    ...(fleet ? { fleetStoreUp: () => fleet.reachable() } : {}),
   });
   // In a fleet the bus delivers through the shared Redis Stream (every replica's events, one order); otherwise a ring in memory.
   const eventLog = fleet ? new RedisEventLog(fleet, { ...config.events, logger }) : new MemoryEventLog(config.events);
@@ -93,13 +99,33 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
   );
   // Client authentication, Origin allowlist and per-caller caps; one instance shared by the HTTP
   // server and the console endpoint, so a reload (access.update) reaches both.
-  const access = new GatewayAccess(config, { logger });
+  // In a fleet the caps are counted across replicas; `access.limits` (live across reloads) stays their source.
+  let fleetCaps: { consoles: FleetCaps; wsConnections: FleetCaps } | null = null;
+  const access: GatewayAccess = new GatewayAccess(config, {
+    logger,
+    ...(fleet
+      ? {
+          caps: (fleetCaps = {
+            consoles: new FleetCaps({ fleet, name: 'consoles', limits: () => access.limits.consoles, logger }),
+            wsConnections: new FleetCaps({ fleet, name: 'ws', limits: () => access.limits.wsConnections, logger }),
+          }),
+        }
+      : {}),
+  });
   const registry = new UpstreamRegistry({ logger, events: bus, metrics, clock }, opts.kinds);
   const upstreamsOf = (c: GatewayConfig) => registry.create(c.providers);
-  const tickets = new TicketService({ ttlMs: config.console.ticketTtlSeconds * 1000, reusable: config.console.reusableTickets, now: () => clock.now() });
+  const ticketTtlMs = config.console.ticketTtlSeconds * 1000;
+  const tickets = new TicketService({
+    ttlMs: ticketTtlMs,
+    reusable: config.console.reusableTickets,
+    now: () => clock.now(),
+    // In a fleet any replica redeems what another minted.
+    ...(fleet ? { store: new RedisTicketStore({ redis: fleet.redis, now: () => clock.now(), retainAfterExpiryMs: Math.max(ticketTtlMs, 60_000) }) } : {}),
+  });
   const minter = new TicketUrlMinter({
     tickets,
     limits: () => access.limits.tickets,
+    ...(fleet ? { budget: new RedisTicketBudget({ redis: fleet.redis, limits: () => access.limits.tickets }) } : {}),
     clock,
     // Minting needs a listening server (a request reached it); the port is known by then.
     publicUrl: () => config.server.publicUrl ?? listening!.url,
@@ -121,6 +147,15 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
       introspection: config.server.introspection ?? opts.embedded ?? false,
       limits: liveLimits,
       access,
+      ...(fleet
+        ? {
+            readiness: () => {
+              const up = fleet.reachable();
+              observed.storeUp(up);
+              return up ? null : ErrorCode.StoreUnavailable;
+            },
+          }
+        : {}),
       upgradeRoutes: [{ path: CONSOLE_PATH, handleUpgrade: consoles.endpoint.handleUpgrade }],
       ...(opts.kinds ? { upstreamKinds: opts.kinds } : {}),
       ...(demo ? { routes: mountDemo } : {}),
@@ -129,11 +164,14 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
     await consoles.close();
     await gateway.close();
     observed.close();
+    await fleetCaps?.consoles.close();
+    await fleetCaps?.wsConnections.close();
     await fleet?.close();
     throw err;
   }
   const http = listening;
   const reloader = new ConfigReloader(config, { gateway, access, liveLimits, logger, createUpstreams: upstreamsOf, isProvider: (u) => registry.isProvider(u) });
+  const upstreamHealth = new UpstreamHealthMonitor({ gateway, metrics: observed, logger, clock, intervalMs: () => reloader.current.server.upstreamCheckIntervalSeconds * 1000 });
 
   /** Resolves when no console session is left, or after `ms`. */
   const consolesEnded = (ms: number): Promise<void> => {
@@ -156,8 +194,11 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
       // Closes what is left with 1001. Upgraded sockets are not tracked by the HTTP server's drain.
       await consoles.close();
       await http.close();
+      upstreamHealth.stop();
       await gateway.close();
       await tickets.close();
+      await fleetCaps?.consoles.close();
+      await fleetCaps?.wsConnections.close();
       observed.close();
       // Last: closing consoles and upstreams above may still publish or count through it.
       await fleet?.close();

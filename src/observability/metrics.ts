@@ -16,6 +16,8 @@ export interface GatewayMetricsSources {
   eventSubscribers: () => number;
   /** Open graphql-ws connections now; read when scraped. @default none (the gauge reads 0) */
   graphqlWsConnections?: () => number;
+  /** With a fleet: whether its Redis answers now (read when scraped). @default none (no `fleet_store_up` gauge) */
+  fleetStoreUp?: () => boolean;
 }
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -32,6 +34,8 @@ export class GatewayMetrics {
   readonly #ticketsMinted: Counter;
   readonly #requestsRefused: Counter<'reason' | 'transport'>;
   readonly #wsSocketErrors: Counter<'reason'>;
+  readonly #upstreamUp: Gauge<'upstream' | 'kind'>;
+  readonly #storeUp: Gauge;
   readonly #operationNames = new BoundedLabels();
   readonly #onUpstreamCall = (message: unknown): void => this.upstreamCall(message as UpstreamCallRecord);
   readonly #onUpstreamBound = (message: unknown): void => this.upstreamBound(message as UpstreamBoundRecord);
@@ -125,8 +129,34 @@ export class GatewayMetrics {
       labelNames: ['reason'],
       registers,
     });
+    this.#upstreamUp = new Gauge({
+      name: 'upstream_up',
+      help: '1 when the upstream answered its last background health check (server.upstreamCheckIntervalSeconds), else 0.',
+      labelNames: ['upstream', 'kind'],
+      registers,
+    });
+    const storeUp = sources.fleetStoreUp;
+    this.#storeUp = new Gauge({
+      name: 'fleet_store_up',
+      help: "1 while the fleet's Redis answers its background PING (redis.healthCheckIntervalMs), else 0; absent without a redis section.",
+      registers: storeUp ? registers : [],
+      collect() {
+        if (storeUp) this.set(storeUp() ? 1 : 0);
+      },
+    });
     upstreamCallChannel.subscribe(this.#onUpstreamCall);
     upstreamBoundChannel.subscribe(this.#onUpstreamBound);
+  }
+
+  /** The latest background health check of every configured upstream (upstreams removed by a reload disappear). */
+  upstreamHealth(statuses: Record<string, { ok: boolean; kind: string }>): void {
+    this.#upstreamUp.reset();
+    for (const [upstream, s] of Object.entries(statuses)) this.#upstreamUp.set({ upstream, kind: s.kind }, s.ok ? 1 : 0);
+  }
+
+  /** Whether the fleet's Redis answers (also read from `fleetStoreUp` at each scrape). */
+  storeUp(up: boolean): void {
+    this.#storeUp.set(up ? 1 : 0);
   }
 
   /** A request or upgrade refused by the Host or Origin check. */
