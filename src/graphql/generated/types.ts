@@ -34,16 +34,23 @@ export type Cluster = Node & {
   upstreamId: Scalars['String']['output'];
 };
 
+/** A console URL to hand to noVNC, with what noVNC needs beside it. */
 export type ConsoleAccess = {
   __typename?: 'ConsoleAccess';
   /** When the URL stops working, if it is time-limited. */
   expiresAt?: Maybe<Scalars['DateTime']['output']>;
+  /** The mode the URL was minted in. */
   mode: ConsoleMode;
   /** WebSocket subprotocols to offer (noVNC `wsProtocols`). */
   protocols: Array<Scalars['String']['output']>;
+  /** The WebSocket URL (noVNC `url`). In GATEWAY mode it carries a single-use ticket. */
   url: Scalars['String']['output'];
 };
 
+/**
+ * How a browser reaches a VM console. Which modes a provider allows is its `consoleModes` setting;
+ * a refused mode answers FORBIDDEN.
+ */
 export type ConsoleMode =
   /** Straight to the cluster's websockify (CloudTower `raw_token` form). */
   | 'DIRECT'
@@ -63,23 +70,34 @@ export type Enterprise = Node & {
   upstreamId: Scalars['String']['output'];
 };
 
+/** One normalised event. */
 export type Event = {
   __typename?: 'Event';
+  /** What happened, e.g. `save` or `DEPLOY_FINISH` (second part of `pattern`). */
   action: Scalars['String']['output'];
-  /** Unique and increasing within one gateway process. */
+  /** Unique and increasing within one gateway process (not a `Node` id: it does not survive a restart). */
   id: Scalars['ID']['output'];
+  /** Which object, e.g. a DRP uuid or a VM's global id such as `abq:1/7` (third part of `pattern`). */
   key: Scalars['String']['output'];
+  /** The object the event is about, as the source gives it. */
   object?: Maybe<Scalars['JSON']['output']>;
+  /** The event exactly as the upstream sent it. */
   original?: Maybe<Scalars['JSON']['output']>;
+  /** Who caused it, where the source says. */
   principal?: Maybe<Scalars['String']['output']>;
+  /** The provider (upstream) name from config; for GATEWAY events the provider concerned, or `gateway`. */
   provider: Scalars['String']['output'];
+  /** Where the event came from. */
   source: EventSource;
+  /** When the upstream stamped the event (or the gateway, when the upstream gave none). */
   time: Scalars['DateTime']['output'];
+  /** The object type, e.g. `machines` or `virtualmachines` (first part of `pattern`). */
   type: Scalars['String']['output'];
 };
 
+/** Which events a subscription receives. All given conditions must hold. */
 export type EventFilter = {
-  /** DRP-style `type.action.key`; each part `*` or an exact value, at most 512 bytes. Default `*.*.*`. */
+  /** DRP-style `type.action.key`; each part `*` or an exact value, at most 501 bytes (UTF-8): what fits in DRP's 512-byte `deregister <filter>` command. Default `*.*.*`. */
   pattern?: InputMaybe<Scalars['String']['input']>;
   /** Only these provider names (default: all). */
   providers?: InputMaybe<Array<Scalars['String']['input']>>;
@@ -87,9 +105,13 @@ export type EventFilter = {
   sources?: InputMaybe<Array<EventSource>>;
 };
 
+/** Where an event came from. */
 export type EventSource =
+  /** Abiquo VM events. */
   | 'ABIQUO'
+  /** Digital Rebar Provision object events (`type` is the DRP object prefix, e.g. `machines`). */
   | 'DRP'
+  /** The gateway's own: upstream connected/disconnected, console session opened/closed. */
   | 'GATEWAY';
 
 /** A hypervisor host. */
@@ -165,6 +187,7 @@ export type ProviderKind =
   /** Digital Rebar Provision (object events only, no VMs). */
   | 'DRP';
 
+/** Read-only questions about VMs, consoles, upstreams and the schema's objects. */
 export type Query = {
   __typename?: 'Query';
   /** The same as consoleUrl, with the subprotocols to pass to noVNC and the expiry. */
@@ -199,28 +222,33 @@ export type Query = {
 };
 
 
+/** Read-only questions about VMs, consoles, upstreams and the schema's objects. */
 export type QueryConsoleArgs = {
   mode?: InputMaybe<ConsoleMode>;
   vmId: Scalars['ID']['input'];
 };
 
 
+/** Read-only questions about VMs, consoles, upstreams and the schema's objects. */
 export type QueryConsoleUrlArgs = {
   mode?: InputMaybe<ConsoleMode>;
   vmId: Scalars['ID']['input'];
 };
 
 
+/** Read-only questions about VMs, consoles, upstreams and the schema's objects. */
 export type QueryNodeArgs = {
   id: Scalars['ID']['input'];
 };
 
 
+/** Read-only questions about VMs, consoles, upstreams and the schema's objects. */
 export type QueryVmArgs = {
   id: Scalars['ID']['input'];
 };
 
 
+/** Read-only questions about VMs, consoles, upstreams and the schema's objects. */
 export type QueryVmsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<VmFilter>;
@@ -229,10 +257,12 @@ export type QueryVmsArgs = {
 };
 
 
+/** Read-only questions about VMs, consoles, upstreams and the schema's objects. */
 export type QueryWebsockifyTokenFileArgs = {
   provider: Scalars['String']['input'];
 };
 
+/** Long-lived operations over graphql-ws (`/graphql`, subprotocol graphql-transport-ws). */
 export type Subscription = {
   __typename?: 'Subscription';
   /**
@@ -245,18 +275,23 @@ export type Subscription = {
 };
 
 
+/** Long-lived operations over graphql-ws (`/graphql`, subprotocol graphql-transport-ws). */
 export type SubscriptionEventsArgs = {
   filter?: InputMaybe<EventFilter>;
 };
 
+/** One configured upstream's connection state. */
 export type UpstreamState = {
   __typename?: 'UpstreamState';
   /** For event streams: connected now. For request/response APIs: the last readiness check succeeded. */
   connected: Scalars['Boolean']['output'];
+  /** What kind of upstream it is. */
   kind: ProviderKind;
   /** The last error, without secrets. */
   lastError?: Maybe<Scalars['String']['output']>;
+  /** When its last event arrived (event sources). */
   lastEventAt?: Maybe<Scalars['DateTime']['output']>;
+  /** The upstream's name from config. */
   name: Scalars['String']['output'];
   /** Event filters registered upstream (DRP). */
   registrations: Array<Scalars['String']['output']>;
