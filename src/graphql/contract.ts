@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { buildSchema, lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
-import { CriticalityLevel, diff, type Change } from '@graphql-inspector/core';
+import type { Change } from '@graphql-inspector/core';
 import { buildGatewaySchema } from './schema.js';
 
 export const BASELINE_PATH = fileURLToPath(new URL('../../schema/baseline/schema.graphql', import.meta.url));
@@ -25,6 +25,8 @@ export interface ContractCheck {
 
 /** What changed from `baselineSdl` to `currentSdl`, as @graphql-inspector/core classifies it. */
 export async function compareWithBaseline(baselineSdl: string, currentSdl: string): Promise<ContractCheck> {
+  // A dev dependency: loaded only by the check, so `print-schema` runs in the production image.
+  const { CriticalityLevel, diff } = await import('@graphql-inspector/core');
   const changes = await diff(buildSchema(baselineSdl), buildSchema(currentSdl));
   return {
     breaking: changes.filter((c) => c.criticality.level === CriticalityLevel.Breaking),

@@ -1,3 +1,8 @@
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { createWebSocketStream } from 'ws';
 import { EventsDocument, GatewayRequestError, ListVmsDocument, OpenConsoleDocument, createGatewayClient, type GatewayClient } from '../../src/client/index.js';
@@ -78,6 +83,50 @@ describe('the typed client (src/client) against a running gateway', () => {
       await expect(anonymous.subscribe(EventsDocument, {}).next()).rejects.toBeDefined();
     } finally {
       await anonymous.dispose();
+    }
+  });
+});
+
+describe('the README "For internal consumers" snippet', () => {
+  it('runs as written against a running gateway: lists, opens a console and follows it until closed', async () => {
+    env = await startTowerGateway({ config: { auth: { mode: 'apiKey', apiKeys: [{ name: 'ops', hash: ops.hash }] } } });
+    const readme = readFileSync('README.md', 'utf8');
+    const section = readme.slice(readme.indexOf('## For internal consumers'));
+    const snippet = /```ts\n([\s\S]*?)```/.exec(section)![1]!.replace("'./src/client/index.js'", `'${join(process.cwd(), 'src/client/index.js')}'`)
+      // Run from a temporary directory: resolve the snippet's one package import from this checkout.
+      .replace("from 'ws'", `from '${createRequire(import.meta.url).resolve('ws')}'`);
+    const dir = mkdtempSync(join(tmpdir(), 'cg-readme-client-'));
+    const file = join(dir, 'example.mts');
+    writeFileSync(file, snippet);
+    const subscribed = nextSubscriber(env);
+    const proc = spawn(join(process.cwd(), 'node_modules', '.bin', 'tsx'), [file], {
+      cwd: process.cwd(),
+      env: { ...process.env, GATEWAY_URL: env.gateway.url, GATEWAY_API_KEY: ops.key },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const exited = new Promise<number | null>((resolve) => proc.on('exit', resolve));
+    try {
+      const firstLine = await new Promise<string>((resolve, reject) => {
+        proc.stdout.on('data', () => out.includes('\n') && resolve(out.split('\n')[0]!));
+        void exited.then((code) => reject(new Error(`snippet exited ${code}: ${err}`)));
+      });
+      const [name, url] = firstLine.split(' ');
+      await subscribed;
+      const ws = await mustOpen(url!, { protocols: ['binary'] });
+      const rfb = await RfbTestClient.handshake(createWebSocketStream(ws));
+      expect(rfb.serverInit.name).toBe(name);
+      rfb.close();
+      expect(await exited, err).toBe(0);
+      const lines = out.trim().split('\n');
+      expect(lines.slice(1).map((l) => l.split(' ').slice(1).join(' '))).toEqual([`consoles opened ${lines[1]!.split(' ')[3]}`, `consoles closed ${lines[1]!.split(' ')[3]}`]);
+      expect(lines[1]!.split(' ')[3]).toMatch(/^tower:/);
+    } finally {
+      proc.kill();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
