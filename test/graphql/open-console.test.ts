@@ -1,3 +1,4 @@
+import { ApolloClient, CombinedGraphQLErrors, HttpLink, InMemoryCache, gql } from '@apollo/client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createWebSocketStream } from 'ws';
 import { RfbTestClient } from '../rfb/rfb-test-client.js';
@@ -49,5 +50,29 @@ describe('openConsole mutation and nullable console root fields', () => {
     const mutation: any = await env.gql(OPEN, { id: 'garbage' });
     expect(mutation.data).toEqual({ openConsole: null });
     expect(mutation.errors[0].extensions.code).toBe('BAD_USER_INPUT');
+  });
+
+  it("keeps the rest of the data for Apollo Client with errorPolicy 'all'", async () => {
+    env = await startTowerGateway();
+    const client = new ApolloClient({ link: new HttpLink({ uri: `${env.gateway.url}/graphql` }), cache: new InMemoryCache() });
+    try {
+      const result = await client.query({
+        query: gql`
+          query Mixed($id: ID!) {
+            vms(first: 2) { nodes { id name } }
+            consoleUrl(vmId: $id)
+          }
+        `,
+        variables: { id: 'tower:doesnotexist0000000000' },
+        errorPolicy: 'all',
+        fetchPolicy: 'no-cache',
+      });
+      expect((result.data as any).vms.nodes).toHaveLength(2);
+      expect((result.data as any).consoleUrl).toBeNull();
+      expect(CombinedGraphQLErrors.is(result.error)).toBe(true);
+      expect((result.error as CombinedGraphQLErrors).errors.map((e) => [e.path, e.extensions?.code])).toEqual([[['consoleUrl'], 'NOT_FOUND']]);
+    } finally {
+      client.stop();
+    }
   });
 });
