@@ -13,12 +13,21 @@ import { allowsProvider, assertProviderAllowed, type Principal } from './auth/pr
 
 export const MAX_PAGE_SIZE = 500;
 
+const ALL_CONSOLE_MODES: readonly ConsoleMode[] = ['GATEWAY', 'DIRECT', 'UPSTREAM'];
+const GATEWAY_ONLY: readonly ConsoleMode[] = ['GATEWAY'];
+
 /**
  * Mints gateway console URLs (GATEWAY mode). Gets the VM already resolved, so the ticket carries
  * `{ provider, upstreamId }` and the console endpoint never parses the VM id again.
  */
 export interface ConsoleUrlMinter {
+  /** Charges the caller's minting budget (RATE_LIMITED past it), then mints a ticket URL. */
   mint(req: VmRef & { caller: string }): Promise<ConsoleAccessRecord>;
+  /**
+   * Charges the caller's minting budget without minting a ticket: DIRECT and UPSTREAM URLs count
+   * against the same per-caller limit. @throws RateLimitedError past it.
+   */
+  charge(caller: string): Promise<void>;
 }
 
 /** The upstream sets a Gateway serves; a config reload swaps in a new one. */
@@ -37,6 +46,8 @@ export interface VmEdgeRecord {
 export interface VmConnectionRecord {
   edges: VmEdgeRecord[];
   hasNextPage: boolean;
+  /** VMs precede this page: the listing resumed after a cursor. */
+  hasPreviousPage: boolean;
   /** Providers (or parts of one) that could not be listed; reported as GraphQL errors beside the data. */
   failures: GatewayError[];
 }
@@ -134,7 +145,7 @@ export class Gateway {
         break;
       }
     }
-    return { edges, hasNextPage, failures };
+    return { edges, hasNextPage, hasPreviousPage: args.after != null, failures };
   }
 
   /**
@@ -185,6 +196,15 @@ export class Gateway {
   async consoleAccess(vmId: string, mode: ConsoleMode | null | undefined, caller: Principal): Promise<ConsoleAccessRecord> {
     const { provider, vm } = this.#resolveVm(vmId, caller);
     const chosen = mode ?? provider.defaultConsoleMode;
+    const allowed = provider.consoleModes ?? (provider.upstreamConsoleUrl ? ALL_CONSOLE_MODES : GATEWAY_ONLY);
+    if (!allowed.includes(chosen)) {
+      throw new ForbiddenError(`console mode ${chosen} is not allowed for provider "${vm.provider}": it allows ${allowed.join(', ')}`, {
+        provider: vm.provider,
+        mode: chosen,
+        allowedModes: [...allowed],
+        reason: 'CONSOLE_MODE_NOT_ALLOWED',
+      });
+    }
     if (chosen === 'GATEWAY') {
       if (!this.#consoleUrls) throw new ConsoleUnavailableError('GATEWAY console mode is not available on this gateway', { mode: chosen });
       // Mint only for VMs that exist and have a console: a ticket for nothing would fail later, with a worse error.
@@ -195,6 +215,8 @@ export class Gateway {
     if (!provider.upstreamConsoleUrl) {
       throw new ConsoleUnavailableError(`provider "${vm.provider}" offers only GATEWAY consoles`, { provider: vm.provider, mode: chosen });
     }
+    // Upstream console tokens are credentials too: the same per-caller budget as GATEWAY tickets.
+    await this.#consoleUrls?.charge(caller.id);
     return provider.upstreamConsoleUrl(vm.upstreamId, chosen);
   }
 

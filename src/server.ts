@@ -11,7 +11,7 @@ import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import express from 'express';
 import type { Registry } from 'prom-client';
-import { NoSchemaIntrospectionCustomRule, type GraphQLSchema, type ValidationRule } from 'graphql';
+import { type GraphQLSchema, type ValidationRule } from 'graphql';
 import type { GatewayConfig } from './config.js';
 import type { Gateway } from './gateway.js';
 import type { GatewayAccess } from './auth/access.js';
@@ -21,6 +21,8 @@ import { createWebSocketGuard } from './auth/websocket.js';
 import { UpgradeRefusal, refuseUpgrade } from './websocket-codes.js';
 import type { GatewayContext } from './graphql/context.js';
 import { createErrorFormatter } from './graphql/errors.js';
+import { introspectionDisabledRule } from './graphql/introspection.js';
+import { subscriptionsOverWebSocketOnly } from './graphql/http-operations.js';
 import { liveLimitRules } from './graphql/live-limits.js';
 import { buildGatewaySchema } from './graphql/schema.js';
 import type { AnyUpstreamKind } from './upstreams/descriptor.js';
@@ -111,14 +113,14 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   app.disable('x-powered-by');
   const server = createServer(app);
 
-  const formatError = createErrorFormatter(logger);
+  const formatError = createErrorFormatter(logger, { hideSchemaDetails: !opts.introspection });
   const { limits } = opts;
   const wsGuard = createWebSocketGuard(opts.access, logger, opts.gatewayMetrics);
   // The port as bound (0 asks for a free one): `localhost` is an allowed Host on it.
   const boundPort = (): number => (server.address() as AddressInfo | null)?.port ?? opts.port;
   const contextFor = (principal: Principal): GatewayContext => ({ gateway, principal, partialErrors: [] });
   const liveLimits = liveLimitRules(limits);
-  const extraRules: ValidationRule[] = [liveLimits.rule, ...(opts.introspection ? [] : [NoSchemaIntrospectionCustomRule])];
+  const extraRules: ValidationRule[] = [liveLimits.rule, ...(opts.introspection ? [] : [introspectionDisabledRule])];
   const graphqlWs = createGraphqlWsServer({
     schema,
     limits,
@@ -163,7 +165,11 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
 
   const apollo = new ApolloServer<GatewayContext>({
     schema,
-    introspection: opts.introspection,
+    // Introspection off is enforced by introspectionDisabledRule (in extraRules, for HTTP and graphql-ws
+    // alike), whose message names this gateway's setting; Apollo's own rule would name its constructor.
+    introspection: true,
+    // No "Did you mean" suggestions when the schema is not public (the formatter does the same for graphql-ws).
+    hideSchemaDetailsFromClientErrors: !opts.introspection,
     includeStacktraceInErrorResponses: false,
     // main.ts owns SIGTERM/SIGINT (graceful order: readiness, graphql-ws, consoles, HTTP). Apollo's own
     // handler would stop the server concurrently and re-raise the signal.
@@ -182,6 +188,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer: server }),
       partialErrorsPlugin(formatError),
+      subscriptionsOverWebSocketOnly<GatewayContext>(),
       ...(opts.gatewayMetrics ? [graphqlMetricsPlugin<GatewayContext>(opts.gatewayMetrics)] : []),
     ],
     logger: {

@@ -56,13 +56,17 @@ export class TicketUrlMinter implements ConsoleUrlMinter {
     this.#onMinted = options.onMinted;
   }
 
-  async mint(req: VmRef & { caller: string }): Promise<ConsoleAccessRecord> {
+  async charge(caller: string): Promise<void> {
     // Anonymous callers (auth.mode none) are everyone at once; a per-caller budget would throttle them all together.
-    const budget = req.caller === ANONYMOUS.id ? ({ ok: true } as const) : await this.#budget.take(req.caller);
+    const budget = caller === ANONYMOUS.id ? ({ ok: true } as const) : await this.#budget.take(caller);
     if (!budget.ok) {
       const { perMinute, burst } = this.#limits();
       throw new RateLimitedError(`too many console tickets: at most ${burst} at once and ${perMinute} a minute per caller`, Math.max(1, Math.ceil(budget.retryAfterMs / 1000)));
     }
+  }
+
+  async mint(req: VmRef & { caller: string }): Promise<ConsoleAccessRecord> {
+    await this.charge(req.caller);
     const { ticket, expiresAt } = await this.#tickets.mint(req);
     this.#onMinted?.();
     return {

@@ -23,10 +23,23 @@ function originalOf(error: unknown): unknown {
   return current;
 }
 
+/** graphql-js's "Did you mean ...?" tail, which names fields, types and enum values (Apollo strips the same). */
+const SUGGESTION = / ?Did you mean(.+?)\?$/s;
+
+export interface ErrorFormatterOptions {
+  /**
+   * Strip "Did you mean ...?" suggestions from every message, so a client cannot learn the schema
+   * from its mistakes; set when introspection is off. Covers what Apollo's
+   * `hideSchemaDetailsFromClientErrors` misses: graphql-ws and variable coercion. @default false
+   */
+  hideSchemaDetails?: boolean;
+}
+
 /** The formatter, logging what it masks so operators can see the real cause. */
-export function createErrorFormatter(logger: Logger): (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError {
+export function createErrorFormatter(logger: Logger, options: ErrorFormatterOptions = {}): (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError {
   return (formatted, error) => {
-    const result = formatGatewayError(formatted, error);
+    let result = formatGatewayError(formatted, error);
+    if (options.hideSchemaDetails && SUGGESTION.test(result.message)) result = { ...result, message: result.message.replace(SUGGESTION, '') };
     const code = result.extensions?.code;
     if (code === ErrorCode.Internal) {
       logger.error({ err: originalOf(error), path: formatted.path }, 'internal error in GraphQL operation');

@@ -128,6 +128,11 @@ export interface Upstream {
 export interface Provider extends Upstream {
   /** The console mode used when a caller does not ask for one. */
   readonly defaultConsoleMode: ConsoleMode;
+  /**
+   * The console modes callers may ask for (config); any other is FORBIDDEN. Absent: GATEWAY, plus
+   * DIRECT and UPSTREAM when the provider has `upstreamConsoleUrl`.
+   */
+  readonly consoleModes?: readonly ConsoleMode[];
   listVms(req: VmListRequest): Promise<VmListPage>;
   /** null when the VM does not exist upstream. */
   getVm(upstreamId: string): Promise<VmRecord | null>;

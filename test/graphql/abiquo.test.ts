@@ -61,11 +61,11 @@ function expectedTokenFile(sim: AbiquoSimulator): string {
 describe('Abiquo through the gateway', () => {
   it('lists Abiquo VMs beside CloudTower ones, normalised, with enterprises', async () => {
     await abiquoGateway();
-    const res: any = await env!.gql('{ vms(provider: "abq", first: 100) { nodes { id name label status rawStatus enterprise { id name } memoryBytes vcpu provider { kind } } } }');
+    const res: any = await env!.gql('{ vms(provider: "abq", first: 100) { nodes { id name label status rawStatus enterprise { id upstreamId name } memoryBytes vcpu provider { kind } } } }');
     expect(res.errors).toBeUndefined();
     const nodes = res.data.vms.nodes;
     expect(nodes).toHaveLength(8);
-    expect(nodes.find((n: any) => n.id === 'abq:1/3')).toMatchObject({ name: 'db-1', status: 'STOPPED', rawStatus: 'OFF', enterprise: { id: '1' }, memoryBytes: 4096 * 1048576, provider: { kind: 'ABIQUO' } });
+    expect(nodes.find((n: any) => n.id === 'abq:1/3')).toMatchObject({ name: 'db-1', status: 'STOPPED', rawStatus: 'OFF', enterprise: { upstreamId: '1' }, memoryBytes: 4096 * 1048576, provider: { kind: 'ABIQUO' } });
     expect(nodes.find((n: any) => n.id === 'abq:2/7')).toMatchObject({ status: 'NOT_DEPLOYED', rawStatus: 'NOT_ALLOCATED' });
     const all: any = await env!.gql('{ vms(first: 100) { nodes { provider { name } } } }');
     expect(new Set(all.data.vms.nodes.map((n: any) => n.provider.name))).toEqual(new Set(['tower', 'abq']));

@@ -4,6 +4,7 @@ import type { GraphQLResolveInfo, GraphQLScalarType, GraphQLScalarTypeConfig } f
 import type { VmRecord, ConsoleAccessRecord } from '../../upstreams/types.js';
 import type { VmConnectionRecord } from '../../gateway.js';
 import type { GatewayEvent } from '../../events/types.js';
+import type { NodeRefRecord } from '../node-id.js';
 import type { GatewayContext } from '../context.js';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
@@ -16,28 +17,40 @@ export type Scalars = {
   Boolean: { input: boolean; output: boolean; }
   Int: { input: number; output: number; }
   Float: { input: number; output: number; }
-  /** An ISO-8601 date and time, e.g. 2026-01-02T03:04:05.000Z. */
+  /** An ISO-8601 date and time in UTC, e.g. 2026-01-02T03:04:05.000Z. Serialised as a string. */
   DateTime: { input: string; output: string; }
   /** Any JSON value (an upstream object as the upstream sent it). */
   JSON: { input: unknown; output: unknown; }
 };
 
-export type Cluster = {
+/** A cluster of hosts (CloudTower). */
+export type Cluster = Node & {
   __typename?: 'Cluster';
+  /** Global id (opaque), unique across providers. */
   id: Scalars['ID']['output'];
+  /** The cluster's name. */
   name: Scalars['String']['output'];
+  /** The id as the upstream knows it. */
+  upstreamId: Scalars['String']['output'];
 };
 
+/** A console URL to hand to noVNC, with what noVNC needs beside it. */
 export type ConsoleAccess = {
   __typename?: 'ConsoleAccess';
   /** When the URL stops working, if it is time-limited. */
   expiresAt?: Maybe<Scalars['DateTime']['output']>;
+  /** The mode the URL was minted in. */
   mode: ConsoleMode;
   /** WebSocket subprotocols to offer (noVNC `wsProtocols`). */
   protocols: Array<Scalars['String']['output']>;
+  /** The WebSocket URL (noVNC `url`). In GATEWAY mode it carries a single-use ticket. */
   url: Scalars['String']['output'];
 };
 
+/**
+ * How a browser reaches a VM console. Which modes a provider allows is its `consoleModes` setting;
+ * a refused mode answers FORBIDDEN.
+ */
 export type ConsoleMode =
   /** Straight to the cluster's websockify (CloudTower `raw_token` form). */
   | 'DIRECT'
@@ -46,29 +59,45 @@ export type ConsoleMode =
   /** Forwarded through CloudTower (CloudTower `token` form). */
   | 'UPSTREAM';
 
-export type Enterprise = {
+/** A tenant (Abiquo enterprise). */
+export type Enterprise = Node & {
   __typename?: 'Enterprise';
+  /** Global id (opaque), unique across providers. */
   id: Scalars['ID']['output'];
+  /** The enterprise's name. */
   name: Scalars['String']['output'];
+  /** The id as the upstream knows it. */
+  upstreamId: Scalars['String']['output'];
 };
 
+/** One normalised event. */
 export type Event = {
   __typename?: 'Event';
+  /** What happened, e.g. `save` or `DEPLOY_FINISH` (second part of `pattern`). */
   action: Scalars['String']['output'];
   /** A ULID: unique across every replica, ordered by publication time (strictly increasing within one process). Pass it as `events(after:)` to resume. */
   id: Scalars['ID']['output'];
+  /** Which object, e.g. a DRP uuid or a VM's global id such as `abq:1/7` (third part of `pattern`). */
   key: Scalars['String']['output'];
+  /** The object the event is about, as the source gives it. */
   object?: Maybe<Scalars['JSON']['output']>;
+  /** The event exactly as the upstream sent it. */
   original?: Maybe<Scalars['JSON']['output']>;
+  /** Who caused it, where the source says. */
   principal?: Maybe<Scalars['String']['output']>;
+  /** The provider (upstream) name from config; for GATEWAY events the provider concerned, or `gateway`. */
   provider: Scalars['String']['output'];
+  /** Where the event came from. */
   source: EventSource;
+  /** When the upstream stamped the event (or the gateway, when the upstream gave none). */
   time: Scalars['DateTime']['output'];
+  /** The object type, e.g. `machines` or `virtualmachines` (first part of `pattern`). */
   type: Scalars['String']['output'];
 };
 
+/** Which events a subscription receives. All given conditions must hold. */
 export type EventFilter = {
-  /** DRP-style `type.action.key`; each part `*` or an exact value, at most 512 bytes. Default `*.*.*`. */
+  /** DRP-style `type.action.key`; each part `*` or an exact value, at most 501 bytes (UTF-8): what fits in DRP's 512-byte `deregister <filter>` command. Default `*.*.*`. */
   pattern?: InputMaybe<Scalars['String']['input']>;
   /** Only these provider names (default: all). */
   providers?: InputMaybe<Array<Scalars['String']['input']>>;
@@ -76,51 +105,108 @@ export type EventFilter = {
   sources?: InputMaybe<Array<EventSource>>;
 };
 
+/** Where an event came from. */
 export type EventSource =
+  /** Abiquo VM events. */
   | 'ABIQUO'
+  /** Digital Rebar Provision object events (`type` is the DRP object prefix, e.g. `machines`). */
   | 'DRP'
+  /** The gateway's own: upstream connected/disconnected, console session opened/closed. */
   | 'GATEWAY';
 
-export type Host = {
+/** A hypervisor host. */
+export type Host = Node & {
   __typename?: 'Host';
+  /** Global id (opaque), unique across providers. */
   id: Scalars['ID']['output'];
+  /** The host's management IP address, where known. */
   ip?: Maybe<Scalars['String']['output']>;
+  /** The host's name. */
   name: Scalars['String']['output'];
+  /** The id as the upstream knows it. */
+  upstreamId: Scalars['String']['output'];
 };
 
+/** Operations that mint credentials. */
+export type Mutation = {
+  __typename?: 'Mutation';
+  /**
+   * The recommended way to get a console: mints a fresh console URL for the VM (a new single-use ticket
+   * in GATEWAY mode) on every call. A mutation, so client caches never hand out a spent ticket.
+   * Null, with an error carrying `extensions.code`, when the VM has no console for this caller.
+   */
+  openConsole?: Maybe<ConsoleAccess>;
+};
+
+
+/** Operations that mint credentials. */
+export type MutationOpenConsoleArgs = {
+  mode?: InputMaybe<ConsoleMode>;
+  vmId: Scalars['ID']['input'];
+};
+
+/**
+ * An object with a global id (Relay Global Object Identification): unique across every provider of this
+ * gateway and stable across restarts, so a normalised client cache can key on it and `Query.node`
+ * can fetch it again. A `Vm`'s id is its readable `<provider>:<upstream id>`, the same id every
+ * VM-taking argument accepts; the ids of other nodes are opaque strings without a `:`.
+ */
+export type Node = {
+  /** The global id. Pass it to `Query.node` to fetch the object again. */
+  id: Scalars['ID']['output'];
+};
+
+/** Relay page information. Paging is forward only (`first`/`after`). */
 export type PageInfo = {
   __typename?: 'PageInfo';
+  /** The last edge's cursor; null on an empty page. Pass it as `after` for the next page. */
   endCursor?: Maybe<Scalars['String']['output']>;
+  /** More VMs follow this page. */
   hasNextPage: Scalars['Boolean']['output'];
+  /** VMs precede this page (true whenever `after` was given). */
+  hasPreviousPage: Scalars['Boolean']['output'];
+  /** The first edge's cursor; null on an empty page. */
+  startCursor?: Maybe<Scalars['String']['output']>;
 };
 
 /** Which upstream a VM came from. */
 export type Provider = {
   __typename?: 'Provider';
+  /** What kind of upstream API it is. */
   kind: ProviderKind;
   /** The name from the gateway's config; the prefix of the VM's global id. */
   name: Scalars['String']['output'];
 };
 
+/** The kinds of upstream the gateway speaks to. */
 export type ProviderKind =
+  /** Abiquo (REST API; VM consoles through websockify token files; VM events). */
   | 'ABIQUO'
+  /** SmartX CloudTower (GraphQL API; VM consoles through websockify). */
   | 'CLOUDTOWER'
+  /** Digital Rebar Provision (object events only, no VMs). */
   | 'DRP';
 
+/** Read-only questions about VMs, consoles, upstreams and the schema's objects. */
 export type Query = {
   __typename?: 'Query';
   /** The same as consoleUrl, with the subprotocols to pass to noVNC and the expiry. */
-  console: ConsoleAccess;
+  console?: Maybe<ConsoleAccess>;
   /**
    * A noVNC URL for the VM's console. In GATEWAY mode (the default) the URL points at this gateway and
    * carries a short-lived single-use ticket: ask again for each (re)connect.
    */
-  consoleUrl: Scalars['String']['output'];
-  /** The configured providers. */
+  consoleUrl?: Maybe<Scalars['String']['output']>;
+  /**
+   * Any object by its global id (`Node.id`). Null with BAD_USER_INPUT for an id this gateway did not
+   * issue, NOT_FOUND when the object is gone, FORBIDDEN for another caller's provider.
+   */
+  node?: Maybe<Node>;
+  /** The configured VM providers the caller may use, in config order. */
   providers: Array<Provider>;
   /** Each upstream's connection state, as the gateway sees it. */
   upstreams: Array<UpstreamState>;
-  /** One VM by its global id (`<provider>:<upstream id>`). Unknown VM: NOT_FOUND. */
+  /** One VM by its global id (`<provider>:<upstream id>`). Null with NOT_FOUND (unknown VM), BAD_USER_INPUT (malformed id) or FORBIDDEN. */
   vm?: Maybe<Vm>;
   /**
    * VMs across all providers (or one). Paging is cursor-based; filters are pushed down to the upstream
@@ -136,23 +222,33 @@ export type Query = {
 };
 
 
+/** Read-only questions about VMs, consoles, upstreams and the schema's objects. */
 export type QueryConsoleArgs = {
   mode?: InputMaybe<ConsoleMode>;
   vmId: Scalars['ID']['input'];
 };
 
 
+/** Read-only questions about VMs, consoles, upstreams and the schema's objects. */
 export type QueryConsoleUrlArgs = {
   mode?: InputMaybe<ConsoleMode>;
   vmId: Scalars['ID']['input'];
 };
 
 
+/** Read-only questions about VMs, consoles, upstreams and the schema's objects. */
+export type QueryNodeArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/** Read-only questions about VMs, consoles, upstreams and the schema's objects. */
 export type QueryVmArgs = {
   id: Scalars['ID']['input'];
 };
 
 
+/** Read-only questions about VMs, consoles, upstreams and the schema's objects. */
 export type QueryVmsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<VmFilter>;
@@ -161,10 +257,12 @@ export type QueryVmsArgs = {
 };
 
 
+/** Read-only questions about VMs, consoles, upstreams and the schema's objects. */
 export type QueryWebsockifyTokenFileArgs = {
   provider: Scalars['String']['input'];
 };
 
+/** Long-lived operations over graphql-ws (`/graphql`, subprotocol graphql-transport-ws). */
 export type Subscription = {
   __typename?: 'Subscription';
   /**
@@ -179,28 +277,37 @@ export type Subscription = {
 };
 
 
+/** Long-lived operations over graphql-ws (`/graphql`, subprotocol graphql-transport-ws). */
 export type SubscriptionEventsArgs = {
   after?: InputMaybe<Scalars['ID']['input']>;
   filter?: InputMaybe<EventFilter>;
 };
 
+/** One configured upstream's connection state. */
 export type UpstreamState = {
   __typename?: 'UpstreamState';
   /** For event streams: connected now. For request/response APIs: the last readiness check succeeded. */
   connected: Scalars['Boolean']['output'];
+  /** What kind of upstream it is. */
   kind: ProviderKind;
   /** The last error, without secrets. */
   lastError?: Maybe<Scalars['String']['output']>;
+  /** When its last event arrived (event sources). */
   lastEventAt?: Maybe<Scalars['DateTime']['output']>;
+  /** The upstream's name from config. */
   name: Scalars['String']['output'];
   /** Event filters registered upstream (DRP). */
   registrations: Array<Scalars['String']['output']>;
 };
 
-export type Vm = {
+/** A virtual machine of one provider. */
+export type Vm = Node & {
   __typename?: 'Vm';
+  /** The cluster the VM runs in, where the upstream has clusters. */
   cluster?: Maybe<Cluster>;
+  /** The tenant owning the VM (Abiquo enterprise). */
   enterprise?: Maybe<Enterprise>;
+  /** The host the VM runs on, where the upstream reports it. */
   host?: Maybe<Host>;
   /** Global id: `<provider>:<upstream id>`, e.g. `tower-sh:ckxyz...` or `abq:1/7`. */
   id: Scalars['ID']['output'];
@@ -208,26 +315,37 @@ export type Vm = {
   label?: Maybe<Scalars['String']['output']>;
   /** Memory in bytes (a Float because it can exceed 2^31). */
   memoryBytes?: Maybe<Scalars['Float']['output']>;
+  /** The VM's name. */
   name: Scalars['String']['output'];
+  /** The provider the VM belongs to. */
   provider: Provider;
   /** The status exactly as the upstream reported it. */
   rawStatus: Scalars['String']['output'];
+  /** Normalised power state. */
   status: VmStatus;
   /** The id as the upstream knows it. */
   upstreamId: Scalars['String']['output'];
+  /** Virtual CPUs. */
   vcpu?: Maybe<Scalars['Int']['output']>;
 };
 
+/** A page of VMs (Relay connection). */
 export type VmConnection = {
   __typename?: 'VmConnection';
+  /** The VMs of this page, each with its cursor. */
   edges: Array<VmEdge>;
+  /** The VMs of this page (the edges' nodes, for clients that need no cursors). */
   nodes: Array<Vm>;
+  /** Where this page sits in the whole listing. */
   pageInfo: PageInfo;
 };
 
+/** A VM and its position in a listing. */
 export type VmEdge = {
   __typename?: 'VmEdge';
+  /** Opaque; pass as `after` to get the VMs that follow this one. */
   cursor: Scalars['String']['output'];
+  /** The VM. */
   node: Vm;
 };
 
@@ -235,20 +353,31 @@ export type VmEdge = {
 export type VmFilter = {
   /** Cluster name (CloudTower). */
   cluster?: InputMaybe<Scalars['String']['input']>;
+  /** Exact name. */
   name?: InputMaybe<Scalars['String']['input']>;
+  /** Name contains this text. */
   nameContains?: InputMaybe<Scalars['String']['input']>;
+  /** Name starts with this text. */
   nameStartsWith?: InputMaybe<Scalars['String']['input']>;
+  /** Any of these statuses. */
   status?: InputMaybe<Array<VmStatus>>;
 };
 
 /** A VM state common to every provider; the upstream's own value is in `rawStatus`. */
 export type VmStatus =
+  /** Deleted upstream. */
   | 'DELETED'
+  /** Busy with an upstream operation (Abiquo LOCKED). */
   | 'LOCKED'
+  /** Defined but not deployed to a hypervisor (Abiquo). */
   | 'NOT_DEPLOYED'
+  /** Powered on. */
   | 'RUNNING'
+  /** Powered off. */
   | 'STOPPED'
+  /** Paused or suspended, memory kept. */
   | 'SUSPENDED'
+  /** A status the gateway does not map; see `rawStatus`. */
   | 'UNKNOWN';
 
 
@@ -321,23 +450,34 @@ export type DirectiveResolverFn<TResult = Record<PropertyKey, never>, TParent = 
 
 
 
+/** Mapping of interface types */
+export type ResolversInterfaceTypes<_RefType extends Record<string, unknown>> = {
+  Node:
+    | ( NodeRefRecord )
+    | ( NodeRefRecord )
+    | ( NodeRefRecord )
+    | ( VmRecord )
+  ;
+};
 
 /** Mapping between all available schema types and the resolvers types */
 export type ResolversTypes = {
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
-  Cluster: ResolverTypeWrapper<Cluster>;
+  Cluster: ResolverTypeWrapper<NodeRefRecord>;
   ConsoleAccess: ResolverTypeWrapper<ConsoleAccessRecord>;
   ConsoleMode: ConsoleMode;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
-  Enterprise: ResolverTypeWrapper<Enterprise>;
+  Enterprise: ResolverTypeWrapper<NodeRefRecord>;
   Event: ResolverTypeWrapper<GatewayEvent>;
   EventFilter: EventFilter;
   EventSource: EventSource;
   Float: ResolverTypeWrapper<Scalars['Float']['output']>;
-  Host: ResolverTypeWrapper<Host>;
+  Host: ResolverTypeWrapper<NodeRefRecord>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   JSON: ResolverTypeWrapper<Scalars['JSON']['output']>;
+  Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  Node: ResolverTypeWrapper<ResolversInterfaceTypes<ResolversTypes>['Node']>;
   PageInfo: ResolverTypeWrapper<PageInfo>;
   Provider: ResolverTypeWrapper<Provider>;
   ProviderKind: ProviderKind;
@@ -355,17 +495,19 @@ export type ResolversTypes = {
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = {
   Boolean: Scalars['Boolean']['output'];
-  Cluster: Cluster;
+  Cluster: NodeRefRecord;
   ConsoleAccess: ConsoleAccessRecord;
   DateTime: Scalars['DateTime']['output'];
-  Enterprise: Enterprise;
+  Enterprise: NodeRefRecord;
   Event: GatewayEvent;
   EventFilter: EventFilter;
   Float: Scalars['Float']['output'];
-  Host: Host;
+  Host: NodeRefRecord;
   ID: Scalars['ID']['output'];
   Int: Scalars['Int']['output'];
   JSON: Scalars['JSON']['output'];
+  Mutation: Record<PropertyKey, never>;
+  Node: ResolversInterfaceTypes<ResolversParentTypes>['Node'];
   PageInfo: PageInfo;
   Provider: Provider;
   Query: Record<PropertyKey, never>;
@@ -381,6 +523,8 @@ export type ResolversParentTypes = {
 export type ClusterResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Cluster'] = ResolversParentTypes['Cluster']> = {
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  upstreamId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
 export type ConsoleAccessResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['ConsoleAccess'] = ResolversParentTypes['ConsoleAccess']> = {
@@ -397,6 +541,8 @@ export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversT
 export type EnterpriseResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Enterprise'] = ResolversParentTypes['Enterprise']> = {
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  upstreamId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
 export type EventResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Event'] = ResolversParentTypes['Event']> = {
@@ -416,15 +562,27 @@ export type HostResolvers<ContextType = GatewayContext, ParentType extends Resol
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   ip?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  upstreamId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
 export interface JsonScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['JSON'], any> {
   name: 'JSON';
 }
 
+export type MutationResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
+  openConsole?: Resolver<Maybe<ResolversTypes['ConsoleAccess']>, ParentType, ContextType, RequireFields<MutationOpenConsoleArgs, 'vmId'>>;
+};
+
+export type NodeResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Node'] = ResolversParentTypes['Node']> = {
+  __resolveType: TypeResolveFn<'Cluster' | 'Enterprise' | 'Host' | 'Vm', ParentType, ContextType>;
+};
+
 export type PageInfoResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = {
   endCursor?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   hasNextPage?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  hasPreviousPage?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  startCursor?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 };
 
 export type ProviderResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Provider'] = ResolversParentTypes['Provider']> = {
@@ -433,8 +591,9 @@ export type ProviderResolvers<ContextType = GatewayContext, ParentType extends R
 };
 
 export type QueryResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
-  console?: Resolver<ResolversTypes['ConsoleAccess'], ParentType, ContextType, RequireFields<QueryConsoleArgs, 'vmId'>>;
-  consoleUrl?: Resolver<ResolversTypes['String'], ParentType, ContextType, RequireFields<QueryConsoleUrlArgs, 'vmId'>>;
+  console?: Resolver<Maybe<ResolversTypes['ConsoleAccess']>, ParentType, ContextType, RequireFields<QueryConsoleArgs, 'vmId'>>;
+  consoleUrl?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType, RequireFields<QueryConsoleUrlArgs, 'vmId'>>;
+  node?: Resolver<Maybe<ResolversTypes['Node']>, ParentType, ContextType, RequireFields<QueryNodeArgs, 'id'>>;
   providers?: Resolver<Array<ResolversTypes['Provider']>, ParentType, ContextType>;
   upstreams?: Resolver<Array<ResolversTypes['UpstreamState']>, ParentType, ContextType>;
   vm?: Resolver<Maybe<ResolversTypes['Vm']>, ParentType, ContextType, RequireFields<QueryVmArgs, 'id'>>;
@@ -468,6 +627,7 @@ export type VmResolvers<ContextType = GatewayContext, ParentType extends Resolve
   status?: Resolver<ResolversTypes['VmStatus'], ParentType, ContextType>;
   upstreamId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   vcpu?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
 export type VmConnectionResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['VmConnection'] = ResolversParentTypes['VmConnection']> = {
@@ -489,6 +649,8 @@ export type Resolvers<ContextType = GatewayContext> = {
   Event?: EventResolvers<ContextType>;
   Host?: HostResolvers<ContextType>;
   JSON?: GraphQLScalarType;
+  Mutation?: MutationResolvers<ContextType>;
+  Node?: NodeResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
   Provider?: ProviderResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;

@@ -2,6 +2,9 @@
 import { z } from 'zod';
 import { needsCredentials, providerBase, timeoutsSchema } from '../shared/config.js';
 
+/** Every console mode a CloudTower provider can serve. */
+const CONSOLE_MODES = ['GATEWAY', 'DIRECT', 'UPSTREAM'] as const;
+
 const websockifyEndpoint = z
   .object({
     /** ws or wss. @default wss */
@@ -19,8 +22,14 @@ export const cloudTowerConfigSchema = z
     kind: z.literal('cloudtower'),
     /** Login source. @default LOCAL */
     userSource: z.enum(['LOCAL', 'LDAP', 'AUTHN', 'SSO']).default('LOCAL'),
-    /** Console mode when a caller names none. @default GATEWAY */
-    consoleMode: z.enum(['GATEWAY', 'DIRECT', 'UPSTREAM']).default('GATEWAY'),
+    /** Console mode when a caller names none; must be one of `consoleModes`. @default GATEWAY */
+    consoleMode: z.enum(CONSOLE_MODES).default('GATEWAY'),
+    /**
+     * Console modes callers may ask for; any other answers FORBIDDEN. DIRECT and UPSTREAM hand
+     * CloudTower's own console tokens to the browser: leave them out to keep those tokens server-side.
+     * @default [GATEWAY, DIRECT, UPSTREAM]
+     */
+    consoleModes: z.array(z.enum(CONSOLE_MODES)).min(1).default([...CONSOLE_MODES]),
     /** How the gateway (GATEWAY mode) reaches the VM's websockify: straight to the cluster, or through CloudTower. @default cluster */
     gatewayRoute: z.enum(['cluster', 'tower']).default('cluster'),
     websockify: z
@@ -33,6 +42,10 @@ export const cloudTowerConfigSchema = z
     timeouts: timeoutsSchema,
   })
   .strict()
-  .refine(...needsCredentials);
+  .refine(...needsCredentials)
+  .refine((c) => c.consoleModes.includes(c.consoleMode), {
+    message: '`consoleMode` (the default mode) must be one of `consoleModes`',
+    path: ['consoleMode'],
+  });
 
 export type CloudTowerProviderConfig = z.infer<typeof cloudTowerConfigSchema>;

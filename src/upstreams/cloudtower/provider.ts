@@ -51,6 +51,7 @@ export class CloudTowerProvider implements Provider {
   readonly kind = 'cloudtower' as const;
   readonly name: string;
   readonly defaultConsoleMode;
+  readonly consoleModes;
   readonly client: CloudTowerClient;
   private readonly config: CloudTowerProviderConfig;
   private readonly towerHost: string;
@@ -62,6 +63,7 @@ export class CloudTowerProvider implements Provider {
     this.clock = deps.clock;
     this.name = config.name;
     this.defaultConsoleMode = config.consoleMode;
+    this.consoleModes = config.consoleModes;
     this.towerHost = new URL(config.url).hostname.replace(/^\[(.*)\]$/, '$1');
     this.tls = loadTls(config.tls);
     this.client = new CloudTowerClient({
