@@ -71,13 +71,13 @@ describe('a caller sees only the providers its key allows', () => {
     expect(vm.body.errors).toEqual([expect.objectContaining({ path: ['b'], extensions: expect.objectContaining({ code: 'FORBIDDEN' }) })]);
   });
 
-  it('consoleUrl and console for another provider are FORBIDDEN', async () => {
+  it('consoleUrl, console and openConsole for another provider are FORBIDDEN', async () => {
     env = await twoProviderGateway();
     const vmId = env.sim.listVms()[0]!.id;
     const query = (q: string) => graphqlPost(env!.gateway.url, q, { headers: as(towerOnly) });
-    for (const q of [`{ consoleUrl(vmId: "tower-b:${vmId}") }`, `{ console(vmId: "tower-b:${vmId}") { url } }`]) {
+    for (const q of [`{ consoleUrl(vmId: "tower-b:${vmId}") }`, `{ console(vmId: "tower-b:${vmId}") { url } }`, `mutation { openConsole(vmId: "tower-b:${vmId}") { url } }`]) {
       const res = await query(q);
-      expect(res.body.data).toBeNull();
+      expect(Object.values(res.body.data ?? {})).toEqual([null]);
       expect(res.body.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', provider: 'tower-b' });
     }
     expect((await query(`{ consoleUrl(vmId: "tower:${vmId}") }`)).body.data?.consoleUrl).toMatch(/\/websockify\?ticket=/);

@@ -88,6 +88,24 @@ export type Host = {
   name: Scalars['String']['output'];
 };
 
+/** Operations that mint credentials. */
+export type Mutation = {
+  __typename?: 'Mutation';
+  /**
+   * The recommended way to get a console: mints a fresh console URL for the VM (a new single-use ticket
+   * in GATEWAY mode) on every call. A mutation, so client caches never hand out a spent ticket.
+   * Null, with an error carrying `extensions.code`, when the VM has no console for this caller.
+   */
+  openConsole?: Maybe<ConsoleAccess>;
+};
+
+
+/** Operations that mint credentials. */
+export type MutationOpenConsoleArgs = {
+  mode?: InputMaybe<ConsoleMode>;
+  vmId: Scalars['ID']['input'];
+};
+
 export type PageInfo = {
   __typename?: 'PageInfo';
   endCursor?: Maybe<Scalars['String']['output']>;
@@ -110,12 +128,12 @@ export type ProviderKind =
 export type Query = {
   __typename?: 'Query';
   /** The same as consoleUrl, with the subprotocols to pass to noVNC and the expiry. */
-  console: ConsoleAccess;
+  console?: Maybe<ConsoleAccess>;
   /**
    * A noVNC URL for the VM's console. In GATEWAY mode (the default) the URL points at this gateway and
    * carries a short-lived single-use ticket: ask again for each (re)connect.
    */
-  consoleUrl: Scalars['String']['output'];
+  consoleUrl?: Maybe<Scalars['String']['output']>;
   /** The configured providers. */
   providers: Array<Provider>;
   /** Each upstream's connection state, as the gateway sees it. */
@@ -335,6 +353,7 @@ export type ResolversTypes = {
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   JSON: ResolverTypeWrapper<Scalars['JSON']['output']>;
+  Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   PageInfo: ResolverTypeWrapper<PageInfo>;
   Provider: ResolverTypeWrapper<Provider>;
   ProviderKind: ProviderKind;
@@ -363,6 +382,7 @@ export type ResolversParentTypes = {
   ID: Scalars['ID']['output'];
   Int: Scalars['Int']['output'];
   JSON: Scalars['JSON']['output'];
+  Mutation: Record<PropertyKey, never>;
   PageInfo: PageInfo;
   Provider: Provider;
   Query: Record<PropertyKey, never>;
@@ -419,6 +439,10 @@ export interface JsonScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes
   name: 'JSON';
 }
 
+export type MutationResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
+  openConsole?: Resolver<Maybe<ResolversTypes['ConsoleAccess']>, ParentType, ContextType, RequireFields<MutationOpenConsoleArgs, 'vmId'>>;
+};
+
 export type PageInfoResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = {
   endCursor?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   hasNextPage?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
@@ -430,8 +454,8 @@ export type ProviderResolvers<ContextType = GatewayContext, ParentType extends R
 };
 
 export type QueryResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
-  console?: Resolver<ResolversTypes['ConsoleAccess'], ParentType, ContextType, RequireFields<QueryConsoleArgs, 'vmId'>>;
-  consoleUrl?: Resolver<ResolversTypes['String'], ParentType, ContextType, RequireFields<QueryConsoleUrlArgs, 'vmId'>>;
+  console?: Resolver<Maybe<ResolversTypes['ConsoleAccess']>, ParentType, ContextType, RequireFields<QueryConsoleArgs, 'vmId'>>;
+  consoleUrl?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType, RequireFields<QueryConsoleUrlArgs, 'vmId'>>;
   providers?: Resolver<Array<ResolversTypes['Provider']>, ParentType, ContextType>;
   upstreams?: Resolver<Array<ResolversTypes['UpstreamState']>, ParentType, ContextType>;
   vm?: Resolver<Maybe<ResolversTypes['Vm']>, ParentType, ContextType, RequireFields<QueryVmArgs, 'id'>>;
@@ -486,6 +510,7 @@ export type Resolvers<ContextType = GatewayContext> = {
   Event?: EventResolvers<ContextType>;
   Host?: HostResolvers<ContextType>;
   JSON?: GraphQLScalarType;
+  Mutation?: MutationResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
   Provider?: ProviderResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;

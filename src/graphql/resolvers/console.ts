@@ -5,4 +5,7 @@ export const consoleResolvers: Resolvers = {
     consoleUrl: async (_parent, { vmId, mode }, ctx) => (await ctx.gateway.consoleAccess(vmId, mode, ctx.principal)).url,
     console: (_parent, { vmId, mode }, ctx) => ctx.gateway.consoleAccess(vmId, mode, ctx.principal),
   },
+  Mutation: {
+    openConsole: (_parent, { vmId, mode }, ctx) => ctx.gateway.consoleAccess(vmId, mode, ctx.principal),
+  },
 };
