@@ -112,8 +112,12 @@ const sections = z
         maxDepth: z.number().int().min(1).default(10),
         /** Aliases in one operation. @default 15 */
         maxAliases: z.number().int().min(0).default(15),
-        /** graphql-armor cost of one operation. @default 5000 */
-        maxCost: z.number().int().min(1).default(5000),
+        /**
+         * graphql-armor cost of one operation. A list field's cost is multiplied by its `first`, so the
+         * default admits one `vms(first: 500)` page selecting every Vm field through both `edges` and `nodes`.
+         * @default 120000
+         */
+        maxCost: z.number().int().min(1).default(120_000),
         /** Lexical tokens in one document. @default 2000 */
         maxTokens: z.number().int().min(10).default(2000),
         /** Directives in one operation. @default 20 */

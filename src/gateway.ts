@@ -37,6 +37,8 @@ export interface VmEdgeRecord {
 export interface VmConnectionRecord {
   edges: VmEdgeRecord[];
   hasNextPage: boolean;
+  /** VMs precede this page: the listing resumed after a cursor. */
+  hasPreviousPage: boolean;
   /** Providers (or parts of one) that could not be listed; reported as GraphQL errors beside the data. */
   failures: GatewayError[];
 }
@@ -134,7 +136,7 @@ export class Gateway {
         break;
       }
     }
-    return { edges, hasNextPage, failures };
+    return { edges, hasNextPage, hasPreviousPage: args.after != null, failures };
   }
 
   /**

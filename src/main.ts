@@ -12,6 +12,8 @@ import { ConfigError } from './errors.js';
 import { createLogger, type Logger } from './logger.js';
 
 const USAGE = `usage: console-gateway [--config FILE]
+       console-gateway print-schema    print the GraphQL schema (SDL) this version serves
+       console-gateway schema-check    compare it with schema/baseline/schema.graphql (breaking changes fail)
 
   --config FILE   YAML or JSON config (see README "Configuration"). Without it, the gateway starts
                   with simulated upstreams on 127.0.0.1 (the embedded default).
@@ -24,6 +26,12 @@ async function main(): Promise<void> {
   if (process.argv[2] === 'hash-key') {
     // Prints the sha256 hash to put under auth.apiKeys[].hash; the key itself is read from stdin.
     process.exitCode = await runHashKeyCommand(process.argv.slice(3), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
+    return;
+  }
+  if (process.argv[2] === 'print-schema' || process.argv[2] === 'schema-check') {
+    const contract = await import('./graphql/contract.js');
+    if (process.argv[2] === 'print-schema') process.stdout.write(contract.printGatewaySchema());
+    else process.exitCode = await contract.runSchemaCheck(process.stdout);
     return;
   }
   let args;

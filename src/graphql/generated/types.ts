@@ -4,6 +4,7 @@ import type { GraphQLResolveInfo, GraphQLScalarType, GraphQLScalarTypeConfig } f
 import type { VmRecord, ConsoleAccessRecord } from '../../upstreams/types.js';
 import type { VmConnectionRecord } from '../../gateway.js';
 import type { GatewayEvent } from '../../events/types.js';
+import type { NodeRefRecord } from '../node-id.js';
 import type { GatewayContext } from '../context.js';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
@@ -16,16 +17,21 @@ export type Scalars = {
   Boolean: { input: boolean; output: boolean; }
   Int: { input: number; output: number; }
   Float: { input: number; output: number; }
-  /** An ISO-8601 date and time, e.g. 2026-01-02T03:04:05.000Z. */
+  /** An ISO-8601 date and time in UTC, e.g. 2026-01-02T03:04:05.000Z. Serialised as a string. */
   DateTime: { input: string; output: string; }
   /** Any JSON value (an upstream object as the upstream sent it). */
   JSON: { input: unknown; output: unknown; }
 };
 
-export type Cluster = {
+/** A cluster of hosts (CloudTower). */
+export type Cluster = Node & {
   __typename?: 'Cluster';
+  /** Global id (opaque), unique across providers. */
   id: Scalars['ID']['output'];
+  /** The cluster's name. */
   name: Scalars['String']['output'];
+  /** The id as the upstream knows it. */
+  upstreamId: Scalars['String']['output'];
 };
 
 export type ConsoleAccess = {
@@ -46,10 +52,15 @@ export type ConsoleMode =
   /** Forwarded through CloudTower (CloudTower `token` form). */
   | 'UPSTREAM';
 
-export type Enterprise = {
+/** A tenant (Abiquo enterprise). */
+export type Enterprise = Node & {
   __typename?: 'Enterprise';
+  /** Global id (opaque), unique across providers. */
   id: Scalars['ID']['output'];
+  /** The enterprise's name. */
   name: Scalars['String']['output'];
+  /** The id as the upstream knows it. */
+  upstreamId: Scalars['String']['output'];
 };
 
 export type Event = {
@@ -81,11 +92,17 @@ export type EventSource =
   | 'DRP'
   | 'GATEWAY';
 
-export type Host = {
+/** A hypervisor host. */
+export type Host = Node & {
   __typename?: 'Host';
+  /** Global id (opaque), unique across providers. */
   id: Scalars['ID']['output'];
+  /** The host's management IP address, where known. */
   ip?: Maybe<Scalars['String']['output']>;
+  /** The host's name. */
   name: Scalars['String']['output'];
+  /** The id as the upstream knows it. */
+  upstreamId: Scalars['String']['output'];
 };
 
 /** Operations that mint credentials. */
@@ -106,23 +123,46 @@ export type MutationOpenConsoleArgs = {
   vmId: Scalars['ID']['input'];
 };
 
+/**
+ * An object with a global id (Relay Global Object Identification): unique across every provider of this
+ * gateway and stable across restarts, so a normalised client cache can key on it and `Query.node`
+ * can fetch it again. A `Vm`'s id is its readable `<provider>:<upstream id>`, the same id every
+ * VM-taking argument accepts; the ids of other nodes are opaque strings without a `:`.
+ */
+export type Node = {
+  /** The global id. Pass it to `Query.node` to fetch the object again. */
+  id: Scalars['ID']['output'];
+};
+
+/** Relay page information. Paging is forward only (`first`/`after`). */
 export type PageInfo = {
   __typename?: 'PageInfo';
+  /** The last edge's cursor; null on an empty page. Pass it as `after` for the next page. */
   endCursor?: Maybe<Scalars['String']['output']>;
+  /** More VMs follow this page. */
   hasNextPage: Scalars['Boolean']['output'];
+  /** VMs precede this page (true whenever `after` was given). */
+  hasPreviousPage: Scalars['Boolean']['output'];
+  /** The first edge's cursor; null on an empty page. */
+  startCursor?: Maybe<Scalars['String']['output']>;
 };
 
 /** Which upstream a VM came from. */
 export type Provider = {
   __typename?: 'Provider';
+  /** What kind of upstream API it is. */
   kind: ProviderKind;
   /** The name from the gateway's config; the prefix of the VM's global id. */
   name: Scalars['String']['output'];
 };
 
+/** The kinds of upstream the gateway speaks to. */
 export type ProviderKind =
+  /** Abiquo (REST API; VM consoles through websockify token files; VM events). */
   | 'ABIQUO'
+  /** SmartX CloudTower (GraphQL API; VM consoles through websockify). */
   | 'CLOUDTOWER'
+  /** Digital Rebar Provision (object events only, no VMs). */
   | 'DRP';
 
 export type Query = {
@@ -134,11 +174,16 @@ export type Query = {
    * carries a short-lived single-use ticket: ask again for each (re)connect.
    */
   consoleUrl?: Maybe<Scalars['String']['output']>;
-  /** The configured providers. */
+  /**
+   * Any object by its global id (`Node.id`). Null with BAD_USER_INPUT for an id this gateway did not
+   * issue, NOT_FOUND when the object is gone, FORBIDDEN for another caller's provider.
+   */
+  node?: Maybe<Node>;
+  /** The configured VM providers the caller may use, in config order. */
   providers: Array<Provider>;
   /** Each upstream's connection state, as the gateway sees it. */
   upstreams: Array<UpstreamState>;
-  /** One VM by its global id (`<provider>:<upstream id>`). Unknown VM: NOT_FOUND. */
+  /** One VM by its global id (`<provider>:<upstream id>`). Null with NOT_FOUND (unknown VM), BAD_USER_INPUT (malformed id) or FORBIDDEN. */
   vm?: Maybe<Vm>;
   /**
    * VMs across all providers (or one). Paging is cursor-based; filters are pushed down to the upstream
@@ -163,6 +208,11 @@ export type QueryConsoleArgs = {
 export type QueryConsoleUrlArgs = {
   mode?: InputMaybe<ConsoleMode>;
   vmId: Scalars['ID']['input'];
+};
+
+
+export type QueryNodeArgs = {
+  id: Scalars['ID']['input'];
 };
 
 
@@ -212,10 +262,14 @@ export type UpstreamState = {
   registrations: Array<Scalars['String']['output']>;
 };
 
-export type Vm = {
+/** A virtual machine of one provider. */
+export type Vm = Node & {
   __typename?: 'Vm';
+  /** The cluster the VM runs in, where the upstream has clusters. */
   cluster?: Maybe<Cluster>;
+  /** The tenant owning the VM (Abiquo enterprise). */
   enterprise?: Maybe<Enterprise>;
+  /** The host the VM runs on, where the upstream reports it. */
   host?: Maybe<Host>;
   /** Global id: `<provider>:<upstream id>`, e.g. `tower-sh:ckxyz...` or `abq:1/7`. */
   id: Scalars['ID']['output'];
@@ -223,26 +277,37 @@ export type Vm = {
   label?: Maybe<Scalars['String']['output']>;
   /** Memory in bytes (a Float because it can exceed 2^31). */
   memoryBytes?: Maybe<Scalars['Float']['output']>;
+  /** The VM's name. */
   name: Scalars['String']['output'];
+  /** The provider the VM belongs to. */
   provider: Provider;
   /** The status exactly as the upstream reported it. */
   rawStatus: Scalars['String']['output'];
+  /** Normalised power state. */
   status: VmStatus;
   /** The id as the upstream knows it. */
   upstreamId: Scalars['String']['output'];
+  /** Virtual CPUs. */
   vcpu?: Maybe<Scalars['Int']['output']>;
 };
 
+/** A page of VMs (Relay connection). */
 export type VmConnection = {
   __typename?: 'VmConnection';
+  /** The VMs of this page, each with its cursor. */
   edges: Array<VmEdge>;
+  /** The VMs of this page (the edges' nodes, for clients that need no cursors). */
   nodes: Array<Vm>;
+  /** Where this page sits in the whole listing. */
   pageInfo: PageInfo;
 };
 
+/** A VM and its position in a listing. */
 export type VmEdge = {
   __typename?: 'VmEdge';
+  /** Opaque; pass as `after` to get the VMs that follow this one. */
   cursor: Scalars['String']['output'];
+  /** The VM. */
   node: Vm;
 };
 
@@ -250,20 +315,31 @@ export type VmEdge = {
 export type VmFilter = {
   /** Cluster name (CloudTower). */
   cluster?: InputMaybe<Scalars['String']['input']>;
+  /** Exact name. */
   name?: InputMaybe<Scalars['String']['input']>;
+  /** Name contains this text. */
   nameContains?: InputMaybe<Scalars['String']['input']>;
+  /** Name starts with this text. */
   nameStartsWith?: InputMaybe<Scalars['String']['input']>;
+  /** Any of these statuses. */
   status?: InputMaybe<Array<VmStatus>>;
 };
 
 /** A VM state common to every provider; the upstream's own value is in `rawStatus`. */
 export type VmStatus =
+  /** Deleted upstream. */
   | 'DELETED'
+  /** Busy with an upstream operation (Abiquo LOCKED). */
   | 'LOCKED'
+  /** Defined but not deployed to a hypervisor (Abiquo). */
   | 'NOT_DEPLOYED'
+  /** Powered on. */
   | 'RUNNING'
+  /** Powered off. */
   | 'STOPPED'
+  /** Paused or suspended, memory kept. */
   | 'SUSPENDED'
+  /** A status the gateway does not map; see `rawStatus`. */
   | 'UNKNOWN';
 
 
@@ -336,24 +412,34 @@ export type DirectiveResolverFn<TResult = Record<PropertyKey, never>, TParent = 
 
 
 
+/** Mapping of interface types */
+export type ResolversInterfaceTypes<_RefType extends Record<string, unknown>> = {
+  Node:
+    | ( NodeRefRecord )
+    | ( NodeRefRecord )
+    | ( NodeRefRecord )
+    | ( VmRecord )
+  ;
+};
 
 /** Mapping between all available schema types and the resolvers types */
 export type ResolversTypes = {
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
-  Cluster: ResolverTypeWrapper<Cluster>;
+  Cluster: ResolverTypeWrapper<NodeRefRecord>;
   ConsoleAccess: ResolverTypeWrapper<ConsoleAccessRecord>;
   ConsoleMode: ConsoleMode;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
-  Enterprise: ResolverTypeWrapper<Enterprise>;
+  Enterprise: ResolverTypeWrapper<NodeRefRecord>;
   Event: ResolverTypeWrapper<GatewayEvent>;
   EventFilter: EventFilter;
   EventSource: EventSource;
   Float: ResolverTypeWrapper<Scalars['Float']['output']>;
-  Host: ResolverTypeWrapper<Host>;
+  Host: ResolverTypeWrapper<NodeRefRecord>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   JSON: ResolverTypeWrapper<Scalars['JSON']['output']>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  Node: ResolverTypeWrapper<ResolversInterfaceTypes<ResolversTypes>['Node']>;
   PageInfo: ResolverTypeWrapper<PageInfo>;
   Provider: ResolverTypeWrapper<Provider>;
   ProviderKind: ProviderKind;
@@ -371,18 +457,19 @@ export type ResolversTypes = {
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = {
   Boolean: Scalars['Boolean']['output'];
-  Cluster: Cluster;
+  Cluster: NodeRefRecord;
   ConsoleAccess: ConsoleAccessRecord;
   DateTime: Scalars['DateTime']['output'];
-  Enterprise: Enterprise;
+  Enterprise: NodeRefRecord;
   Event: GatewayEvent;
   EventFilter: EventFilter;
   Float: Scalars['Float']['output'];
-  Host: Host;
+  Host: NodeRefRecord;
   ID: Scalars['ID']['output'];
   Int: Scalars['Int']['output'];
   JSON: Scalars['JSON']['output'];
   Mutation: Record<PropertyKey, never>;
+  Node: ResolversInterfaceTypes<ResolversParentTypes>['Node'];
   PageInfo: PageInfo;
   Provider: Provider;
   Query: Record<PropertyKey, never>;
@@ -398,6 +485,8 @@ export type ResolversParentTypes = {
 export type ClusterResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Cluster'] = ResolversParentTypes['Cluster']> = {
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  upstreamId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
 export type ConsoleAccessResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['ConsoleAccess'] = ResolversParentTypes['ConsoleAccess']> = {
@@ -414,6 +503,8 @@ export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversT
 export type EnterpriseResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Enterprise'] = ResolversParentTypes['Enterprise']> = {
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  upstreamId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
 export type EventResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Event'] = ResolversParentTypes['Event']> = {
@@ -433,6 +524,8 @@ export type HostResolvers<ContextType = GatewayContext, ParentType extends Resol
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   ip?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  upstreamId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
 export interface JsonScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['JSON'], any> {
@@ -443,9 +536,15 @@ export type MutationResolvers<ContextType = GatewayContext, ParentType extends R
   openConsole?: Resolver<Maybe<ResolversTypes['ConsoleAccess']>, ParentType, ContextType, RequireFields<MutationOpenConsoleArgs, 'vmId'>>;
 };
 
+export type NodeResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Node'] = ResolversParentTypes['Node']> = {
+  __resolveType: TypeResolveFn<'Cluster' | 'Enterprise' | 'Host' | 'Vm', ParentType, ContextType>;
+};
+
 export type PageInfoResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = {
   endCursor?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   hasNextPage?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  hasPreviousPage?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  startCursor?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 };
 
 export type ProviderResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Provider'] = ResolversParentTypes['Provider']> = {
@@ -456,6 +555,7 @@ export type ProviderResolvers<ContextType = GatewayContext, ParentType extends R
 export type QueryResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
   console?: Resolver<Maybe<ResolversTypes['ConsoleAccess']>, ParentType, ContextType, RequireFields<QueryConsoleArgs, 'vmId'>>;
   consoleUrl?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType, RequireFields<QueryConsoleUrlArgs, 'vmId'>>;
+  node?: Resolver<Maybe<ResolversTypes['Node']>, ParentType, ContextType, RequireFields<QueryNodeArgs, 'id'>>;
   providers?: Resolver<Array<ResolversTypes['Provider']>, ParentType, ContextType>;
   upstreams?: Resolver<Array<ResolversTypes['UpstreamState']>, ParentType, ContextType>;
   vm?: Resolver<Maybe<ResolversTypes['Vm']>, ParentType, ContextType, RequireFields<QueryVmArgs, 'id'>>;
@@ -489,6 +589,7 @@ export type VmResolvers<ContextType = GatewayContext, ParentType extends Resolve
   status?: Resolver<ResolversTypes['VmStatus'], ParentType, ContextType>;
   upstreamId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   vcpu?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
 export type VmConnectionResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['VmConnection'] = ResolversParentTypes['VmConnection']> = {
@@ -511,6 +612,7 @@ export type Resolvers<ContextType = GatewayContext> = {
   Host?: HostResolvers<ContextType>;
   JSON?: GraphQLScalarType;
   Mutation?: MutationResolvers<ContextType>;
+  Node?: NodeResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
   Provider?: ProviderResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
