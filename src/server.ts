@@ -9,6 +9,8 @@ import type { Duplex } from 'node:stream';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import cors from 'cors';
 import express from 'express';
 import type { Registry } from 'prom-client';
 import { type GraphQLSchema, type ValidationRule } from 'graphql';
@@ -32,7 +34,8 @@ import { graphqlMetricsPlugin } from './observability/graphql.js';
 import { httpObservability } from './observability/http.js';
 import { runWithRequestId } from './observability/log-context.js';
 import type { GatewayMetrics } from './observability/metrics.js';
-import { requestIdFrom } from './observability/request-id.js';
+import { REQUEST_ID_HEADER, requestIdFrom } from './observability/request-id.js';
+import { isIdeRequest, mountIdeAssets, sendIdePage } from './ide/routes.js';
 
 /** Something else that accepts WebSocket upgrades on its own path (the console proxy). */
 export interface UpgradeRoute {
@@ -187,6 +190,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     documentStore: liveLimits.documentStore,
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer: server }),
+      // Apollo's landing pages load Apollo Sandbox from a CDN; the gateway serves GraphiQL itself (src/ide/).
+      ApolloServerPluginLandingPageDisabled(),
       partialErrorsPlugin(formatError),
       subscriptionsOverWebSocketOnly<GatewayContext>(),
       ...(opts.gatewayMetrics ? [graphqlMetricsPlugin<GatewayContext>(opts.gatewayMetrics)] : []),
@@ -229,12 +234,23 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       res.type(registry.contentType).send(await registry.metrics());
     });
   }
+  if (opts.introspection) mountIdeAssets(app);
   app.use(
     '/graphql',
     // Browsers' requests (they carry an Origin) get the WebSocket paths' Origin policy; Apollo's CSRF prevention stays.
+    // A preflight from an origin not on the list is refused here too: 403 without CORS headers, so the browser fails it.
     (req, res, next) => {
       const refusal = req.headers.origin === undefined ? null : wsGuard.checkOrigin(req, 'http');
       if (refusal) refuseHttp(res, refusal, 'Origin not allowed: add it to server.allowedOrigins');
+      else next();
+    },
+    // CORS for the origins that passed (server.allowedOrigins, read live, and the gateway's own): preflights end here
+    // with 204, before authentication (a preflight carries no credentials); other requests get the CORS headers.
+    graphqlCors,
+    // The IDE page for a browser navigating to /graphql, while introspection is on; before authentication (the
+    // page holds no data, and GraphiQL sends the caller's credentials from its Headers tab).
+    (req, res, next) => {
+      if (opts.introspection && isIdeRequest(req)) sendIdePage(res);
       else next();
     },
     // Authenticate before parsing the body: an unauthenticated caller costs no JSON parse.
@@ -288,6 +304,35 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       })()),
   };
 }
+
+/**
+ * Request headers a cross-origin page may send to /graphql: credentials (`authorization`, `x-api-key`), the
+ * JSON content type, the headers Apollo's CSRF prevention accepts as proof of a preflight, Apollo Client's
+ * client-awareness headers and a request id.
+ */
+export const CORS_ALLOWED_HEADERS = [
+  'authorization',
+  'content-type',
+  'x-api-key',
+  'apollo-require-preflight',
+  'x-apollo-operation-name',
+  'apollographql-client-name',
+  'apollographql-client-version',
+  REQUEST_ID_HEADER,
+] as const;
+
+/**
+ * CORS on /graphql. Only requests whose Origin the Origin check let through reach it (server.allowedOrigins,
+ * publicUrl's origin, the gateway's own), so it reflects that Origin. No cookies: credentials travel in headers,
+ * so `Access-Control-Allow-Credentials` is not sent.
+ */
+const graphqlCors = cors({
+  origin: true,
+  methods: ['GET', 'POST'],
+  allowedHeaders: [...CORS_ALLOWED_HEADERS],
+  exposedHeaders: [REQUEST_ID_HEADER],
+  maxAge: 600,
+});
 
 /** A request refused before routing (Host, Origin): the refusal's status, its code in the GraphQL error shape. */
 function refuseHttp(res: express.Response, refusal: UpgradeRefusal, message: string): void {
