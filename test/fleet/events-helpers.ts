@@ -23,17 +23,25 @@ export function wsClient(t: TowerGateway): Client {
 }
 
 /**
- * Opens VM `vmIndex`'s console through `t` and closes it once the VNC server has spoken: one
- * `consoles.opened` and one `consoles.closed` event, born on `t`.
+ * Opens VM `vmIndex`'s console through `t` and waits for the VNC server to speak (one
+ * `consoles.opened` event, born on `t`); the returned function closes it (one `consoles.closed`).
+ * Minting needs the fleet's store: while Redis is away, only consoles opened before can make events.
  */
-export async function openAndCloseConsole(t: TowerGateway, vmIndex = 0): Promise<void> {
+export async function openConsole(t: TowerGateway, vmIndex = 0): Promise<() => Promise<void>> {
   const vm = t.sim.listVms()[vmIndex]!;
   const res = await t.gql<{ consoleUrl: string }>(`{ consoleUrl(vmId: "tower:${vm.id}") }`);
   if (!res.data?.consoleUrl) throw new Error(`no console URL: ${JSON.stringify(res.errors)}`);
   const ws = await mustOpen(res.data.consoleUrl);
   await once(ws, 'message');
-  ws.close();
-  await once(ws, 'close');
+  return async () => {
+    ws.close();
+    await once(ws, 'close');
+  };
+}
+
+/** Opens VM `vmIndex`'s console through `t` and closes it: `consoles.opened` then `consoles.closed`, born on `t`. */
+export async function openAndCloseConsole(t: TowerGateway, vmIndex = 0): Promise<void> {
+  await (await openConsole(t, vmIndex))();
 }
 
 /** `events` payloads of a collected subscription. */

@@ -3,7 +3,7 @@ import type { Client } from 'graphql-ws';
 import type { TowerGateway } from '../helpers/gateway.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { collect, roundTrip } from '../helpers/subscriptions.js';
-import { CONSOLE_EVENTS, eventsOf, eventually, logCount, openAndCloseConsole, towerGateway, wsClient } from './events-helpers.js';
+import { CONSOLE_EVENTS, eventsOf, eventually, logCount, openAndCloseConsole, openConsole, towerGateway, wsClient } from './events-helpers.js';
 
 const DOWN = "fleet events: Redis stream unavailable, this replica's events reach its own subscribers only";
 const BACK = 'fleet events: delivering through the Redis stream again';
@@ -33,28 +33,33 @@ describe('fleet events while Redis is down', () => {
     await roundTrip(onB!.c);
     await openAndCloseConsole(a!, 0);
     await onB!.sub.until(2);
+    // Consoles opened now, closed during the outage: their `closed` events are born while Redis is away.
+    const closeOnA = await openConsole(a!, 1);
+    const closeOnB = await openConsole(b!, 2);
+    await onA!.sub.until(4);
+    await onB!.sub.until(4);
 
     await redis.kill();
     await eventually(() => logCount(a!, DOWN) === 1 && logCount(b!, DOWN) === 1, 'both replicas noticed Redis is gone');
     const resumeWhileDown = collect(onB!.c, CONSOLE_EVENTS, { after: eventsOf(onB!.sub.received).at(-1)!.id });
     await resumeWhileDown.finished;
     expect(resumeWhileDown.received[0]?.errors?.[0]?.extensions?.code).toBe('STORE_UNAVAILABLE');
-    await openAndCloseConsole(a!, 1);
-    await onA!.sub.until(4);
-    await openAndCloseConsole(b!, 2);
-    await onB!.sub.until(4);
+    await closeOnA();
+    await onA!.sub.until(5);
+    await closeOnB();
+    await onB!.sub.until(5);
     const vm = (t: TowerGateway, i: number) => `tower:${t.sim.listVms()[i]!.id}`;
-    // B saw its own console, not A's (A's events of the outage never left A).
-    expect(eventsOf(onB!.sub.received).slice(2).map((e) => e.key)).toEqual([vm(b!, 2), vm(b!, 2)]);
-    expect(eventsOf(onA!.sub.received).slice(2).map((e) => e.key)).toEqual([vm(a!, 1), vm(a!, 1)]);
+    // Each replica saw its own console close, not the other's (its outage events never left it).
+    expect(eventsOf(onB!.sub.received).slice(4).map((e) => [e.action, e.key])).toEqual([['closed', vm(b!, 2)]]);
+    expect(eventsOf(onA!.sub.received).slice(4).map((e) => [e.action, e.key])).toEqual([['closed', vm(a!, 1)]]);
 
     await redis.restart();
     await eventually(() => logCount(a!, BACK) === 1 && logCount(b!, BACK) === 1, 'both replicas are back on the stream');
     await openAndCloseConsole(a!, 0);
-    await onB!.sub.until(6);
-    await onA!.sub.until(6);
-    expect(eventsOf(onB!.sub.received).slice(4)).toEqual(eventsOf(onA!.sub.received).slice(4));
-    expect(eventsOf(onB!.sub.received).slice(4).map((e) => e.key)).toEqual([vm(a!, 0), vm(a!, 0)]);
+    await onB!.sub.until(7);
+    await onA!.sub.until(7);
+    expect(eventsOf(onB!.sub.received).slice(5)).toEqual(eventsOf(onA!.sub.received).slice(5));
+    expect(eventsOf(onB!.sub.received).slice(5).map((e) => e.key)).toEqual([vm(a!, 0), vm(a!, 0)]);
     for (const t of [a!, b!]) {
       expect(logCount(t, DOWN)).toBe(1);
       expect(logCount(t, BACK)).toBe(1);
@@ -71,10 +76,12 @@ describe('fleet events while Redis is down', () => {
     });
     await roundTrip(onA!.c);
     await roundTrip(onB!.c);
+    const closeFirst = await openConsole(a!, 1);
+    await onA!.sub.until(1);
     redis.pause();
     try {
-      // The XADDs wait on the stopped Redis until the command timeout, then A delivers them itself.
-      await openAndCloseConsole(a!, 1);
+      // The XADD of `closed` waits on the stopped Redis until the command timeout, then A delivers it itself.
+      await closeFirst();
       await onA!.sub.until(2);
       await eventually(() => logCount(a!, DOWN) === 1, 'A noticed the hung Redis');
     } finally {
