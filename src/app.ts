@@ -86,7 +86,7 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
   // Client authentication, Origin allowlist and per-caller caps; one instance shared by the HTTP
   // server and the console endpoint, so a reload (access.update) reaches both.
   const access = new GatewayAccess(config, { logger });
-  const registry = new UpstreamRegistry({ logger, events: bus, metrics, clock }, opts.kinds);
+  const registry = new UpstreamRegistry({ logger, events: bus, metrics, clock, fleet }, opts.kinds);
   const upstreamsOf = (c: GatewayConfig) => registry.create(c.providers);
   const tickets = new TicketService({ ttlMs: config.console.ticketTtlSeconds * 1000, reusable: config.console.reusableTickets, now: () => clock.now() });
   const minter = new TicketUrlMinter({
