@@ -22,6 +22,11 @@ import { ConfigReloader, type ReloadListener, type ReloadReport } from './reload
 import type { AnyUpstreamKind } from './upstreams/descriptor.js';
 import { UpstreamRegistry } from './upstreams/registry.js';
 import { connectFleet, type Fleet } from './fleet/redis.js';
+import { FleetCaps } from './fleet/caps.js';
+import { RedisTicketBudget } from './fleet/rate-limit.js';
+import { RedisTicketStore } from './console/redis-ticket-store.js';
+import { UpstreamHealthMonitor } from './observability/upstream-health.js';
+import { ErrorCode } from './errors.js';
 
 export type { ReloadReport } from './reload.js';
 
@@ -85,13 +90,33 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
   const bus = new CountingEventBus({ onListenerError: (err) => logger.error({ err }, 'event bus listener failed') }, (source) => observed.eventPublished(source));
   // Client authentication, Origin allowlist and per-caller caps; one instance shared by the HTTP
   // server and the console endpoint, so a reload (access.update) reaches both.
-  const access = new GatewayAccess(config, { logger });
+  // In a fleet the caps are counted across replicas; `access.limits` (live across reloads) stays their source.
+  let fleetCaps: { consoles: FleetCaps; wsConnections: FleetCaps } | null = null;
+  const access: GatewayAccess = new GatewayAccess(config, {
+    logger,
+    ...(fleet
+      ? {
+          caps: (fleetCaps = {
+            consoles: new FleetCaps({ fleet, name: 'consoles', limits: () => access.limits.consoles, logger }),
+            wsConnections: new FleetCaps({ fleet, name: 'ws', limits: () => access.limits.wsConnections, logger }),
+          }),
+        }
+      : {}),
+  });
   const registry = new UpstreamRegistry({ logger, events: bus, metrics, clock, fleet }, opts.kinds);
   const upstreamsOf = (c: GatewayConfig) => registry.create(c.providers);
-  const tickets = new TicketService({ ttlMs: config.console.ticketTtlSeconds * 1000, reusable: config.console.reusableTickets, now: () => clock.now() });
+  const ticketTtlMs = config.console.ticketTtlSeconds * 1000;
+  const tickets = new TicketService({
+    ttlMs: ticketTtlMs,
+    reusable: config.console.reusableTickets,
+    now: () => clock.now(),
+    // In a fleet any replica redeems what another minted.
+    ...(fleet ? { store: new RedisTicketStore({ redis: fleet.redis, now: () => clock.now(), retainAfterExpiryMs: Math.max(ticketTtlMs, 60_000) }) } : {}),
+  });
   const minter = new TicketUrlMinter({
     tickets,
     limits: () => access.limits.tickets,
+    ...(fleet ? { budget: new RedisTicketBudget({ redis: fleet.redis, limits: () => access.limits.tickets }) } : {}),
     clock,
     // Minting needs a listening server (a request reached it); the port is known by then.
     publicUrl: () => config.server.publicUrl ?? listening!.url,
@@ -113,6 +138,15 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
       introspection: config.server.introspection ?? opts.embedded ?? false,
       limits: liveLimits,
       access,
+      ...(fleet
+        ? {
+            readiness: () => {
+              const up = fleet.reachable();
+              observed.storeUp(up);
+              return up ? null : ErrorCode.StoreUnavailable;
+            },
+          }
+        : {}),
       upgradeRoutes: [{ path: CONSOLE_PATH, handleUpgrade: consoles.endpoint.handleUpgrade }],
       ...(opts.kinds ? { upstreamKinds: opts.kinds } : {}),
       ...(demo ? { routes: mountDemo } : {}),
@@ -121,11 +155,14 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
     await consoles.close();
     await gateway.close();
     observed.close();
+    await fleetCaps?.consoles.close();
+    await fleetCaps?.wsConnections.close();
     await fleet?.close();
     throw err;
   }
   const http = listening;
   const reloader = new ConfigReloader(config, { gateway, access, liveLimits, logger, createUpstreams: upstreamsOf, isProvider: (u) => registry.isProvider(u) });
+  const upstreamHealth = new UpstreamHealthMonitor({ gateway, metrics: observed, logger, clock, intervalMs: () => reloader.current.server.upstreamCheckIntervalSeconds * 1000 });
 
   /** Resolves when no console session is left, or after `ms`. */
   const consolesEnded = (ms: number): Promise<void> => {
@@ -148,8 +185,11 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
       // Closes what is left with 1001. Upgraded sockets are not tracked by the HTTP server's drain.
       await consoles.close();
       await http.close();
+      upstreamHealth.stop();
       await gateway.close();
       await tickets.close();
+      await fleetCaps?.consoles.close();
+      await fleetCaps?.wsConnections.close();
       observed.close();
       // Last: closing consoles and upstreams above may still publish or count through it.
       await fleet?.close();

@@ -47,6 +47,8 @@ const sections = z
         host: z.string().min(1).default('127.0.0.1'),
         /** Port to listen on; 0 picks a free one. @default 4000 */
         port: z.number().int().min(0).max(65535).default(4000),
+        /** Seconds between the background checks of every upstream behind the `upstream_up` metric (never a check per probe or scrape). @default 30 */
+        upstreamCheckIntervalSeconds: z.number().int().min(1).max(3_600).default(30),
         /** The gateway's URL as browsers see it (behind a load balancer); console URLs are built from it. */
         publicUrl: httpUrl.optional(),
         /** Allow schema introspection. @default true in the embedded default, false otherwise */

@@ -205,8 +205,12 @@ export class Gateway {
     return this.provider(vm.provider).consoleTarget(vm.upstreamId);
   }
 
-  /** Each upstream's readiness, checked in parallel. */
-  async readiness(): Promise<{ ok: boolean; upstreams: Record<string, ReadyStatus & { kind: string }> }> {
+  /**
+   * Each upstream's own health check, in parallel. Called by the background monitor behind the
+   * `upstream_up` metric (observability/upstream-health.ts), never by a probe: readiness is per
+   * process and does not depend on upstreams.
+   */
+  async upstreamHealth(): Promise<{ ok: boolean; upstreams: Record<string, ReadyStatus & { kind: string }> }> {
     const entries = await Promise.all(
       [...this.upstreams.values()].map(async (p) => {
         const status = await p.checkReady().catch((): ReadyStatus => ({ ok: false, detail: 'readiness check failed' }));

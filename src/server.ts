@@ -63,6 +63,8 @@ export interface HttpServerOptions {
    * with the console endpoint). @default none: every caller anonymous, same-origin WebSockets only
    */
   access?: GatewayAccess;
+  /** Why this process is not ready beyond draining (`STORE_UNAVAILABLE`), or null when it is; must answer from cached state. @default always ready */
+  readiness?: () => string | null;
   /** The registered upstream kinds; the schema's ProviderKind and EventSource enums hold one value each. @default upstreamKinds */
   upstreamKinds?: readonly AnyUpstreamKind[];
 }
@@ -195,13 +197,17 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
-  app.get('/readyz', async (_req, res) => {
+  // Readiness is this process's: listening, not draining, and its fleet store answering. Never an
+  // upstream call, and no upstream detail (unauthenticated; upstream health is the `upstreams`
+  // query and the `upstream_up` metric): one upstream down must not take every replica out.
+  app.get('/readyz', (_req, res) => {
     if (draining) {
-      res.status(503).json({ status: 'shutting down', upstreams: {} });
+      res.status(503).json({ status: 'shutting down' });
       return;
     }
-    const readiness = await gateway.readiness();
-    res.status(readiness.ok ? 200 : 503).json({ status: readiness.ok ? 'ready' : 'not ready', upstreams: readiness.upstreams });
+    const notReady = opts.readiness?.() ?? null;
+    if (notReady) res.status(503).json({ status: 'not ready', reason: notReady });
+    else res.json({ status: 'ready' });
   });
   // DNS rebinding: every route below answers only Host values the gateway serves (src/auth/host.ts).
   // /healthz and /readyz stay above: probes (kubelet, load balancers) may send any Host, and they reveal no VM data.

@@ -182,6 +182,8 @@ export const UpgradeRefusal = {
   ConsoleLimitCaller: { status: 429, code: 'CONSOLE_LIMIT_CALLER' },
   /** An unexpected failure while authorizing the upgrade. */
   Internal: { status: 500, code: 'INTERNAL_ERROR' },
+  /** A fleet's Redis (`redis`) did not answer while the ticket was redeemed: mint a new ticket once it is back (a paused Redis may still spend this one). */
+  StoreUnavailable: { status: 503, code: ErrorCode.StoreUnavailable },
   // Tickets: 401 when the bearer proved nothing, 403 when a real ticket may not be used (TicketError).
   /** No ticket presented. */
   TicketMissing: { status: 401, code: ErrorCode.TicketMissing },

@@ -6,7 +6,7 @@
 import type { GatewayConfig } from '../config.js';
 import type { Logger } from '../logger.js';
 import { Authenticator } from './authenticator.js';
-import type { ConcurrencyLimits } from './concurrency-caps.js';
+import type { Caps, ConcurrencyLimits } from './concurrency-caps.js';
 import type { JwtVerifierOptions } from './jwt.js';
 import { isLoopbackHost } from './loopback.js';
 import { HostPolicy } from './host.js';
@@ -27,6 +27,11 @@ export interface GatewayAccessOptions {
   logger?: Logger;
   /** Clock and JWKS fetch settings for JWT verification. */
   jwt?: JwtVerifierOptions;
+  /**
+   * Where console sessions and graphql-ws connections are counted when not in this process alone
+   * (a fleet's caps in Redis, src/fleet/caps.ts). Built by the host from `limits`. @default per process
+   */
+  caps?: { consoles: Caps; wsConnections: Caps };
 }
 
 export function callerLimitsOf(config: GatewayConfig): CallerLimits {
@@ -44,10 +49,13 @@ export class GatewayAccess {
   #hosts: HostPolicy;
   #limits: CallerLimits;
   readonly #logger: Logger | undefined;
+  /** Fleet-wide caps, when the host built them; else each user counts in this process. */
+  readonly caps: { consoles: Caps; wsConnections: Caps } | undefined;
 
   /** Throws ConfigError when a JWKS file cannot be loaded. */
   constructor(config: GatewayConfig, options: GatewayAccessOptions = {}) {
     this.#logger = options.logger;
+    this.caps = options.caps;
     this.authenticator = new Authenticator(config.auth, options.jwt);
     this.#origins = originPolicyOf(config);
     this.#hosts = hostPolicyOf(config);

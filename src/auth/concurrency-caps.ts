@@ -17,7 +17,15 @@ export interface CapSlot {
   release(): void;
 }
 
-export class ConcurrencyCaps {
+/** A cap as its users see it: this process's ConcurrencyCaps, or a fleet-wide one (src/fleet/caps.ts). */
+export interface Caps {
+  /** Would a new one be refused by the global cap, as far as is known now? (Checked early, before spending a credential.) */
+  globalFull(): boolean;
+  /** `caller` null counts towards the global cap only. */
+  tryAcquire(caller: string | null): CapSlot | CapRefusal | Promise<CapSlot | CapRefusal>;
+}
+
+export class ConcurrencyCaps implements Caps {
   readonly #limits: () => ConcurrencyLimits;
   readonly #byCaller = new Map<string, number>();
   #total = 0;

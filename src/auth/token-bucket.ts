@@ -22,7 +22,12 @@ export interface KeyedTokenBucketOptions {
 
 export type TakeResult = { ok: true } | { ok: false; retryAfterMs: number };
 
-export class KeyedTokenBucket {
+/** A per-key minting budget: this process's KeyedTokenBucket, or a fleet's shared one (src/fleet/rate-limit.ts). */
+export interface TicketBudget {
+  take(key: string): TakeResult | Promise<TakeResult>;
+}
+
+export class KeyedTokenBucket implements TicketBudget {
   readonly #buckets = new Map<string, { tokens: number; atMs: number }>();
   readonly #limits: () => TokenBucketLimits;
   readonly #now: () => number;

@@ -7,7 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
 import type { Logger } from '../logger.js';
 import type { GatewayAccess } from './access.js';
-import { ConcurrencyCaps, type CapSlot } from './concurrency-caps.js';
+import { ConcurrencyCaps, type CapSlot, type Caps } from './concurrency-caps.js';
 import { credentialFromConnectionParams, credentialFromHeaders } from './credentials.js';
 import { GraphqlWsCloseCode, UpgradeRefusal, graphqlWsCloseReason } from '../websocket-codes.js';
 import { UnauthenticatedError, UnauthenticatedReason } from './errors.js';
@@ -47,7 +47,8 @@ export interface WebSocketGuard {
 export function createWebSocketGuard(access: GatewayAccess | undefined, logger: Logger, metrics?: GatewayMetrics): WebSocketGuard {
   const sameOriginOnly = new OriginPolicy();
   const loopbackHostsOnly = new HostPolicy();
-  const caps = new ConcurrencyCaps(() => ({ global: Number.POSITIVE_INFINITY, perCaller: access?.limits.wsConnections.perCaller ?? Number.POSITIVE_INFINITY }));
+  // A fleet counts both caps across replicas (src/fleet/caps.ts); alone, the global one is the upgrade-time check below.
+  const caps: Caps = access?.caps?.wsConnections ?? new ConcurrencyCaps(() => ({ global: Number.POSITIVE_INFINITY, perCaller: access?.limits.wsConnections.perCaller ?? Number.POSITIVE_INFINITY }));
 
   const refuse = (ctx: WsContext, code: keyof typeof graphqlWsCloseReason, detail: Record<string, unknown>): false => {
     logger.info({ remoteAddress: ctx.extra.request.socket.remoteAddress ?? null, closeCode: code, ...detail }, 'graphql-ws connection refused');
@@ -99,8 +100,8 @@ export function createWebSocketGuard(access: GatewayAccess | undefined, logger: 
         }
       }
       // Anonymous callers (auth.mode none) are everyone at once: a per-caller cap would be a global one.
-      const slot = caps.tryAcquire(principal.method === 'none' ? null : principal.id);
-      if (typeof slot === 'string') return refuse(ctx, GraphqlWsCloseCode.TooManyConnections, { caller: principal.id, reason: 'WS_CONNECTIONS_PER_CALLER' });
+      const slot = await caps.tryAcquire(principal.method === 'none' ? null : principal.id);
+      if (typeof slot === 'string') return refuse(ctx, GraphqlWsCloseCode.TooManyConnections, { caller: principal.id, reason: slot === 'GLOBAL' ? 'WS_CONNECTIONS_LIMIT' : 'WS_CONNECTIONS_PER_CALLER' });
       ctx.extra.principal = principal;
       ctx.extra.capSlot = slot;
       return true;

@@ -14,8 +14,9 @@ import type { WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { TokenFileResolver } from '../upstreams/tokenfile/resolver.js';
-import { ConcurrencyCaps, type CapSlot, type ConcurrencyLimits } from '../auth/concurrency-caps.js';
+import { ConcurrencyCaps, type CapSlot, type Caps, type ConcurrencyLimits } from '../auth/concurrency-caps.js';
 import { ANONYMOUS } from '../auth/principal.js';
+import { ErrorCode, GatewayError } from '../errors.js';
 import { ConsoleMetrics } from './metrics.js';
 import { ConsoleSession } from './session.js';
 import type { BackpressureDirection, ResolvedTarget, SessionIdentity, SessionSummary } from './session.js';
@@ -96,6 +97,8 @@ export interface ConsoleEndpointOptions {
    * CONSOLE_LIMIT_CALLER. Token-file and anonymous consoles count towards the global cap only. @default no caps
    */
   sessionCaps?: () => ConcurrencyLimits;
+  /** Where the console caps are counted instead (a fleet's, src/fleet/caps.ts). @default `sessionCaps` in this process */
+  caps?: Caps;
 }
 
 export interface ConsoleEndpoint {
@@ -140,7 +143,7 @@ export function createConsoleEndpoint(options: ConsoleEndpointOptions): ConsoleE
   let nextId = 0;
   let closing = false;
   let ticker: NodeJS.Timeout | null = null;
-  const caps = options.sessionCaps ? new ConcurrencyCaps(options.sessionCaps) : null;
+  const caps: Caps | null = options.caps ?? (options.sessionCaps ? new ConcurrencyCaps(options.sessionCaps) : null);
   // Without pings the sweep still has idle timeouts and stalled closes to look after.
   const tickMs = limits.pingIntervalMs > 0 ? limits.pingIntervalMs : Math.min(30_000, Math.max(1_000, limits.idleTimeoutMs / 4 || 30_000));
 
@@ -213,6 +216,8 @@ export function createConsoleEndpoint(options: ConsoleEndpointOptions): ConsoleE
       record = await options.tickets.redeem(cred.ticket, expected === undefined ? {} : { vmId: expected });
     } catch (err) {
       if (isTicketError(err)) return { status: err.status, code: err.code, ticketId: err.ticketId };
+      // A fleet's Redis down: refused as such (503), not as an internal error; open consoles are unaffected.
+      if (err instanceof GatewayError && err.code === ErrorCode.StoreUnavailable) return UpgradeRefusal.StoreUnavailable;
       logger.error({ errName: err instanceof Error ? err.name : typeof err }, 'console ticket redemption failed');
       return UpgradeRefusal.Internal;
     }
@@ -283,7 +288,7 @@ export function createConsoleEndpoint(options: ConsoleEndpointOptions): ConsoleE
     }
     pending.add(socket);
     authorize(parsed, req).then(
-      (grant) => {
+      async (grant) => {
         pending.delete(socket);
         if ('status' in grant) {
           refuse(socket, grant, req, grant.ticketId ?? null);
@@ -300,9 +305,15 @@ export function createConsoleEndpoint(options: ConsoleEndpointOptions): ConsoleE
         // Token-file consoles have no caller of their own, and anonymous ones (auth.mode none) are
         // everyone at once: they count towards the global cap only.
         const perCaller = grant.identity.vmId === null || grant.identity.caller === ANONYMOUS.id ? null : grant.identity.caller;
-        const slot = caps ? caps.tryAcquire(perCaller) : null;
+        const slot = caps ? await caps.tryAcquire(perCaller) : null;
         if (typeof slot === 'string') {
           refuse(socket, slot === 'GLOBAL' ? UpgradeRefusal.ConsoleLimitGlobal : UpgradeRefusal.ConsoleLimitCaller, req, grant.identity.ticketId);
+          return;
+        }
+        // A fleet's cap answers asynchronously: the client may have left, or a shutdown begun, meanwhile.
+        if (slot && (socket.destroyed || closing)) {
+          slot.release();
+          if (closing) refuse(socket, UpgradeRefusal.ShuttingDown, req);
           return;
         }
         // ws does not call back when the handshake cannot complete (the client left): the slot is given back on close then.

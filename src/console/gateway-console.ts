@@ -68,6 +68,7 @@ export function createGatewayConsole(opts: {
     // A reload may have removed the key that minted the ticket, or taken the provider from it.
     authorizeTicket: (ticket) => access.authenticator.mayStillUse(ticket.caller, ticket.provider),
     sessionCaps: () => access.limits.consoles,
+    ...(access.caps ? { caps: access.caps.consoles } : {}),
     resolveTarget: async (ticket) => ({ ...(await targets.consoleTarget(ticket)), provider: ticket.provider }),
     onSessionEvent: (e) => {
       if (e.type === 'opened' || e.type === 'closed') {

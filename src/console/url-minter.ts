@@ -5,7 +5,7 @@
  */
 import { RateLimitedError } from '../auth/errors.js';
 import { ANONYMOUS } from '../auth/principal.js';
-import { KeyedTokenBucket, type TokenBucketLimits } from '../auth/token-bucket.js';
+import { KeyedTokenBucket, type TicketBudget, type TokenBucketLimits } from '../auth/token-bucket.js';
 import { systemClock, type Clock } from '../clock.js';
 import type { ConsoleUrlMinter } from '../gateway.js';
 import type { ConsoleAccessRecord } from '../upstreams/types.js';
@@ -32,6 +32,8 @@ export interface TicketUrlMinterOptions {
   publicUrl: () => string;
   /** Per-caller minting budget; read at each mint, so a reload applies at once. */
   limits: () => TokenBucketLimits;
+  /** Where the per-caller budget is counted (a fleet shares one in Redis). @default a KeyedTokenBucket in this process */
+  budget?: TicketBudget;
   /** Clock for the minting budget. @default systemClock */
   clock?: Clock;
   /** Called after each ticket minted (metrics). @default none */
@@ -42,7 +44,7 @@ export class TicketUrlMinter implements ConsoleUrlMinter {
   readonly #tickets: TicketService;
   readonly #publicUrl: () => string;
   readonly #limits: () => TokenBucketLimits;
-  readonly #budget: KeyedTokenBucket;
+  readonly #budget: TicketBudget;
   readonly #onMinted: (() => void) | undefined;
 
   constructor(options: TicketUrlMinterOptions) {
@@ -50,13 +52,13 @@ export class TicketUrlMinter implements ConsoleUrlMinter {
     this.#publicUrl = options.publicUrl;
     this.#limits = options.limits;
     const clock = options.clock ?? systemClock;
-    this.#budget = new KeyedTokenBucket({ limits: options.limits, now: () => clock.now() });
+    this.#budget = options.budget ?? new KeyedTokenBucket({ limits: options.limits, now: () => clock.now() });
     this.#onMinted = options.onMinted;
   }
 
   async mint(req: VmRef & { caller: string }): Promise<ConsoleAccessRecord> {
     // Anonymous callers (auth.mode none) are everyone at once; a per-caller budget would throttle them all together.
-    const budget = req.caller === ANONYMOUS.id ? ({ ok: true } as const) : this.#budget.take(req.caller);
+    const budget = req.caller === ANONYMOUS.id ? ({ ok: true } as const) : await this.#budget.take(req.caller);
     if (!budget.ok) {
       const { perMinute, burst } = this.#limits();
       throw new RateLimitedError(`too many console tickets: at most ${burst} at once and ${perMinute} a minute per caller`, Math.max(1, Math.ceil(budget.retryAfterMs / 1000)));

@@ -32,6 +32,13 @@ export const redisSchema = z
     commandTimeoutMs: z.number().int().min(50).max(60_000).default(2_000),
     /** Milliseconds to wait for the first connection at start-up before starting anyway (readiness stays 503 until it connects). @default 5000 */
     connectTimeoutMs: z.number().int().min(100).max(60_000).default(5_000),
+    /** Milliseconds between the background PINGs that decide readiness (a paused Redis keeps its socket open, so only an answer counts). @default 1000 */
+    healthCheckIntervalMs: z.number().int().min(100).max(60_000).default(1_000),
+    /**
+     * Milliseconds a replica's share of the fleet-wide console and graphql-ws counts lives without
+     * being refreshed (refreshed every third of it): a crashed replica's counts are freed after this. @default 15000
+     */
+    leaseTtlMs: z.number().int().min(1_000).max(600_000).default(15_000),
   })
   .strict();
 

@@ -26,6 +26,10 @@ export interface Fleet {
   readonly replicaId: string;
   /** True while the connection is ready. */
   connected(): boolean;
+  /** True while the connection is ready and the last background PING was answered: what readiness reports. */
+  reachable(): boolean;
+  /** `redis.leaseTtlMs`. */
+  readonly leaseTtlMs: number;
   /** A second connection for SUBSCRIBE / blocking reads (a subscribed connection can run nothing else). */
   duplicate(): Redis;
   close(): Promise<void>;
@@ -66,12 +70,33 @@ export async function connectFleet(config: RedisConfig, deps: { logger: Logger; 
     new Promise((resolve) => setTimeout(resolve, config.connectTimeoutMs).unref()),
   ]);
   if (!up) logger.warn({ host: url.hostname, port: url.port }, 'redis not reachable at start: starting anyway, not ready until it is');
+  // A SIGSTOPped Redis keeps its socket open and answers nothing: only an answered PING counts.
+  let answering = up;
+  let pinging = false;
+  let silentLogged = false;
+  const ping = async (): Promise<void> => {
+    if (pinging) return;
+    pinging = true;
+    const ok = await redis.ping().then(() => true, () => false);
+    pinging = false;
+    if (ok === answering) return;
+    answering = ok;
+    // A lost connection is logged as such above; this pair covers a connection that stays open but silent.
+    if (ok && silentLogged) logger.info('redis answering again');
+    else if (!ok && up) logger.warn({ healthCheckIntervalMs: config.healthCheckIntervalMs }, 'redis not answering (connection open)');
+    silentLogged = !ok && up;
+  };
+  const pinger = setInterval(() => void ping(), config.healthCheckIntervalMs);
+  pinger.unref();
+  redis.on('ready', () => void ping());
   const duplicates = new Set<Redis>();
   return {
     redis,
     keyPrefix: config.keyPrefix,
     replicaId: deps.replicaId ?? randomUUID(),
     connected: () => up,
+    reachable: () => up && answering,
+    leaseTtlMs: config.leaseTtlMs,
     duplicate: () => {
       // A subscriber connection must queue its SUBSCRIBE while connecting; it runs no other command.
       const copy = redis.duplicate({ enableOfflineQueue: true, lazyConnect: false });
@@ -80,6 +105,7 @@ export async function connectFleet(config: RedisConfig, deps: { logger: Logger; 
       return copy;
     },
     close: async () => {
+      clearInterval(pinger);
       for (const d of duplicates) d.disconnect();
       await redis.quit().catch(() => redis.disconnect());
     },

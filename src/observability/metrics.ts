@@ -32,6 +32,8 @@ export class GatewayMetrics {
   readonly #ticketsMinted: Counter;
   readonly #requestsRefused: Counter<'reason' | 'transport'>;
   readonly #wsSocketErrors: Counter<'reason'>;
+  readonly #upstreamUp: Gauge<'upstream' | 'kind'>;
+  readonly #storeUp: Gauge;
   readonly #operationNames = new BoundedLabels();
   readonly #onUpstreamCall = (message: unknown): void => this.upstreamCall(message as UpstreamCallRecord);
   readonly #onUpstreamBound = (message: unknown): void => this.upstreamBound(message as UpstreamBoundRecord);
@@ -125,8 +127,30 @@ export class GatewayMetrics {
       labelNames: ['reason'],
       registers,
     });
+    this.#upstreamUp = new Gauge({
+      name: 'upstream_up',
+      help: '1 when the upstream answered its last background health check (server.upstreamCheckIntervalSeconds), else 0.',
+      labelNames: ['upstream', 'kind'],
+      registers,
+    });
+    this.#storeUp = new Gauge({
+      name: 'fleet_store_up',
+      help: "1 while the fleet's Redis answers its background PING (redis.healthCheckIntervalMs), else 0; absent without a redis section.",
+      registers,
+    });
     upstreamCallChannel.subscribe(this.#onUpstreamCall);
     upstreamBoundChannel.subscribe(this.#onUpstreamBound);
+  }
+
+  /** The latest background health check of every configured upstream (upstreams removed by a reload disappear). */
+  upstreamHealth(statuses: Record<string, { ok: boolean; kind: string }>): void {
+    this.#upstreamUp.reset();
+    for (const [upstream, s] of Object.entries(statuses)) this.#upstreamUp.set({ upstream, kind: s.kind }, s.ok ? 1 : 0);
+  }
+
+  /** Whether the fleet's Redis answers (set when scraped and at each readiness probe). */
+  storeUp(up: boolean): void {
+    this.#storeUp.set(up ? 1 : 0);
   }
 
   /** A request or upgrade refused by the Host or Origin check. */
