@@ -27,6 +27,9 @@ import { RedisTicketBudget } from './fleet/rate-limit.js';
 import { RedisTicketStore } from './console/redis-ticket-store.js';
 import { UpstreamHealthMonitor } from './observability/upstream-health.js';
 import { ErrorCode } from './errors.js';
+import { RedisEventLog } from './fleet/events.js';
+import { MemoryEventLog } from './events/log.js';
+import { observeResumes } from './events/resume-metrics.js';
 
 export type { ReloadReport } from './reload.js';
 
@@ -87,7 +90,12 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
     eventSubscribers: () => bus.subscriberCount,
     graphqlWsConnections: () => listening?.graphqlWsConnections() ?? 0,
   });
-  const bus = new CountingEventBus({ onListenerError: (err) => logger.error({ err }, 'event bus listener failed') }, (source) => observed.eventPublished(source));
+  // In a fleet the bus delivers through the shared Redis Stream (every replica's events, one order); otherwise a ring in memory.
+  const eventLog = fleet ? new RedisEventLog(fleet, { ...config.events, logger }) : new MemoryEventLog(config.events);
+  const bus = new CountingEventBus(
+    { onListenerError: (err) => logger.error({ err }, 'event bus listener failed'), log: eventLog, onReplay: observeResumes(metrics, logger) },
+    (source) => observed.eventPublished(source),
+  );
   // Client authentication, Origin allowlist and per-caller caps; one instance shared by the HTTP
   // server and the console endpoint, so a reload (access.update) reaches both.
   // In a fleet the caps are counted across replicas; `access.limits` (live across reloads) stays their source.

@@ -149,6 +149,19 @@ const sections = z
      * server.host is a loopback address (and logged as a warning).
      */
     auth: authSchema.optional(),
+    /** The event stream's memory for resuming subscribers (README "Events"). */
+    events: z
+      .object({
+        /**
+         * Events kept for `events(after:)`: the ring's size in one process, the Redis Stream's `MAXLEN ~` in a fleet
+         * (Redis may keep a few more). An `after` older than that is refused with EVENTS_EXPIRED. @default 10000
+         */
+        retention: z.number().int().min(1).max(1_000_000).default(10_000),
+        /** Matching events one resume may replay; a larger gap is refused with EVENTS_EXPIRED. @default 1000 */
+        replayMax: z.number().int().min(1).max(100_000).default(1_000),
+      })
+      .strict()
+      .prefault({}),
     /** Shared state of a fleet of replicas (README "Running several replicas"). Absent: everything stays in this process. */
     redis: redisSchema.optional(),
     /** What SIGTERM/SIGINT do (README "Shutdown and reload"). */

@@ -27,6 +27,8 @@ export const ErrorCode = {
   Unauthenticated: 'UNAUTHENTICATED',
   RateLimited: 'RATE_LIMITED',
   SubscriberTooSlow: 'SUBSCRIBER_TOO_SLOW',
+  /** `events(after:)` named an event no longer kept (events.retention) or too far back to replay (events.replayMax): resync. */
+  EventsExpired: 'EVENTS_EXPIRED',
   /** The shared store (Redis) of a fleet could not answer; retry later. Open consoles are not affected. */
   StoreUnavailable: 'STORE_UNAVAILABLE',
   Internal: 'INTERNAL_SERVER_ERROR',
@@ -70,6 +72,7 @@ export type ApiErrorCode =
   | typeof ErrorCode.Unauthenticated
   | typeof ErrorCode.RateLimited
   | typeof ErrorCode.SubscriberTooSlow
+  | typeof ErrorCode.EventsExpired
   | typeof ErrorCode.StoreUnavailable
   | typeof ErrorCode.Internal;
 
@@ -86,6 +89,7 @@ const API_ERROR_CODES: ReadonlySet<ErrorCode> = new Set<ApiErrorCode>([
   ErrorCode.Unauthenticated,
   ErrorCode.RateLimited,
   ErrorCode.SubscriberTooSlow,
+  ErrorCode.EventsExpired,
   ErrorCode.StoreUnavailable,
   ErrorCode.Internal,
 ]);

@@ -159,7 +159,8 @@ export class Gateway {
    * configured BAD_USER_INPUT. A restricted caller that names no provider gets exactly its own
    * (the bus reads an empty list as "all", so a caller allowed none is refused instead).
    */
-  subscribeEvents(filter: SubscribeFilter, principal?: Principal): EventSubscription {
+  /** `options.after`: resume after this event id (replay, then live); see EventBus.subscribe. */
+  subscribeEvents(filter: SubscribeFilter, principal?: Principal, options: { after?: string } = {}): EventSubscription {
     const requested = filter.providers ?? [];
     // Authorization before existence, so a restricted caller cannot probe provider names.
     if (principal) for (const p of requested) assertProviderAllowed(principal, p);
@@ -171,7 +172,7 @@ export class Gateway {
       providers = [...principal.providers];
     }
     const { providers: _requested, ...rest } = filter;
-    return this.events.subscribe(providers ? { ...rest, providers } : rest);
+    return this.events.subscribe(providers ? { ...rest, providers } : rest, options.after !== undefined ? { after: options.after } : {});
   }
 
   /** `principal`: a VM of a provider it may not use is FORBIDDEN; absent = any (internal callers). */

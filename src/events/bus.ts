@@ -4,10 +4,16 @@
  * Each subscriber has its own bounded queue. A subscriber that falls `maxQueue` events behind is
  * dropped (its iterator throws SubscriberTooSlowError) rather than slowing the publisher or growing
  * memory without bound: one stuck browser tab must not cost the gateway memory for every event.
+ *
+ * Ids are ULIDs from one monotonic factory: unique across replicas and ordered by time. Published
+ * events go through the bus's log (src/events/log.ts), which delivers them in its own order and
+ * keeps the recent ones for subscribers that resume with `after`.
  */
+import { monotonicFactory } from 'ulid';
 import { ErrorCode, GatewayError } from '../errors.js';
 import type { EventPublisher, EventSource, GatewayEvent, GatewayEventInput } from './types.js';
 import { matchesPattern, type EventPattern } from './pattern.js';
+import { MemoryEventLog, parseAfter, type EventLog, type Position, type Replay } from './log.js';
 
 /** Thrown from a dropped subscriber's iterator. */
 export class SubscriberTooSlowError extends GatewayError {
@@ -32,6 +38,12 @@ export interface SubscribeFilter {
 export interface SubscribeOptions {
   /** Events a subscriber may have waiting before it is dropped. Default: 1000. */
   maxQueue?: number;
+  /**
+   * An event id: first replay the matching events after it (from the bus's log), then continue live,
+   * with nothing lost or repeated at the seam. A malformed id throws BadUserInputError at once; one the
+   * log no longer has ends the iterator with EventsExpiredError.
+   */
+  after?: string;
 }
 
 /** What subscribe/unsubscribe listeners see; the DRP client reference-counts registrations from it. */
@@ -41,7 +53,7 @@ export interface SubscriptionInfo {
   readonly filter: Readonly<SubscribeFilter>;
 }
 
-export type UnsubscribeReason = 'return' | 'too-slow' | 'closed';
+export type UnsubscribeReason = 'return' | 'too-slow' | 'closed' | 'replay-failed';
 
 export interface EventBusOptions {
   /** Called after a subscriber is added. */
@@ -50,44 +62,73 @@ export interface EventBusOptions {
   onUnsubscribe?: (info: SubscriptionInfo, reason: UnsubscribeReason) => void;
   /** Where listener exceptions go (they never reach publishers). Default: ignored. */
   onListenerError?: (err: unknown) => void;
+  /** Delivery order and replay. @default a MemoryEventLog with DEFAULT_RETENTION */
+  log?: EventLog;
+  /** Told how each `after` resume ended: the events it replayed, or why it was refused. */
+  onReplay?: (outcome: { events: number } | { error: unknown }) => void;
 }
 
 export const DEFAULT_MAX_QUEUE = 1000;
 
 export class EventBus implements EventPublisher {
-  private nextEventId = 1;
+  private readonly nextEventId = monotonicFactory();
+  private readonly log: EventLog;
   private nextSubscriberId = 1;
   private readonly subscribers = new Set<Subscriber>();
   private readonly subscribeListeners = new Set<(info: SubscriptionInfo) => void>();
   private readonly unsubscribeListeners = new Set<(info: SubscriptionInfo, reason: UnsubscribeReason) => void>();
   private readonly onListenerError: (err: unknown) => void;
+  private readonly onReplay: NonNullable<EventBusOptions['onReplay']>;
 
   constructor(options: EventBusOptions = {}) {
     if (options.onSubscribe) this.subscribeListeners.add(options.onSubscribe);
     if (options.onUnsubscribe) this.unsubscribeListeners.add(options.onUnsubscribe);
     this.onListenerError = options.onListenerError ?? (() => {});
+    this.onReplay = options.onReplay ?? (() => {});
+    this.log = options.log ?? new MemoryEventLog();
+    this.log.start((event, position) => this.deliver(event, position));
   }
 
   get subscriberCount(): number {
     return this.subscribers.size;
   }
 
-  /** Assigns the next id and hands the event to every matching subscriber; never blocks. */
+  /** Assigns the next id and hands the event to the log, which delivers it (at once in memory); never blocks. */
   publish(input: GatewayEventInput): GatewayEvent {
-    const event: GatewayEvent = { id: String(this.nextEventId++), ...input };
-    for (const subscriber of this.subscribers) {
-      if (subscriber.accepts(event)) subscriber.push(event);
-    }
+    const event: GatewayEvent = { id: this.nextEventId(), ...input };
+    this.log.append(event);
     return event;
+  }
+
+  /** Hands a logged event to every matching subscriber (the log calls it, in the log's order). */
+  private deliver(event: GatewayEvent, position: Position | null): void {
+    for (const subscriber of this.subscribers) {
+      if (subscriber.accepts(event)) subscriber.push(event, position);
+    }
   }
 
   subscribe(filter: SubscribeFilter = {}, options: SubscribeOptions = {}): EventSubscription {
     const maxQueue = options.maxQueue ?? DEFAULT_MAX_QUEUE;
     if (!Number.isInteger(maxQueue) || maxQueue < 1) throw new RangeError('maxQueue must be a positive integer');
+    const after = options.after !== undefined ? parseAfter(options.after) : undefined;
     const info: SubscriptionInfo = Object.freeze({ id: this.nextSubscriberId++, filter: Object.freeze({ ...filter }) });
     const subscriber = new Subscriber(info, maxQueue, (reason) => this.remove(subscriber, reason));
+    // Live first, then the replay: whatever is delivered meanwhile waits in the queue, and the
+    // replay's `through` tells which of it the replay already holds.
     this.subscribers.add(subscriber);
     this.notify(this.subscribeListeners, info);
+    if (after !== undefined) {
+      let replay: Replay | Promise<Replay>;
+      try {
+        replay = this.log.replay(after, (e) => subscriber.accepts(e));
+        if (!(replay instanceof Promise)) this.observeReplay({ events: replay.events.length });
+        else replay.then((r) => this.observeReplay({ events: r.events.length }), (error: unknown) => this.observeReplay({ error }));
+      } catch (error) {
+        this.observeReplay({ error });
+        replay = Promise.reject(error);
+      }
+      subscriber.replayFrom(replay);
+    }
     return subscriber;
   }
 
@@ -103,9 +144,18 @@ export class EventBus implements EventPublisher {
     return () => this.unsubscribeListeners.delete(listener);
   }
 
-  /** Ends every subscription: iterators yield what is already queued, then finish. */
+  /** Ends every subscription: iterators yield what is already queued, then finish. Stops the log. */
   close(): void {
+    this.log.close();
     for (const subscriber of [...this.subscribers]) subscriber.end('closed');
+  }
+
+  private observeReplay(outcome: { events: number } | { error: unknown }): void {
+    try {
+      this.onReplay(outcome);
+    } catch (err) {
+      this.onListenerError(err);
+    }
   }
 
   private remove(subscriber: Subscriber, reason: UnsubscribeReason): void {
@@ -142,6 +192,11 @@ class Subscriber implements EventSubscription {
   private readonly sources: ReadonlySet<string> | null;
   private readonly providers: ReadonlySet<string> | null;
   private readonly pattern: EventPattern | undefined;
+  /** While a replay loads: settles when it has (then `replayed` holds it, or `failure` is set). */
+  private loading: Promise<void> | null = null;
+  private replayed: GatewayEvent[] = [];
+  /** Live events at or before this position were in the replay: skipped. */
+  private through: Position | null = null;
 
   constructor(
     readonly info: SubscriptionInfo,
@@ -166,8 +221,28 @@ class Subscriber implements EventSubscription {
     );
   }
 
-  push(event: GatewayEvent): void {
+  /** Replay first: `next()` waits for it, yields it, then the live queue without what it already held. */
+  replayFrom(replay: Replay | Promise<Replay>): void {
+    const take = (r: Replay): void => {
+      this.loading = null;
+      if (this.done) return;
+      this.replayed = r.events;
+      this.through = r.through;
+      this.queue.dropThrough(r.through);
+    };
+    if (!(replay instanceof Promise)) return take(replay);
+    this.queue.trackPositions();
+    this.loading = replay.then(take, (err: unknown) => {
+      this.loading = null;
+      if (this.done) return;
+      this.failure = err instanceof Error ? err : new Error(String(err));
+      this.end('replay-failed');
+    });
+  }
+
+  push(event: GatewayEvent, position: Position | null = null): void {
     if (this.done) return;
+    if (position !== null && this.through !== null && position <= this.through) return;
     if (this.pending) {
       const { resolve } = this.pending;
       this.pending = null;
@@ -179,10 +254,13 @@ class Subscriber implements EventSubscription {
       this.end('too-slow');
       return;
     }
-    this.queue.push(event);
+    this.queue.push(event, position);
   }
 
   next(): Promise<IteratorResult<GatewayEvent>> {
+    if (this.loading) return this.loading.then(() => this.next());
+    const replayed = this.replayed.shift();
+    if (replayed !== undefined) return Promise.resolve({ value: replayed, done: false });
     const event = this.queue.shift();
     if (event !== undefined) return Promise.resolve({ value: event, done: false });
     if (this.failure) {
@@ -217,7 +295,10 @@ class Subscriber implements EventSubscription {
     if (this.done) return;
     this.done = true;
     // On bus close the reader may drain what it has; otherwise the queue is freed at once.
-    if (reason !== 'closed') this.queue = new EventQueue();
+    if (reason !== 'closed') {
+      this.queue = new EventQueue();
+      this.replayed = [];
+    }
     const pending = this.pending;
     this.pending = null;
     pending?.resolve({ value: undefined, done: true });
@@ -228,14 +309,34 @@ class Subscriber implements EventSubscription {
 /** FIFO with O(1) shift: a head index into an array that is compacted once half of it is consumed. */
 class EventQueue {
   private items: Array<GatewayEvent | undefined> = [];
+  /** Each queued event's log position, kept only while a replay loads (nothing is shifted meanwhile). */
+  private positions: Array<Position | null> | null = null;
   private head = 0;
 
   get length(): number {
     return this.items.length - this.head;
   }
 
-  push(event: GatewayEvent): void {
+  push(event: GatewayEvent, position: Position | null = null): void {
     this.items.push(event);
+    this.positions?.push(position);
+  }
+
+  /** Keep positions from now until `dropThrough`. */
+  trackPositions(): void {
+    this.positions = [];
+  }
+
+  /** Removes the events at or before `through` (the replay holds them); positions are not kept after. */
+  dropThrough(through: Position): void {
+    const kept: GatewayEvent[] = [];
+    for (let i = this.head; i < this.items.length; i++) {
+      const p = this.positions?.[i] ?? null;
+      if (p === null || p > through) kept.push(this.items[i]!);
+    }
+    this.items = kept;
+    this.head = 0;
+    this.positions = null;
   }
 
   shift(): GatewayEvent | undefined {

@@ -8,7 +8,11 @@ import type { EventKind } from '../upstreams/kinds.js';
 export type EventSource = Uppercase<EventKind> | 'GATEWAY';
 
 export interface GatewayEvent {
-  /** Unique per gateway process, monotonically increasing (decimal string). */
+  /**
+   * A ULID (26 characters, Crockford base32): unique across every replica and process, ordered by the
+   * time the gateway published it (strictly increasing within one process). Pass it back as
+   * `events(after:)` to resume.
+   */
   id: string;
   source: EventSource;
   /** Provider name from config; for GATEWAY events, the provider concerned or "gateway". */

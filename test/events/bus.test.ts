@@ -20,13 +20,14 @@ function input(overrides: Partial<GatewayEventInput> = {}): GatewayEventInput {
 }
 
 describe('EventBus', () => {
-  it('assigns increasing ids and fans out to every subscriber', async () => {
+  it('assigns unique, increasing ULIDs and fans out to every subscriber', async () => {
     const bus = new EventBus();
     const a = bus.subscribe();
     const b = bus.subscribe();
     const first = bus.publish(input());
     const second = bus.publish(input({ key: 'm2' }));
-    expect(Number(second.id)).toBeGreaterThan(Number(first.id));
+    expect(first.id).toMatch(/^[0-9A-HJKMNP-TV-Z]{26}$/);
+    expect(second.id > first.id).toBe(true);
     for (const sub of [a, b]) {
       expect((await sub.next()).value).toEqual(first);
       expect((await sub.next()).value).toEqual(second);

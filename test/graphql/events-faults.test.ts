@@ -175,9 +175,10 @@ describe('events subscription faults (graphql-ws, DRP)', () => {
     expect(sub.received.every((r) => r.errors === undefined)).toBe(true);
     const events = sub.received.map((r) => r.data.events);
     expect(events.map((e) => e.key)).toEqual(['m-1', 'm-2', 'm-3', 'm-4', 'm-5', 'm-6', 'm-7']);
-    const ids = events.map((e) => Number(e.id));
+    // ULIDs: unique, and in publication order they sort as strings.
+    const ids: string[] = events.map((e) => e.id);
     expect(new Set(ids).size).toBe(ids.length);
-    expect(ids).toEqual([...ids].sort((a, b) => a - b));
+    expect(ids).toEqual([...ids].sort());
     expect(sub.ended()).toBeNull();
     expect(closes).toBe(0);
   });

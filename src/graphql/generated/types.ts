@@ -55,7 +55,7 @@ export type Enterprise = {
 export type Event = {
   __typename?: 'Event';
   action: Scalars['String']['output'];
-  /** Unique and increasing within one gateway process. */
+  /** A ULID: unique across every replica, ordered by publication time (strictly increasing within one process). Pass it as `events(after:)` to resume. */
   id: Scalars['ID']['output'];
   key: Scalars['String']['output'];
   object?: Maybe<Scalars['JSON']['output']>;
@@ -171,13 +171,16 @@ export type Subscription = {
    * One stream of normalised events from every source: DRP object events, Abiquo VM events and the
    * gateway's own (upstream connected/disconnected, console session opened/closed). A bad filter is a
    * BAD_USER_INPUT error when the subscription starts; a subscriber that cannot keep up is ended with
-   * SUBSCRIBER_TOO_SLOW rather than buffered without limit.
+   * SUBSCRIBER_TOO_SLOW rather than buffered without limit. In a fleet (several replicas on one Redis)
+   * every replica's events reach subscribers on every replica, except DRP events, which reach the
+   * subscribers of the replica that received them.
    */
   events: Event;
 };
 
 
 export type SubscriptionEventsArgs = {
+  after?: InputMaybe<Scalars['ID']['input']>;
   filter?: InputMaybe<EventFilter>;
 };
 

@@ -36,7 +36,7 @@ function failuresAsValues(sub: EventSubscription): AsyncIterableIterator<Gateway
 export const eventResolvers: Resolvers = {
   Subscription: {
     events: {
-      subscribe: (_parent, { filter }, ctx) => {
+      subscribe: (_parent, { filter, after }, ctx) => {
         const pattern = filter?.pattern != null ? parseEventPattern(filter.pattern) : undefined;
         const sub = ctx.gateway.subscribeEvents(
           {
@@ -45,6 +45,7 @@ export const eventResolvers: Resolvers = {
             ...(filter?.providers ? { providers: filter.providers } : {}),
           },
           ctx.principal,
+          after != null ? { after } : {},
         );
         return failuresAsValues(sub) as AsyncIterable<never>;
       },

@@ -1,0 +1,63 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Client } from 'graphql-ws';
+import type { TowerGateway } from '../helpers/gateway.js';
+import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
+import { collect, roundTrip } from '../helpers/subscriptions.js';
+import { CONSOLE_EVENTS, eventsOf, eventually, logCount, openAndCloseConsole, towerGateway, wsClient } from './events-helpers.js';
+
+const DOWN = "fleet events: Redis stream unavailable, this replica's events reach its own subscribers only";
+const BACK = 'fleet events: delivering through the Redis stream again';
+
+let redis: RedisServer;
+const gateways: TowerGateway[] = [];
+const clients: Client[] = [];
+beforeAll(async () => {
+  redis = await startRedisServer();
+});
+afterAll(async () => {
+  await Promise.all(clients.map((c) => c.dispose()));
+  await Promise.all(gateways.map((g) => g.close()));
+  await redis.stop();
+});
+
+describe('fleet events while Redis is down', () => {
+  it("keeps delivering each replica's own events to its own subscribers, refuses resumes with STORE_UNAVAILABLE, and delivers the whole fleet's again once Redis is back; each transition logged once", async () => {
+    const [a, b] = await Promise.all([towerGateway(redis.url), towerGateway(redis.url)]);
+    gateways.push(a!, b!);
+    const [onA, onB] = [a!, b!].map((t) => {
+      const c = wsClient(t);
+      clients.push(c);
+      return { c, sub: collect(c, CONSOLE_EVENTS) };
+    });
+    await roundTrip(onA!.c);
+    await roundTrip(onB!.c);
+    await openAndCloseConsole(a!, 0);
+    await onB!.sub.until(2);
+
+    await redis.kill();
+    await eventually(() => logCount(a!, DOWN) === 1 && logCount(b!, DOWN) === 1, 'both replicas noticed Redis is gone');
+    const resumeWhileDown = collect(onB!.c, CONSOLE_EVENTS, { after: eventsOf(onB!.sub.received).at(-1)!.id });
+    await resumeWhileDown.finished;
+    expect(resumeWhileDown.received[0]?.errors?.[0]?.extensions?.code).toBe('STORE_UNAVAILABLE');
+    await openAndCloseConsole(a!, 1);
+    await onA!.sub.until(4);
+    await openAndCloseConsole(b!, 2);
+    await onB!.sub.until(4);
+    const vm = (t: TowerGateway, i: number) => `tower:${t.sim.listVms()[i]!.id}`;
+    // B saw its own console, not A's (A's events of the outage never left A).
+    expect(eventsOf(onB!.sub.received).slice(2).map((e) => e.key)).toEqual([vm(b!, 2), vm(b!, 2)]);
+    expect(eventsOf(onA!.sub.received).slice(2).map((e) => e.key)).toEqual([vm(a!, 1), vm(a!, 1)]);
+
+    await redis.restart();
+    await eventually(() => logCount(a!, BACK) === 1 && logCount(b!, BACK) === 1, 'both replicas are back on the stream');
+    await openAndCloseConsole(a!, 0);
+    await onB!.sub.until(6);
+    await onA!.sub.until(6);
+    expect(eventsOf(onB!.sub.received).slice(4)).toEqual(eventsOf(onA!.sub.received).slice(4));
+    expect(eventsOf(onB!.sub.received).slice(4).map((e) => e.key)).toEqual([vm(a!, 0), vm(a!, 0)]);
+    for (const t of [a!, b!]) {
+      expect(logCount(t, DOWN)).toBe(1);
+      expect(logCount(t, BACK)).toBe(1);
+    }
+  });
+});
