@@ -15,10 +15,11 @@ import { postGraphQL } from '../helpers/graphql.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { openConsole, rfbSecurityTypes, spawnGateway, type GatewayProcess } from '../observability/child.js';
 
-/** Forwards everything to the simulator and counts enterprise-list requests and stream connections. */
+/** Forwards everything to the simulator and counts VM-list requests and stream connections. */
 interface CountingProxy {
   url: string;
-  enterpriseLists: number;
+  /** Requests of one enterprise's VMs: only a walk (or a refresh after an event) makes them. */
+  vmLists: number;
   streams: number;
   openStreams: number;
   server: Server;
@@ -26,7 +27,7 @@ interface CountingProxy {
 
 async function countingProxy(target: string): Promise<CountingProxy> {
   const upstream = new URL(target);
-  const counts = { enterpriseLists: 0, streams: 0, openStreams: 0 };
+  const counts = { vmLists: 0, streams: 0, openStreams: 0 };
   let self = '';
   const server = createServer((req, res) => {
     const path = new URL(req.url!, 'http://x').pathname;
@@ -36,7 +37,8 @@ async function countingProxy(target: string): Promise<CountingProxy> {
       counts.openStreams++;
       res.once('close', () => counts.openStreams--);
     }
-    if (path === '/api/admin/enterprises') counts.enterpriseLists++;
+    // A walk reads every enterprise's VMs; a health check reads one enterprise of the list, never VMs.
+    if (/^\/api\/admin\/enterprises\/\d+\/action\/virtualmachines$/.test(path)) counts.vmLists++;
     const out = request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (up) => {
       if (isStream) {
         res.writeHead(up.statusCode!, up.headers);
@@ -61,7 +63,7 @@ async function countingProxy(target: string): Promise<CountingProxy> {
   self = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const proxy = { url: self, server } as CountingProxy;
   return Object.defineProperties(proxy, {
-    enterpriseLists: { get: () => counts.enterpriseLists },
+    vmLists: { get: () => counts.vmLists },
     streams: { get: () => counts.streams },
     openStreams: { get: () => counts.openStreams },
   });
@@ -144,13 +146,13 @@ describe('Abiquo in a fleet of three', () => {
       expect(names).toContain('web-1');
     }
     await eventually('the leader stream', () => proxies[leader]!.openStreams === 1);
-    const before = proxies.map((p) => p.enterpriseLists);
+    const before = proxies.map((p) => p.vmLists);
 
     // Every replica answers again: only the index is read, Abiquo is not.
     for (const url of urls) expect((await postGraphQL<any>(url, VMS)).data.vms.nodes).toHaveLength(8);
-    expect(proxies.map((p) => p.enterpriseLists)).toEqual(before);
+    expect(proxies.map((p) => p.vmLists)).toEqual(before);
     proxies.forEach((p, i) => {
-      expect(p.enterpriseLists > 0, `replica ${i} walked`).toBe(i === leader);
+      expect(p.vmLists > 0, `replica ${i} walked`).toBe(i === leader);
       expect(p.streams, `replica ${i} streams`).toBe(i === leader ? 1 : 0);
     });
     expect(replicas.filter((c) => /lease acquired/.test(c.output()))).toHaveLength(1);
@@ -165,7 +167,7 @@ describe('Abiquo in a fleet of three', () => {
   it('after a SIGKILL of the leader, another replica takes the lease, walks again and reconnects the stream', async () => {
     const old = leaderIndex();
     expect(old).toBeGreaterThanOrEqual(0);
-    const before = proxies.map((p) => ({ lists: p.enterpriseLists, streams: p.streams }));
+    const before = proxies.map((p) => ({ lists: p.vmLists, streams: p.streams }));
     replicas[old]!.proc.kill('SIGKILL');
     await replicas[old]!.exited;
     // Changed while nobody leads and without an event: only the successor's full walk can see it.
@@ -176,7 +178,7 @@ describe('Abiquo in a fleet of three', () => {
       return i >= 0 ? i + 1 : 0;
     }) - 1;
     await eventually('the stream reconnected by the new leader', () => proxies[next]!.streams > before[next]!.streams && proxies[next]!.openStreams === 1);
-    await eventually('a walk by the new leader', () => proxies[next]!.enterpriseLists > before[next]!.lists);
+    await eventually('a walk by the new leader', () => proxies[next]!.vmLists > before[next]!.lists);
     for (const [i, url] of urls.entries()) {
       if (i === old) continue;
       await eventually(`the resynced index on replica ${i}`, async () => {
