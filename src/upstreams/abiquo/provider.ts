@@ -364,11 +364,19 @@ class AbiquoProviderImpl implements AbiquoProvider {
   /** What reads answer from: the walker's cache, or (a follower in a fleet) the shared index. */
   async #view(): Promise<AbiquoVmCache> {
     const walker = this.#walker;
-    if (walker) {
+    if (walker && (walker.refresher.loaded || !this.#reader)) {
       await walker.refresher.ensureLoaded();
       return walker.cache;
     }
-    const snapshot = await this.#snapshot();
+    // A leader just elected answers from its predecessor's index until its own first walk is done.
+    const snapshot = await this.#snapshot().catch((err: unknown) => {
+      if (walker) return null;
+      throw err;
+    });
+    if (!snapshot && walker) {
+      await walker.refresher.ensureLoaded();
+      return walker.cache;
+    }
     if (!snapshot) throw new UpstreamUnavailableError(this.name, 'the fleet leader has not published the VM list yet');
     if (this.#follower?.version === snapshot.version) return this.#follower.cache;
     const cache = new AbiquoVmCache(this.name);
