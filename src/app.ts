@@ -89,6 +89,7 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
   const observed = new GatewayMetrics(metrics, {
     eventSubscribers: () => bus.subscriberCount,
     graphqlWsConnections: () => listening?.graphqlWsConnections() ?? 0,
+    ...(fleet ? { fleetStoreUp: () => fleet.reachable() } : {}),
   });
   // In a fleet the bus delivers through the shared Redis Stream (every replica's events, one order); otherwise a ring in memory.
   const eventLog = fleet ? new RedisEventLog(fleet, { ...config.events, logger }) : new MemoryEventLog(config.events);

@@ -26,6 +26,7 @@ describe('HTTP server', () => {
   it('answers /healthz, and /readyz ready while an upstream is down, with no upstream detail (upstream health is a metric)', async () => {
     env = await startTowerGateway({
       extraProviders: [{ name: 'down', kind: 'cloudtower', url: 'http://127.0.0.1:1', token: 'x', timeouts: { connectMs: 500, requestMs: 500 } }],
+      config: { server: { host: '127.0.0.1', port: 0, upstreamCheckIntervalSeconds: 1 } },
     });
     const health = await fetch(`${env.gateway.url}/healthz`);
     expect(health.status).toBe(200);

@@ -16,6 +16,8 @@ export interface GatewayMetricsSources {
   eventSubscribers: () => number;
   /** Open graphql-ws connections now; read when scraped. @default none (the gauge reads 0) */
   graphqlWsConnections?: () => number;
+  /** With a fleet: whether its Redis answers now (read when scraped). @default none (no `fleet_store_up` gauge) */
+  fleetStoreUp?: () => boolean;
 }
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -133,10 +135,14 @@ export class GatewayMetrics {
       labelNames: ['upstream', 'kind'],
       registers,
     });
+    const storeUp = sources.fleetStoreUp;
     this.#storeUp = new Gauge({
       name: 'fleet_store_up',
       help: "1 while the fleet's Redis answers its background PING (redis.healthCheckIntervalMs), else 0; absent without a redis section.",
-      registers,
+      registers: storeUp ? registers : [],
+      collect() {
+        if (storeUp) this.set(storeUp() ? 1 : 0);
+      },
     });
     upstreamCallChannel.subscribe(this.#onUpstreamCall);
     upstreamBoundChannel.subscribe(this.#onUpstreamBound);
@@ -148,7 +154,7 @@ export class GatewayMetrics {
     for (const [upstream, s] of Object.entries(statuses)) this.#upstreamUp.set({ upstream, kind: s.kind }, s.ok ? 1 : 0);
   }
 
-  /** Whether the fleet's Redis answers (set when scraped and at each readiness probe). */
+  /** Whether the fleet's Redis answers (also read from `fleetStoreUp` at each scrape). */
   storeUp(up: boolean): void {
     this.#storeUp.set(up ? 1 : 0);
   }

@@ -16,7 +16,7 @@ export class UpstreamHealthMonitor {
   #timer: unknown = null;
   #stopped = false;
 
-  /** Checks at once, then every `intervalMs()` after the previous check ended (read each time, so a reload applies). */
+  /** Checks every `intervalMs()` after the previous check ended (read each time). */
   constructor(options: { gateway: Gateway; metrics: GatewayMetrics; logger: Logger; clock: Clock; intervalMs: () => number }) {
     const { gateway, metrics, logger } = options;
     this.#clock = options.clock;
@@ -41,7 +41,9 @@ export class UpstreamHealthMonitor {
           if (!this.#stopped) this.#timer = this.#clock.setTimeout(loop, options.intervalMs());
         });
     };
-    loop();
+    // The first check waits one interval too: start-up already talks to every upstream, and the
+    // gauge is absent (not 0) until an upstream has been checked.
+    this.#timer = this.#clock.setTimeout(loop, options.intervalMs());
   }
 
   stop(): void {

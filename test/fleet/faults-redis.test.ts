@@ -49,6 +49,7 @@ describe('Redis faults', () => {
     await eventually('readiness 503 while Redis hangs', async () => (await readiness()).status === 503);
     expect((await readiness()).body).toEqual({ status: 'not ready', reason: 'STORE_UNAVAILABLE' });
     for (let i = 0; i < 3; i++) expect(await mint(vmId)).toEqual({ code: 'STORE_UNAVAILABLE' });
+    expect(await (await fetch(`${url}/metrics`)).text()).toMatch(/^fleet_store_up 0$/m);
     expect(await rfbSecurityTypes(console1)).not.toHaveLength(0);
     redis.resume();
     await eventually('ready again once Redis answers', async () => (await readiness()).status === 200);
@@ -67,6 +68,7 @@ describe('Redis faults', () => {
     await eventually('ready again after the restart', async () => (await readiness()).status === 200);
     expect(await openWs(inFlight)).toMatchObject({ ok: false, status: 401, body: expect.stringContaining('TICKET_UNKNOWN') });
     const console2 = await openConsole(url, vmId);
+    expect(await (await fetch(`${url}/metrics`)).text()).toMatch(/^fleet_store_up 1$/m);
     expect(console1.ws.readyState).toBe(console1.ws.OPEN);
 
     // Once per transition, not once per request.
