@@ -17,7 +17,7 @@ export class EventsExpiredError extends GatewayError {
     super(
       ErrorCode.EventsExpired,
       reason === 'retention'
-        ? `no event with this id is within the last ${limit} events kept (events.retention): resync and subscribe without after`
+        ? `no event with this id is kept any more (the last ${limit} events are, fewer past events.retentionBytes): resync and subscribe without after`
         : `more than ${limit} matching events followed this id (events.replayMax): resync and subscribe without after`,
       { reason, limit },
     );
@@ -49,11 +49,13 @@ export interface EventLog {
 export interface RetentionOptions {
   /** Events kept for resuming (`events.retention`). */
   retention: number;
+  /** Most bytes of events kept in one process's memory (`events.retentionBytes`); not applied to the Redis Stream. */
+  retentionBytes: number;
   /** Most matching events one resume replays (`events.replayMax`). */
   replayMax: number;
 }
 
-export const DEFAULT_RETENTION: RetentionOptions = { retention: 10_000, replayMax: 1_000 };
+export const DEFAULT_RETENTION: RetentionOptions = { retention: 10_000, retentionBytes: 64 * 1024 * 1024, replayMax: 1_000 };
 
 /** BAD_USER_INPUT unless `after` is an event id (a ULID). */
 export function parseAfter(after: string): string {
@@ -61,16 +63,21 @@ export function parseAfter(after: string): string {
   return after.toUpperCase();
 }
 
-/** One process: events delivered as they are published, the last `retention` kept in a ring. */
+/**
+ * One process: events delivered as they are published, the last `retention` kept in memory, and no
+ * more than `retentionBytes` of them (an event's size is its JSON's length): a flood of large
+ * upstream objects shortens how far back a resume reaches instead of growing memory.
+ */
 export class MemoryEventLog implements EventLog {
   private deliver: Deliver = () => {};
-  private readonly ring: Array<GatewayEvent | undefined>;
-  /** Position of the next event; the ring slot is position % retention. */
+  /** Oldest first from `head`; compacted once half of it is evicted. */
+  private kept: Array<{ event: GatewayEvent; bytes: number } | undefined> = [];
+  private head = 0;
+  private bytes = 0;
+  /** Position of the next event. */
   private next = 0n;
 
-  constructor(private readonly options: RetentionOptions = DEFAULT_RETENTION) {
-    this.ring = new Array(options.retention);
-  }
+  constructor(private readonly options: RetentionOptions = DEFAULT_RETENTION) {}
 
   start(deliver: Deliver): void {
     this.deliver = deliver;
@@ -78,7 +85,18 @@ export class MemoryEventLog implements EventLog {
 
   append(event: GatewayEvent): void {
     const position = this.next++;
-    this.ring[Number(position % BigInt(this.options.retention))] = event;
+    const bytes = sizeOf(event);
+    this.kept.push({ event, bytes });
+    this.bytes += bytes;
+    // The newest event is kept even when it alone is over the byte budget.
+    while (this.kept.length - this.head > 1 && (this.kept.length - this.head > this.options.retention || this.bytes > this.options.retentionBytes)) {
+      this.bytes -= this.kept[this.head]!.bytes;
+      this.kept[this.head++] = undefined;
+    }
+    if (this.head >= 1024 && this.head * 2 >= this.kept.length) {
+      this.kept = this.kept.slice(this.head);
+      this.head = 0;
+    }
     this.deliver(event, position);
   }
 
@@ -88,10 +106,9 @@ export class MemoryEventLog implements EventLog {
     const matched: GatewayEvent[] = [];
     // Past replayMax, the walk goes on without collecting, to tell a long gap from an id not kept.
     let overflow = false;
-    const oldest = this.next > BigInt(retention) ? this.next - BigInt(retention) : 0n;
-    // Newest first: a resume after a blip finds its id within the first few slots.
-    for (let p = through; p >= oldest; p--) {
-      const event = this.ring[Number(p % BigInt(retention))]!;
+    // Newest first: a resume after a blip finds its id within the first few entries.
+    for (let i = this.kept.length - 1; i >= this.head; i--) {
+      const { event } = this.kept[i]!;
       if (event.id === after) {
         if (overflow) throw new EventsExpiredError('replayMax', replayMax);
         return { events: matched.reverse(), through };
@@ -105,4 +122,13 @@ export class MemoryEventLog implements EventLog {
   }
 
   close(): void {}
+}
+
+/** An event's size as JSON (what a client receives); an event that cannot be serialised counts as nothing here. */
+function sizeOf(event: GatewayEvent): number {
+  try {
+    return JSON.stringify(event).length;
+  } catch {
+    return 0;
+  }
 }

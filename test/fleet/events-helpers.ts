@@ -13,8 +13,9 @@ export function towerGateway(
   events: Record<string, number> = {},
   keyPrefix = 'evt:',
   extraProviders: Record<string, unknown>[] = [],
+  redisOptions: Record<string, unknown> = {},
 ): Promise<TowerGateway> {
-  return startTowerGateway({ config: { ...(redisUrl ? { redis: { url: redisUrl, keyPrefix } } : {}), events }, extraProviders });
+  return startTowerGateway({ config: { ...(redisUrl ? { redis: { url: redisUrl, keyPrefix, ...redisOptions } } : {}), events }, extraProviders });
 }
 
 export function wsClient(t: TowerGateway): Client {

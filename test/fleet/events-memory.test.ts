@@ -62,4 +62,20 @@ describe('resumable events on one gateway without Redis (the ring in memory)', (
     await kept.until(2);
     expect(eventsOf(kept.received).map((e) => e.id)).toEqual(ids.slice(2));
   });
+
+  it('keeps no more than events.retentionBytes of events: older ones go first, and resuming from them is EVENTS_EXPIRED', async () => {
+    gw = await towerGateway(null, { retentionBytes: 1024 });
+    const cl = client(gw);
+    const live = collect(cl, CONSOLE_EVENTS);
+    await roundTrip(cl);
+    for (const vm of [0, 1, 2, 0]) await openAndCloseConsole(gw, vm);
+    await live.until(8);
+    const ids = eventsOf(live.received).map((e) => e.id);
+    const expired = collect(cl, CONSOLE_EVENTS, { after: ids[0] });
+    await expired.finished;
+    expect(expired.received[0]?.errors?.[0]?.extensions).toMatchObject({ code: 'EVENTS_EXPIRED', reason: 'retention' });
+    const recent = collect(cl, CONSOLE_EVENTS, { after: ids[6] });
+    await recent.until(1);
+    expect(eventsOf(recent.received).map((e) => e.id)).toEqual([ids[7]]);
+  });
 });

@@ -60,4 +60,38 @@ describe('fleet events while Redis is down', () => {
       expect(logCount(t, BACK)).toBe(1);
     }
   });
+
+  it('does not deliver twice an event whose XADD timed out on a hung Redis (SIGSTOP) and was applied when it woke', async () => {
+    const [a, b] = await Promise.all([0, 1].map(() => towerGateway(redis.url, {}, 'hung:', [], { commandTimeoutMs: 300 })));
+    gateways.push(a!, b!);
+    const [onA, onB] = [a!, b!].map((t) => {
+      const c = wsClient(t);
+      clients.push(c);
+      return { c, sub: collect(c, CONSOLE_EVENTS) };
+    });
+    await roundTrip(onA!.c);
+    await roundTrip(onB!.c);
+    redis.pause();
+    try {
+      // The XADDs wait on the stopped Redis until the command timeout, then A delivers them itself.
+      await openAndCloseConsole(a!, 1);
+      await onA!.sub.until(2);
+      await eventually(() => logCount(a!, DOWN) === 1, 'A noticed the hung Redis');
+    } finally {
+      redis.resume();
+    }
+    await eventually(() => logCount(a!, BACK) === 1, 'A is back on the stream');
+    await openAndCloseConsole(a!, 2);
+    const vmKey = (i: number) => `tower:${a!.sim.listVms()[i]!.id}`;
+    // Behind the late entries in the stream: once B has these, A would have had any copy too.
+    await eventually(() => eventsOf(onB!.sub.received).some((e) => e.key === vmKey(2) && e.action === 'closed'), 'B got the last console');
+    await onA!.sub.until(4);
+    expect(eventsOf(onA!.sub.received).map((e) => [e.action, e.key])).toEqual([
+      ['opened', vmKey(1)],
+      ['closed', vmKey(1)],
+      ['opened', vmKey(2)],
+      ['closed', vmKey(2)],
+    ]);
+    expect(new Set(eventsOf(onA!.sub.received).map((e) => e.id)).size).toBe(4);
+  });
 });
