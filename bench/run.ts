@@ -11,6 +11,7 @@ const BENCHES = {
   console: 'console proxy: throughput, latency, memory per idle connection (issue 3)',
   'abiquo-walk': 'Abiquo walk: 100 enterprises x 50 VMs at concurrency 1 and 8 (issue 4)',
   events: 'event stream: 1,000 graphql-ws subscribers vs a raw ws broadcast (issue 5)',
+  fleet: 'fleet: tickets on Redis vs memory; event fan-out over three replicas vs one (issue 12)',
 } as const;
 
 const args = process.argv.slice(2);

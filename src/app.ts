@@ -112,7 +112,7 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
         }
       : {}),
   });
-  const registry = new UpstreamRegistry({ logger, events: bus, metrics, clock }, opts.kinds);
+  const registry = new UpstreamRegistry({ logger, events: bus, metrics, clock, fleet }, opts.kinds);
   const upstreamsOf = (c: GatewayConfig) => registry.create(c.providers);
   const ticketTtlMs = config.console.ticketTtlSeconds * 1000;
   const tickets = new TicketService({

@@ -53,6 +53,8 @@ export const ErrorCode = {
   LegConnectFailed: 'LEG_CONNECT_FAILED',
   /** An upstream body a decoder could not read; the client rethrows it as UPSTREAM_ERROR. */
   UpstreamBodyUndecodable: 'UPSTREAM_BODY_UNDECODABLE',
+  /** A fleet lease (src/fleet/lease.ts) is no longer ours: the fenced write was refused and the holder steps down. */
+  LeaseLost: 'LEASE_LOST',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -7,6 +7,7 @@ import type { Registry } from 'prom-client';
 import type { z } from 'zod';
 import type { Clock } from '../clock.js';
 import type { EventBus } from '../events/bus.js';
+import type { Fleet } from '../fleet/redis.js';
 import type { EventPublisher } from '../events/types.js';
 import type { Logger } from '../logger.js';
 import type { Provider, Upstream } from './types.js';
@@ -26,6 +27,8 @@ export interface UpstreamDeps {
   /** The gateway's metrics registry. */
   metrics: Registry;
   clock: Clock;
+  /** The fleet's shared Redis when `redis` is configured: a kind may share its work across replicas (Abiquo's one walker). */
+  fleet?: Fleet;
 }
 
 /** The dependencies of an upstream (or a part of one) that only publishes events. */

@@ -5,6 +5,7 @@
 import type { Registry } from 'prom-client';
 import { systemClock, type Clock } from '../clock.js';
 import type { EventBus } from '../events/bus.js';
+import type { Fleet } from '../fleet/redis.js';
 import type { Logger } from '../logger.js';
 import type { AnyUpstreamKind, UpstreamDeps } from './descriptor.js';
 import { upstreamKinds } from './kinds.js';
@@ -17,6 +18,8 @@ export interface UpstreamRegistryDeps {
   metrics: Registry;
   /** @default systemClock */
   clock?: Clock;
+  /** The fleet's shared Redis; absent or null without `redis` in the config. */
+  fleet?: Fleet | null;
 }
 
 export interface Upstreams {
@@ -34,7 +37,7 @@ export class UpstreamRegistry {
   /** @param kinds the kinds that may be configured. @default upstreamKinds (src/upstreams/kinds.ts) */
   constructor(deps: UpstreamRegistryDeps, kinds: readonly AnyUpstreamKind[] = upstreamKinds) {
     this.byKind = new Map(kinds.map((k) => [k.kind, k]));
-    this.deps = { logger: deps.logger, events: deps.events, metrics: deps.metrics, clock: deps.clock ?? systemClock };
+    this.deps = { logger: deps.logger, events: deps.events, metrics: deps.metrics, clock: deps.clock ?? systemClock, ...(deps.fleet ? { fleet: deps.fleet } : {}) };
   }
 
   /** Build one upstream per entry, in order. Entries are validated configs, so their kind is registered. */

@@ -48,6 +48,20 @@ export const abiquoConfigSchema = z
     refreshDebounceMs: z.number().int().min(0).default(250),
     /** Milliseconds between full walks that catch anything events missed; 0 turns them off. @default 300000 */
     resyncIntervalMs: z.number().int().min(0).default(300_000),
+    /**
+     * With `redis` configured, one replica of the fleet (the leader) walks this provider, holds its event
+     * stream and writes its token file; the others serve the index it publishes to Redis. Without `redis`: unused.
+     */
+    leader: z
+      .object({
+        /** Milliseconds the leader's lease lives without renewal: a dead leader is replaced within this plus renewIntervalMs. @default 10000 */
+        leaseTtlMs: z.number().int().min(200).max(300_000).default(10_000),
+        /** Milliseconds between the leader's renewals, and between the other replicas' attempts to take over; below leaseTtlMs. @default 3000 */
+        renewIntervalMs: z.number().int().min(50).max(100_000).default(3_000),
+      })
+      .strict()
+      .prefault({})
+      .refine((l) => l.renewIntervalMs < l.leaseTtlMs, { message: 'renewIntervalMs must be below leaseTtlMs', path: ['renewIntervalMs'] }),
     /** Reconnect backoff of the event stream, milliseconds. @default { initialMs: 1000, maxMs: 60000 } */
     backoff: backoffSchema({ initialMs: 1_000, maxMs: 60_000 }),
   })

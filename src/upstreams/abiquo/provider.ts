@@ -2,24 +2,29 @@
  * The Abiquo provider: a facade over the VM cache (cache.ts), filled by a full walk at start and after
  * every event stream (re)connect, since the Outbound API has no replay (refresh.ts), and kept fresh by
  * events (stream.ts, event-mapping.ts, refresh-schedule.ts). Each change of the cache rewrites the
- * websockify token file when one is configured (token-file-sync.ts).
+ * websockify token file when one is configured (token-file-sync.ts). walker.ts holds all of that.
+ *
+ * In a fleet (`deps.fleet`), only the holder of the provider's lease runs a walker (leadership.ts) and
+ * publishes the index to Redis, fenced by its token (src/fleet/abiquo-index.ts); the other replicas
+ * answer `vms`, `vm` and consoles from that index, read through on each request.
  */
 import type { AbiquoProviderConfig } from '../../config.js';
-import { ConsoleUnavailableError, GatewayError, NotFoundError, UpstreamResponseError } from '../../errors.js';
+import { ConsoleUnavailableError, GatewayError, NotFoundError, UpstreamResponseError, UpstreamUnavailableError, type ErrorCode } from '../../errors.js';
+import { AbiquoIndexReader, abiquoLeaseKey, publishAbiquoIndex, type AbiquoIndexEntry, type AbiquoIndexSnapshot } from '../../fleet/abiquo-index.js';
+import { LeaseLostError, RedisLease } from '../../fleet/lease.js';
+import { StoreUnavailableError, type Fleet } from '../../fleet/redis.js';
 import type { PublishingUpstreamDeps } from '../descriptor.js';
 import { loadTls } from '../shared/tls.js';
-import type { ConsoleTarget, Provider, ReadyStatus, UpstreamStateRecord, VmListPage, VmListRequest, VmRecord } from '../types.js';
+import type { ConsoleTarget, Provider, ReadyStatus, TlsOptions, UpstreamStateRecord, VmListPage, VmListRequest, VmRecord } from '../types.js';
 import { AbiquoVmCache } from './cache.js';
 import { AbiquoClient } from './client.js';
-import type { AbiquoEvent } from './events.js';
-import { isVmEvent, toGatewayEvent } from './event-mapping.js';
+import { AbiquoLeadership } from './leadership.js';
 import { vdrpTarget } from './model.js';
 import { matchesFilter, parseUpstreamId, toVmRecord } from './records.js';
-import { AbiquoRefreshSchedule } from './refresh-schedule.js';
-import { AbiquoRefresher, type AbiquoCacheUpdate } from './refresh.js';
-import { AbiquoEventStream, type AbiquoEventStreamState } from './stream.js';
+import type { AbiquoCacheUpdate } from './refresh.js';
+import type { AbiquoEventStreamState } from './stream.js';
 import { renderTokenFile, type TokenFileState } from './token-file.js';
-import { TokenFileSync } from './token-file-sync.js';
+import { AbiquoWalker } from './walker.js';
 
 export type { AbiquoCacheUpdate } from './refresh.js';
 
@@ -40,6 +45,14 @@ export interface AbiquoCacheState {
   enterpriseErrors: Array<{ enterpriseId: number; code: string }>;
   stream: AbiquoEventStreamState | null;
   tokenFile: TokenFileState | null;
+  /** In a fleet: this replica's role and the published index it serves (the leader's freshness); null without one. */
+  fleet: {
+    role: 'leader' | 'follower';
+    /** The leader's fencing token while this replica leads. */
+    token: number | null;
+    /** The index last published (leader) or read (follower). */
+    index: { version: number; leader: string; publishedAt: string } | null;
+  } | null;
 }
 
 export interface AbiquoProvider extends Provider {
@@ -57,49 +70,55 @@ export function createAbiquoProvider(config: AbiquoProviderConfig, deps: Publish
   return new AbiquoProviderImpl(config, deps, overrides);
 }
 
+
 class AbiquoProviderImpl implements AbiquoProvider {
   readonly name: string;
   readonly kind = 'abiquo' as const;
   readonly defaultConsoleMode = 'GATEWAY' as const;
 
+  readonly #config: AbiquoProviderConfig;
   readonly #deps: PublishingUpstreamDeps;
-  readonly #actions: readonly string[];
+  readonly #overrides: AbiquoTestOverrides;
+  readonly #tls: TlsOptions;
   readonly #client: AbiquoClient;
-  readonly #cache: AbiquoVmCache;
-  readonly #refresher: AbiquoRefresher;
-  readonly #schedule: AbiquoRefreshSchedule;
-  readonly #stream: AbiquoEventStream | null;
-  readonly #tokenFile: TokenFileSync | null;
   readonly #listeners = new Set<(u: AbiquoCacheUpdate) => void>();
+  readonly #fleet: Fleet | null;
+  readonly #lease: RedisLease | null = null;
+  readonly #leadership: AbiquoLeadership | null = null;
+  readonly #reader: AbiquoIndexReader | null = null;
+  /** The walker: for the provider's whole life without a fleet; in a fleet, only while this replica leads. */
+  #walker: AbiquoWalker | null = null;
+  /** In a fleet: the index this replica published last while leading. */
+  #published: { version: number; leader: string; publishedAt: string } | null = null;
+  /** In a fleet, as a follower: the shared index as a cache, rebuilt when its version moves. */
+  #follower: { version: number; cache: AbiquoVmCache } | null = null;
   #closed = false;
-  #lastEventAt: number | null = null;
 
   constructor(config: AbiquoProviderConfig, deps: PublishingUpstreamDeps, overrides: AbiquoTestOverrides) {
     this.name = config.name;
+    this.#config = config;
     this.#deps = deps;
-    this.#actions = config.events.actions;
-    const tls = loadTls(config.tls);
-    this.#client = new AbiquoClient(config, tls, deps.logger);
-    this.#cache = new AbiquoVmCache(config.name);
-    this.#tokenFile = config.tokenFile ? new TokenFileSync(config.tokenFile.path, deps.logger) : null;
-    this.#refresher = new AbiquoRefresher(config.name, this.#client, this.#cache, deps, (u) => this.#changed(u));
-    this.#schedule = new AbiquoRefreshSchedule(config, this.#refresher, this.#cache, deps.clock);
-    this.#refresher.onWalked = () => this.#schedule.walked();
-    this.#stream = config.events.enabled
-      ? new AbiquoEventStream(
-          config,
-          tls,
-          deps,
-          {
-            onEvent: (e) => this.#onEvent(e),
-            // No replay on the stream: whatever happened while it was down is only seen by a full walk.
-            onConnected: () => void this.resync(),
-          },
-          overrides.random,
-        )
-      : null;
-    void this.resync();
-    this.#stream?.start();
+    this.#overrides = overrides;
+    this.#tls = loadTls(config.tls);
+    this.#client = new AbiquoClient(config, this.#tls, deps.logger);
+    this.#fleet = deps.fleet ?? null;
+    if (!this.#fleet) {
+      this.#walker = this.#newWalker(null);
+      this.#walker.start();
+      return;
+    }
+    this.#lease = new RedisLease(this.#fleet.redis, { key: abiquoLeaseKey(config.name), holder: this.#fleet.replicaId, ttlMs: config.leader.leaseTtlMs });
+    this.#reader = new AbiquoIndexReader(this.#fleet.redis, config.name);
+    this.#leadership = new AbiquoLeadership({
+      lease: this.#lease,
+      leaseTtlMs: config.leader.leaseTtlMs,
+      renewIntervalMs: config.leader.renewIntervalMs,
+      clock: deps.clock,
+      logger: deps.logger,
+      elected: (token) => this.#lead(token),
+      deposed: () => this.#follow(),
+    });
+    this.#leadership.start();
   }
 
   // ---- Provider ------------------------------------------------------------------------------
@@ -109,12 +128,12 @@ class AbiquoProviderImpl implements AbiquoProvider {
   }
 
   async listVms(req: VmListRequest): Promise<VmListPage> {
-    await this.#refresher.ensureLoaded();
-    const all = this.#cache.records().filter((r) => matchesFilter(r, req.filter));
+    const cache = await this.#view();
+    const all = cache.records().filter((r) => matchesFilter(r, req.filter));
     const skip = Math.max(0, req.skip);
     const first = Math.max(0, req.first);
     // An enterprise that failed its last read is listed with what we had (if anything) and named in a warning.
-    const warnings = this.#cache.failing().map(
+    const warnings = cache.failing().map(
       (e) =>
         new UpstreamResponseError(this.name, `enterprise ${e.enterprise.id} ("${e.enterprise.name}") could not be listed: ${e.error!.code}`, {
           enterpriseId: e.enterprise.id,
@@ -125,21 +144,21 @@ class AbiquoProviderImpl implements AbiquoProvider {
 
   async getVm(upstreamId: string): Promise<VmRecord | null> {
     const { enterpriseId, vmId } = parseUpstreamId(upstreamId);
-    await this.#refresher.ensureLoaded();
-    const entry = this.#cache.get(enterpriseId);
+    const cache = await this.#view();
+    const entry = cache.get(enterpriseId);
     const vm = entry?.vms.find((v) => v.id === vmId);
     return entry && vm ? toVmRecord(this.name, entry.enterprise, vm) : null;
   }
 
-  /** Answered from the cache: no upstream call. */
+  /** Answered from the cache (or the fleet's index): no upstream call. */
   async assertConsoleAvailable(upstreamId: string): Promise<void> {
     await this.consoleTarget(upstreamId);
   }
 
   async consoleTarget(upstreamId: string): Promise<ConsoleTarget> {
     const { enterpriseId, vmId } = parseUpstreamId(upstreamId);
-    await this.#refresher.ensureLoaded();
-    const vm = this.#cache.get(enterpriseId)?.vms.find((v) => v.id === vmId);
+    const cache = await this.#view();
+    const vm = cache.get(enterpriseId)?.vms.find((v) => v.id === vmId);
     if (!vm) throw new NotFoundError('no such virtual machine', { provider: this.name, id: upstreamId });
     if (vm.vdrpEnabled === false) {
       throw new ConsoleUnavailableError('the remote desktop of this virtual machine is disabled', { provider: this.name, id: upstreamId });
@@ -161,66 +180,92 @@ class AbiquoProviderImpl implements AbiquoProvider {
       return { ok: false, detail: err instanceof GatewayError ? err.message : 'the API did not answer', latencyMs: clock.now() - started };
     }
     const latencyMs = clock.now() - started;
-    const lastWalk = this.#refresher.lastWalk;
-    if (!this.#refresher.loaded || !lastWalk.ok) {
-      const why = lastWalk.error ? lastWalk.error.code : this.#refresher.walking ? 'in progress' : 'not run';
+    const walker = this.#walker;
+    if (!walker) {
+      const snapshot = await this.#snapshot().catch(() => null);
+      if (!snapshot) return { ok: false, detail: 'the fleet leader has not published the VM list yet', latencyMs };
+      if (!snapshot.meta.lastWalk.ok) return { ok: false, detail: `the leader's last walk failed (${snapshot.meta.lastWalk.errorCode ?? 'unknown'})`, latencyMs };
+      return { ok: true, latencyMs };
+    }
+    const lastWalk = walker.refresher.lastWalk;
+    if (!walker.refresher.loaded || !lastWalk.ok) {
+      const why = lastWalk.error ? lastWalk.error.code : walker.refresher.walking ? 'in progress' : 'not run';
       return { ok: false, detail: `the VM list is not loaded (last walk: ${why})`, latencyMs };
     }
-    const tokenFile = this.#tokenFile?.state();
+    const tokenFile = walker.tokenFile?.state();
     if (tokenFile && !tokenFile.ok) {
       return { ok: false, detail: `the token file cannot be written (${tokenFile.lastError ?? 'unknown'})`, latencyMs };
     }
-    const failing = this.#cache.failing().length;
+    const failing = walker.cache.failing().length;
     return failing > 0 ? { ok: true, latencyMs, detail: `${failing} enterprise(s) could not be read` } : { ok: true, latencyMs };
   }
 
   async close(): Promise<void> {
     this.#closed = true;
-    this.#refresher.close();
-    this.#schedule.close();
-    await this.#stream?.stop();
+    const walker = this.#walker;
+    this.#walker = null;
+    await walker?.close();
+    // After the walker: nothing is published once the lease is released for a successor.
+    await this.#leadership?.close();
     await this.#client.close();
   }
 
   // ---- extras --------------------------------------------------------------------------------
 
   tokenFileText(): string {
-    return renderTokenFile(this.#cache.vms());
+    return renderTokenFile((this.#walker?.cache ?? this.#follower?.cache)?.vms() ?? []);
   }
 
   /**
    * Summary for the `upstreams` query: with events on, `connected` is the event stream's; without, the last
-   * walk's. `registrations` lists the Outbound API `action` filter subscribed to.
+   * walk's. `registrations` lists the Outbound API `action` filter subscribed to. A follower in a fleet
+   * shows the leader's, as published with the index.
    */
   async state(): Promise<UpstreamStateRecord> {
-    const stream = this.#stream?.state();
-    const lastWalk = this.#refresher.lastWalk;
+    const registrations = this.#config.events.enabled ? [...this.#config.events.actions] : [];
+    const walker = this.#walker;
+    if (!walker) {
+      const meta = (await this.#snapshot().catch(() => this.#reader?.last ?? null))?.meta;
+      if (!meta) return { connected: false, lastEventAt: null, registrations, lastError: 'no leader has published the VM list yet' };
+      return { connected: meta.streamConnected ?? meta.lastWalk.ok, lastEventAt: meta.lastEventAt, registrations, lastError: meta.lastWalk.errorCode };
+    }
+    const stream = walker.stream?.state();
+    const lastWalk = walker.refresher.lastWalk;
     return {
-      connected: stream ? stream.connected : this.#refresher.loaded && lastWalk.ok,
-      lastEventAt: this.#lastEventAt === null ? null : new Date(this.#lastEventAt).toISOString(),
-      registrations: this.#stream ? [...this.#actions] : [],
-      lastError: stream?.lastError ?? lastWalk.error?.code ?? (this.#tokenFile?.state().ok === false ? 'token file not writable' : null),
+      connected: stream ? stream.connected : walker.refresher.loaded && lastWalk.ok,
+      lastEventAt: walker.lastEventAt === null ? null : new Date(walker.lastEventAt).toISOString(),
+      registrations,
+      lastError: stream?.lastError ?? lastWalk.error?.code ?? (walker.tokenFile?.state().ok === false ? 'token file not writable' : null),
     };
   }
 
   cacheState(): AbiquoCacheState {
-    const entries = this.#cache.entries();
-    const lastWalk = this.#refresher.lastWalk;
+    const walker = this.#walker;
+    const cache = walker?.cache ?? this.#follower?.cache ?? new AbiquoVmCache(this.name);
+    const entries = cache.entries();
+    const last = this.#reader?.last ?? null;
+    const lastWalk = walker
+      ? (({ ok, at, error }) => ({ ok, at: at === null ? null : new Date(at).toISOString(), errorCode: error?.code ?? null }))(walker.refresher.lastWalk)
+      : (last?.meta.lastWalk ?? { ok: false, at: null, errorCode: null });
+    const token = this.#leadership?.token ?? null;
     return {
-      loaded: this.#refresher.loaded,
+      loaded: walker ? walker.refresher.loaded : last !== null,
       enterprises: entries.length,
       vms: entries.reduce((n, e) => n + e.vms.length, 0),
-      lastWalk: {
-        ok: lastWalk.ok,
-        at: lastWalk.at === null ? null : new Date(lastWalk.at).toISOString(),
-        errorCode: lastWalk.error?.code ?? null,
-      },
-      enterpriseErrors: this.#cache
+      lastWalk,
+      enterpriseErrors: cache
         .failing()
         .map((e) => ({ enterpriseId: e.enterprise.id, code: e.error!.code }))
         .sort((a, b) => a.enterpriseId - b.enterpriseId),
-      stream: this.#stream?.state() ?? null,
-      tokenFile: this.#tokenFile?.state() ?? null,
+      stream: walker?.stream?.state() ?? null,
+      tokenFile: walker?.tokenFile?.state() ?? null,
+      fleet: this.#fleet
+        ? {
+            role: walker ? 'leader' : 'follower',
+            token,
+            index: walker ? this.#published : last && { version: last.version, leader: last.meta.leader, publishedAt: last.meta.publishedAt },
+          }
+        : null,
     };
   }
 
@@ -229,19 +274,73 @@ class AbiquoProviderImpl implements AbiquoProvider {
     return () => this.#listeners.delete(listener);
   }
 
+  /** Only the walker's replica walks; a follower has nothing to resync. */
   resync(): Promise<void> {
-    return this.#refresher.resync();
+    return this.#walker?.refresher.resync() ?? Promise.resolve();
   }
 
   refreshEnterprise(enterpriseId: number): Promise<void> {
-    return this.#refresher.refreshEnterprise(enterpriseId);
+    return this.#walker?.refresher.refreshEnterprise(enterpriseId) ?? Promise.resolve();
   }
 
   // ---- wiring --------------------------------------------------------------------------------
 
-  async #changed(update: AbiquoCacheUpdate): Promise<void> {
+  #newWalker(token: number | null): AbiquoWalker {
+    return new AbiquoWalker(this.#config, this.#client, this.#tls, this.#deps, {
+      changed: (update) => this.#notify(update),
+      ...(token !== null ? { publish: (walker: AbiquoWalker) => this.#publish(walker, token) } : {}),
+      ...(this.#overrides.random ? { random: this.#overrides.random } : {}),
+    });
+  }
+
+  /** Elected: walk from scratch (the previous leader's stream had no replay for us either). */
+  #lead(token: number): void {
     if (this.#closed) return;
-    await this.#tokenFile?.sync(this.#cache.vms());
+    void this.#walker?.close();
+    this.#walker = this.#newWalker(token);
+    this.#walker.start();
+  }
+
+  /** Deposed: stop the walk, the stream and the token file at once; serve the shared index from now on. */
+  #follow(): void {
+    const walker = this.#walker;
+    this.#walker = null;
+    void walker?.close();
+  }
+
+  /** The fenced write of the index; false (nothing else of the change happens) when it was refused or could not be made. */
+  async #publish(walker: AbiquoWalker, token: number): Promise<boolean> {
+    if (walker.closed || !this.#lease || !this.#fleet) return false;
+    const lastWalk = walker.refresher.lastWalk;
+    const publishedAt = new Date(this.#deps.clock.now()).toISOString();
+    const meta = {
+      leader: this.#fleet.replicaId,
+      token,
+      publishedAt,
+      lastWalk: { ok: lastWalk.ok, at: lastWalk.at === null ? null : new Date(lastWalk.at).toISOString(), errorCode: lastWalk.error?.code ?? null },
+      streamConnected: walker.stream ? walker.stream.state().connected : null,
+      lastEventAt: walker.lastEventAt === null ? null : new Date(walker.lastEventAt).toISOString(),
+    };
+    const entries: AbiquoIndexEntry[] = walker.cache
+      .entries()
+      .map((e) => ({ enterprise: e.enterprise, vms: e.vms, error: e.error ? { code: e.error.code, message: e.error.message } : null }));
+    try {
+      const version = await publishAbiquoIndex(this.#lease, token, this.name, meta, entries);
+      this.#published = { version, leader: meta.leader, publishedAt };
+      return true;
+    } catch (err) {
+      if (err instanceof LeaseLostError) {
+        this.#deps.logger.warn({ token }, 'abiquo leader: the index write was refused by the fencing token');
+        this.#leadership?.fenced(token);
+      } else {
+        // The change stays unpublished (and off the token file) until the next one; the lease renewal decides who leads.
+        this.#deps.logger.warn({ code: err instanceof GatewayError ? err.code : 'STORE_UNAVAILABLE' }, 'abiquo leader: the index could not be published');
+      }
+      return false;
+    }
+  }
+
+  #notify(update: AbiquoCacheUpdate): void {
     for (const listener of this.#listeners) {
       try {
         listener(update);
@@ -251,16 +350,42 @@ class AbiquoProviderImpl implements AbiquoProvider {
     }
   }
 
-  #onEvent(event: AbiquoEvent): void {
-    if (this.#closed) return;
-    const now = this.#deps.clock.now();
-    this.#lastEventAt = now;
-    const enterpriseId = event.enterpriseId ?? (event.vmId !== null ? this.#cache.enterpriseOfVm(event.vmId) : null);
+  /** The published index (read through), or the last one read when Redis cannot answer now. */
+  async #snapshot(): Promise<AbiquoIndexSnapshot | null> {
+    const reader = this.#reader!;
     try {
-      this.#deps.events.publish(toGatewayEvent(this.name, event, enterpriseId, now));
+      return await reader.read();
     } catch (err) {
-      this.#deps.logger.error({ err }, 'publishing an abiquo event failed');
+      if (reader.last) return reader.last;
+      throw new StoreUnavailableError("the fleet's Abiquo index could not be read", { cause: err });
     }
-    if (isVmEvent(event)) this.#schedule.vmChanged(enterpriseId);
+  }
+
+  /** What reads answer from: the walker's cache, or (a follower in a fleet) the shared index. */
+  async #view(): Promise<AbiquoVmCache> {
+    const walker = this.#walker;
+    if (walker && (walker.refresher.loaded || !this.#reader)) {
+      await walker.refresher.ensureLoaded();
+      return walker.cache;
+    }
+    // A leader just elected answers from its predecessor's index until its own first walk is done.
+    const snapshot = await this.#snapshot().catch((err: unknown) => {
+      if (walker) return null;
+      throw err;
+    });
+    if (!snapshot && walker) {
+      await walker.refresher.ensureLoaded();
+      return walker.cache;
+    }
+    if (!snapshot) throw new UpstreamUnavailableError(this.name, 'the fleet leader has not published the VM list yet');
+    if (this.#follower?.version === snapshot.version) return this.#follower.cache;
+    const cache = new AbiquoVmCache(this.name);
+    const seq = cache.nextSeq();
+    for (const entry of snapshot.entries) {
+      cache.applyVms(entry.enterprise, seq, entry.vms);
+      if (entry.error) cache.applyError(entry.enterprise, seq, new GatewayError(entry.error.code as ErrorCode, entry.error.message));
+    }
+    this.#follower = { version: snapshot.version, cache };
+    return cache;
   }
 }
