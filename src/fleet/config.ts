@@ -3,15 +3,9 @@
  * through one Redis; without it, everything stays in this process (README "Running several replicas").
  */
 import { z } from 'zod';
+import { urlWithScheme } from '../upstreams/shared/config.js';
 
-const redisUrl = z.string().refine((s) => {
-  try {
-    const u = new URL(s);
-    return (u.protocol === 'redis:' || u.protocol === 'rediss:') && u.hostname !== '';
-  } catch {
-    return false;
-  }
-}, 'must be a redis:// or rediss:// URL');
+const redisUrl = urlWithScheme(['redis', 'rediss'], 'must be a redis:// or rediss:// URL');
 
 export const redisSchema = z
   .object({

@@ -5,17 +5,20 @@
  */
 import { z } from 'zod';
 
-/** An absolute http:// or https:// URL with a host. */
-export const httpUrl = z
-  .string()
-  .refine((s) => {
+/** An absolute URL with a host and one of `schemes` (without the colon), refused with `message` otherwise. */
+export function urlWithScheme(schemes: readonly string[], message: string) {
+  return z.string().refine((s) => {
     try {
       const u = new URL(s);
-      return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
+      return schemes.includes(u.protocol.slice(0, -1)) && u.hostname !== '';
     } catch {
       return false;
     }
-  }, 'must be an absolute http:// or https:// URL');
+  }, message);
+}
+
+/** An absolute http:// or https:// URL with a host. */
+export const httpUrl = urlWithScheme(['http', 'https'], 'must be an absolute http:// or https:// URL');
 
 export const tlsSchema = z
   .object({
