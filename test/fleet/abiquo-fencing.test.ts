@@ -83,12 +83,16 @@ describe('a deposed Abiquo leader', () => {
     expect(log.text()).toContain('the index write was refused by the fencing token');
     expect(log.text()).toContain('abiquo leader: lease lost');
     expect(provider.cacheState().fleet?.role).toBe('follower');
+    // The refused write is the event's refresh or the event's own bookkeeping, whichever came first:
+    // at most the one refresh reached Abiquo, and nothing after the step-down.
+    const listsBeforeStepDown = sim.stats().vmListRequests;
+    expect(listsBeforeStepDown).toBeLessThanOrEqual(1);
     // Nothing of the refused change left the process.
     expect(await raw.hget(abiquoIndexKey('abq'), 'version')).toBe(version);
     expect(readFileSync(join(dir, 'tokens'), 'utf8')).toBe(tokens);
     // It now serves the shared index (where the new VM is not, until the successor publishes it) and reads nothing from Abiquo.
     const names = (await postGraphQL<any>(gw.url, '{ vms(provider: "abq", first: 100) { nodes { name } } }')).data.vms.nodes.map((n: { name: string }) => n.name);
     expect(names).not.toContain('deployed-after-the-takeover');
-    expect(sim.stats().vmListRequests).toBe(1);
+    expect(sim.stats().vmListRequests).toBe(listsBeforeStepDown);
   });
 });
