@@ -12,7 +12,8 @@ import { DEFAULT_CLOUDTOWER_USER, defaultCloudTowerVms, startCloudTowerSimulator
 import { newKey } from '../auth/helpers.js';
 import { graphqlPost } from '../helpers/graphql.js';
 import { mustOpen } from '../helpers/ws.js';
-import { spawnGateway, type GatewayProcess } from './child.js';
+import WebSocket from 'ws';
+import { spawnGateway, track, type GatewayProcess } from './child.js';
 
 interface OtlpSpan {
   traceId: string;
@@ -155,4 +156,18 @@ describe('OpenTelemetry tracing (OTEL_EXPORTER_OTLP_ENDPOINT set)', () => {
     const resource = JSON.parse(receiver.bodies[0]!) as { resourceSpans: Array<{ resource: { attributes: Array<{ key: string; value: { stringValue?: string } }> } }> };
     expect(resource.resourceSpans[0]!.resource.attributes.find((a) => a.key === 'service.name')?.value.stringValue).toBe('cg-under-test');
   }, 60_000);
+
+  it('a graphql-ws subscription gets a span of its own, with its type and name, ended when it completes', async () => {
+    const t = track(new WebSocket(`${url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws', { headers: { 'x-api-key': key.key } }));
+    await t.opened;
+    t.ws.send(JSON.stringify({ type: 'connection_init', payload: {} }));
+    expect(JSON.parse((await t.nextMessage()).toString())).toMatchObject({ type: 'connection_ack' });
+    t.ws.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: 'subscription WatchEvents { events { id } }' } }));
+    t.ws.send(JSON.stringify({ id: '1', type: 'complete' }));
+    const span = await receiver.until((s) => s.find((x) => x.name === 'subscription WatchEvents'));
+    expect(attr(span, 'graphql.transport')).toBe('ws');
+    expect(attr(span, 'graphql.operation.type')).toBe('subscription');
+    t.ws.close(1000);
+    await t.closed;
+  }, 30_000);
 });
