@@ -32,6 +32,7 @@ import { createGraphqlWsServer } from './graphql/ws-server.js';
 import type { Logger } from './logger.js';
 import { graphqlMetricsPlugin } from './observability/graphql.js';
 import { httpObservability } from './observability/http.js';
+import { graphqlTracingPlugin } from './observability/tracing.js';
 import { runWithRequestId } from './observability/log-context.js';
 import type { GatewayMetrics } from './observability/metrics.js';
 import { REQUEST_ID_HEADER, requestIdFrom } from './observability/request-id.js';
@@ -195,6 +196,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       partialErrorsPlugin(formatError),
       subscriptionsOverWebSocketOnly<GatewayContext>(),
       ...(opts.gatewayMetrics ? [graphqlMetricsPlugin<GatewayContext>(opts.gatewayMetrics)] : []),
+      graphqlTracingPlugin<GatewayContext>(),
     ],
     logger: {
       debug: (m) => logger.debug(m),

@@ -18,6 +18,7 @@ import { ConcurrencyCaps, type CapSlot, type Caps, type ConcurrencyLimits } from
 import { ANONYMOUS } from '../auth/principal.js';
 import { ErrorCode, GatewayError } from '../errors.js';
 import { ConsoleMetrics } from './metrics.js';
+import { recordConsoleSessionSpan } from '../observability/tracing.js';
 import { ConsoleSession } from './session.js';
 import type { BackpressureDirection, ResolvedTarget, SessionIdentity, SessionSummary } from './session.js';
 import { isTicketError } from './tickets.js';
@@ -250,6 +251,7 @@ export function createConsoleEndpoint(options: ConsoleEndpointOptions): ConsoleE
           slot?.release();
           metrics?.sessionEnded(summary);
           logger.info(summary, 'console session');
+          recordConsoleSessionSpan(summary);
           emit({ type: 'closed', ...summary, provider: summary.provider ?? grant.provider });
           if (sessions.size === 0 && ticker) {
             clearInterval(ticker);

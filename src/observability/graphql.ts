@@ -4,7 +4,9 @@
  */
 import type { ApolloServerPlugin } from '@apollo/server';
 import { getOperationAST } from 'graphql';
+import { SpanStatusCode, type Span } from '@opentelemetry/api';
 import type { GatewayMetrics, GraphQLOutcome } from './metrics.js';
+import { tracer } from './tracing.js';
 
 export function graphqlMetricsPlugin<C extends object>(metrics: GatewayMetrics): ApolloServerPlugin<C> {
   return {
@@ -51,6 +53,8 @@ interface WsOperation {
   type: string | null;
   errored: boolean;
   partial: boolean;
+  /** One span per graphql-ws operation (a subscription lives as long as it streams); no-op when tracing is off. */
+  span: Span;
 }
 
 /**
@@ -66,7 +70,8 @@ export class WsOperationTracker {
   subscribed(connection: object, id: string, name: string | null | undefined): void {
     let ops = this.#byConnection.get(connection);
     if (!ops) this.#byConnection.set(connection, (ops = new Map()));
-    ops.set(id, { started: performance.now(), name, type: null, errored: false, partial: false });
+    const span = tracer().startSpan('graphql-ws operation', { attributes: { 'graphql.transport': 'ws', ...(name ? { 'graphql.operation.name': name } : {}) } });
+    ops.set(id, { started: performance.now(), name, type: null, errored: false, partial: false, span });
   }
 
   /** The document parsed and validated: its operation's type, and its name when the message named none. */
@@ -75,6 +80,9 @@ export class WsOperationTracker {
     if (!op) return;
     op.type = type;
     op.name ??= name;
+    op.span.setAttribute('graphql.operation.type', type);
+    if (op.name) op.span.setAttribute('graphql.operation.name', op.name);
+    op.span.updateName(op.name ? `${type} ${op.name}` : type);
   }
 
   next(connection: object, id: string, hadErrors: boolean): void {
@@ -99,6 +107,9 @@ export class WsOperationTracker {
 
   #record(connection: object, id: string, op: WsOperation, outcome: GraphQLOutcome): void {
     this.#byConnection.get(connection)?.delete(id);
+    op.span.setAttribute('graphql.outcome', outcome);
+    if (outcome === 'error' || outcome === 'rejected') op.span.setStatus({ code: SpanStatusCode.ERROR });
+    op.span.end();
     this.metrics.graphqlOperation({ name: op.name, type: op.type ?? 'unknown', outcome, transport: 'ws', durationMs: performance.now() - op.started });
   }
 }

@@ -20,6 +20,7 @@ import {
 import { reportUpstreamBound } from '../../observability/upstream-limits.js';
 import type { PublishingUpstreamDeps, UpstreamDeps } from '../descriptor.js';
 import { Backoff } from '../shared/backoff.js';
+import { recordStreamReconnect } from '../../observability/tracing.js';
 import { discardBody } from '../shared/bounded-request.js';
 import { ConnectionState } from '../shared/connection-state.js';
 import { TimerSlot } from '../shared/timers.js';
@@ -157,7 +158,9 @@ export class AbiquoEventStream {
       this.#deps.logger.info('abiquo event stream ended by the server');
     }
     this.#handlers.onDisconnected?.(error);
-    this.#reconnect.set(this.#backoff.next(), () => {
+    const delayMs = this.#backoff.next();
+    recordStreamReconnect('abiquo', this.#name, delayMs);
+    this.#reconnect.set(delayMs, () => {
       if (!this.#stopped) this.#connect();
     });
   }

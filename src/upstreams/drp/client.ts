@@ -22,6 +22,7 @@ import { formatEventPattern, type EventPattern } from '../../events/pattern.js';
 import type { PublishingUpstreamDeps } from '../descriptor.js';
 import { tokenAuthorization } from '../shared/auth-headers.js';
 import { Backoff } from '../shared/backoff.js';
+import { recordStreamReconnect } from '../../observability/tracing.js';
 import { ConnectionState } from '../shared/connection-state.js';
 import { TimerSlot } from '../shared/timers.js';
 import { tlsSocketOptions } from '../shared/tls.js';
@@ -266,7 +267,9 @@ export class DrpEventClient {
 
   #scheduleReconnect(): void {
     if (this.#closed) return;
-    this.#reconnect.setIfIdle(this.#backoff.next(), () => void this.#connect());
+    const delayMs = this.#backoff.next();
+    recordStreamReconnect('drp', this.name, delayMs);
+    this.#reconnect.setIfIdle(delayMs, () => void this.#connect());
   }
 
   #onMessage(text: string): void {
