@@ -13,6 +13,15 @@ import { allowsProvider, assertProviderAllowed, type Principal } from './auth/pr
 
 export const MAX_PAGE_SIZE = 500;
 
+/**
+ * VM statuses with no console to open: nothing runs a VNC server for them (a powered-off or
+ * undeployed VM has no QEMU/hypervisor process; a deleted one is gone). SUSPENDED keeps its console:
+ * CloudTower's suspend and Abiquo's PAUSED pause the guest but the hypervisor process, and its VNC
+ * server, stay up (the frozen screen is shown). LOCKED and UNKNOWN are let through: the upstream
+ * decides.
+ */
+const NO_CONSOLE_STATUSES: ReadonlySet<VmRecord['status']> = new Set(['STOPPED', 'NOT_DEPLOYED', 'DELETED']);
+
 const ALL_CONSOLE_MODES: readonly ConsoleMode[] = ['GATEWAY', 'DIRECT', 'UPSTREAM'];
 const GATEWAY_ONLY: readonly ConsoleMode[] = ['GATEWAY'];
 
@@ -208,13 +217,14 @@ export class Gateway {
     if (chosen === 'GATEWAY') {
       if (!this.#consoleUrls) throw new ConsoleUnavailableError('GATEWAY console mode is not available on this gateway', { mode: chosen });
       // Mint only for VMs that exist and have a console: a ticket for nothing would fail later, with a worse error.
-      await this.#fetchVm(provider, vm);
+      assertCanHaveConsole(await this.#fetchVm(provider, vm), chosen);
       await provider.assertConsoleAvailable?.(vm.upstreamId);
       return this.#consoleUrls.mint({ ...vm, caller: caller.id });
     }
     if (!provider.upstreamConsoleUrl) {
       throw new ConsoleUnavailableError(`provider "${vm.provider}" offers only GATEWAY consoles`, { provider: vm.provider, mode: chosen });
     }
+    assertCanHaveConsole(await this.#fetchVm(provider, vm), chosen);
     // Upstream console tokens are credentials too: the same per-caller budget as GATEWAY tickets.
     await this.#consoleUrls?.charge(caller.id);
     return provider.upstreamConsoleUrl(vm.upstreamId, chosen);
@@ -262,4 +272,16 @@ export class Gateway {
     await Promise.allSettled([...this.upstreams.values()].map((p) => p.close()));
     this.events.close();
   }
+}
+
+/** CONSOLE_UNAVAILABLE, with the VM's status in `extensions`, for a VM that cannot have a console now. */
+function assertCanHaveConsole(vm: VmRecord, mode: ConsoleMode): void {
+  if (!NO_CONSOLE_STATUSES.has(vm.status)) return;
+  throw new ConsoleUnavailableError(`VM "${formatVmId(vm.provider, vm.upstreamId)}" has no console while it is ${vm.status}`, {
+    provider: vm.provider,
+    mode,
+    status: vm.status,
+    rawStatus: vm.rawStatus,
+    reason: 'VM_NOT_RUNNING',
+  });
 }
