@@ -31,7 +31,7 @@ const GATEWAY_ONLY: readonly ConsoleMode[] = ['GATEWAY'];
  */
 export interface ConsoleUrlMinter {
   /** Charges the caller's minting budget (RATE_LIMITED past it), then mints a ticket URL. */
-  mint(req: VmRef & { caller: string }): Promise<ConsoleAccessRecord>;
+  mint(req: VmRef & { caller: string; viewOnly?: boolean }): Promise<ConsoleAccessRecord>;
   /**
    * Charges the caller's minting budget without minting a ticket: DIRECT and UPSTREAM URLs count
    * against the same per-caller limit. @throws RateLimitedError past it.
@@ -201,10 +201,18 @@ export class Gateway {
     return this.#fetchVm(provider, vm);
   }
 
-  /** FORBIDDEN unless `caller` may use the VM's provider; GATEWAY tickets record `caller.id`. */
-  async consoleAccess(vmId: string, mode: ConsoleMode | null | undefined, caller: Principal): Promise<ConsoleAccessRecord> {
+  /**
+   * FORBIDDEN unless `caller` may use the VM's provider; GATEWAY tickets record `caller.id`.
+   * `options.viewOnly`: the ticket opens a view-only console (GATEWAY mode only: only the gateway
+   * sits on the RFB stream to drop input).
+   */
+  async consoleAccess(vmId: string, mode: ConsoleMode | null | undefined, caller: Principal, options: { viewOnly?: boolean } = {}): Promise<ConsoleAccessRecord> {
     const { provider, vm } = this.#resolveVm(vmId, caller);
     const chosen = mode ?? provider.defaultConsoleMode;
+    const viewOnly = options.viewOnly === true;
+    if (viewOnly && chosen !== 'GATEWAY') {
+      throw new BadUserInputError(`a view-only console needs GATEWAY mode, not ${chosen}: only the gateway can drop input`, { field: 'viewOnly', mode: chosen });
+    }
     const allowed = provider.consoleModes ?? (provider.upstreamConsoleUrl ? ALL_CONSOLE_MODES : GATEWAY_ONLY);
     if (!allowed.includes(chosen)) {
       throw new ForbiddenError(`console mode ${chosen} is not allowed for provider "${vm.provider}": it allows ${allowed.join(', ')}`, {
@@ -219,7 +227,7 @@ export class Gateway {
       // Mint only for VMs that exist and have a console: a ticket for nothing would fail later, with a worse error.
       assertCanHaveConsole(await this.#fetchVm(provider, vm), chosen);
       await provider.assertConsoleAvailable?.(vm.upstreamId);
-      return this.#consoleUrls.mint({ ...vm, caller: caller.id });
+      return this.#consoleUrls.mint({ ...vm, caller: caller.id, ...(viewOnly ? { viewOnly } : {}) });
     }
     if (!provider.upstreamConsoleUrl) {
       throw new ConsoleUnavailableError(`provider "${vm.provider}" offers only GATEWAY consoles`, { provider: vm.provider, mode: chosen });
