@@ -5,6 +5,8 @@ import { startTowerGateway, type TowerGateway } from '../helpers/gateway.js';
 import { closed, mustOpen } from '../helpers/ws.js';
 import { ConsoleCloseCode } from '../../src/websocket-codes.js';
 import { ViewOnlyFilter } from '../../src/console/view-only.js';
+import { ConsoleFarm } from '../../src/simulators/vnc/index.js';
+import { defaultAbiquoData, startAbiquoSimulator } from '../../src/simulators/abiquo/index.js';
 
 let env: TowerGateway | undefined;
 afterEach(async () => {
@@ -92,6 +94,31 @@ describe('view-only consoles', () => {
     expect((await user.rfb.readUpdate()).length).toBeGreaterThan(0);
     expect(user.ws.readyState).toBe(WebSocket.OPEN);
     user.rfb.close();
+  });
+
+  it('drops input on a VNC-password console too, where the gateway does the RFB handshake itself', async () => {
+    const farm = new ConsoleFarm();
+    const data = defaultAbiquoData();
+    const web1 = data[0]!.vms[0]!; // web-1, with a VNC password
+    await farm.add('1/1', { name: 'web-1', password: web1.password! });
+    const abiquo = await startAbiquoSimulator({ data, consoleFor: (vm, ent) => farm.locate(`${ent}/${vm.id}`) });
+    try {
+      env = await startTowerGateway({ extraProviders: [{ name: 'abq', kind: 'abiquo', url: abiquo.url, username: 'admin', password: 'xabiquo' }] });
+      const res: any = await env.gql(OPEN, { id: 'abq:1/1', viewOnly: true });
+      expect(res.errors).toBeUndefined();
+      const observer = await openRfb(res.data.openConsole.url); // offered None by the gateway
+      expect(observer.rfb.serverInit.name).toBe('web-1');
+      observer.rfb.send(keyEventMessage(true, 0x61), pointerEventMessage(1, 3, 3));
+      observer.rfb.requestUpdate(false);
+      expect((await observer.rfb.readUpdate()).length).toBeGreaterThan(0);
+      expect(farm.server('1/1')!.inputCounts).toEqual({ key: 0, pointer: 0, cutText: 0 });
+      observer.rfb.close();
+    } finally {
+      await env?.close();
+      env = undefined;
+      await abiquo.close();
+      await farm.close();
+    }
   });
 
   it('is GATEWAY-only: a view-only DIRECT console is BAD_USER_INPUT', async () => {
