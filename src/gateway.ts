@@ -13,6 +13,15 @@ import { allowsProvider, assertProviderAllowed, type Principal } from './auth/pr
 
 export const MAX_PAGE_SIZE = 500;
 
+/**
+ * VM statuses with no console to open: nothing runs a VNC server for them (a powered-off or
+ * undeployed VM has no QEMU/hypervisor process; a deleted one is gone). SUSPENDED keeps its console:
+ * CloudTower's suspend and Abiquo's PAUSED pause the guest but the hypervisor process, and its VNC
+ * server, stay up (the frozen screen is shown). LOCKED and UNKNOWN are let through: the upstream
+ * decides.
+ */
+const NO_CONSOLE_STATUSES: ReadonlySet<VmRecord['status']> = new Set(['STOPPED', 'NOT_DEPLOYED', 'DELETED']);
+
 const ALL_CONSOLE_MODES: readonly ConsoleMode[] = ['GATEWAY', 'DIRECT', 'UPSTREAM'];
 const GATEWAY_ONLY: readonly ConsoleMode[] = ['GATEWAY'];
 
@@ -22,7 +31,7 @@ const GATEWAY_ONLY: readonly ConsoleMode[] = ['GATEWAY'];
  */
 export interface ConsoleUrlMinter {
   /** Charges the caller's minting budget (RATE_LIMITED past it), then mints a ticket URL. */
-  mint(req: VmRef & { caller: string }): Promise<ConsoleAccessRecord>;
+  mint(req: VmRef & { caller: string; viewOnly?: boolean }): Promise<ConsoleAccessRecord>;
   /**
    * Charges the caller's minting budget without minting a ticket: DIRECT and UPSTREAM URLs count
    * against the same per-caller limit. @throws RateLimitedError past it.
@@ -192,10 +201,18 @@ export class Gateway {
     return this.#fetchVm(provider, vm);
   }
 
-  /** FORBIDDEN unless `caller` may use the VM's provider; GATEWAY tickets record `caller.id`. */
-  async consoleAccess(vmId: string, mode: ConsoleMode | null | undefined, caller: Principal): Promise<ConsoleAccessRecord> {
+  /**
+   * FORBIDDEN unless `caller` may use the VM's provider; GATEWAY tickets record `caller.id`.
+   * `options.viewOnly`: the ticket opens a view-only console (GATEWAY mode only: only the gateway
+   * sits on the RFB stream to drop input).
+   */
+  async consoleAccess(vmId: string, mode: ConsoleMode | null | undefined, caller: Principal, options: { viewOnly?: boolean } = {}): Promise<ConsoleAccessRecord> {
     const { provider, vm } = this.#resolveVm(vmId, caller);
     const chosen = mode ?? provider.defaultConsoleMode;
+    const viewOnly = options.viewOnly === true;
+    if (viewOnly && chosen !== 'GATEWAY') {
+      throw new BadUserInputError(`a view-only console needs GATEWAY mode, not ${chosen}: only the gateway can drop input`, { field: 'viewOnly', mode: chosen });
+    }
     const allowed = provider.consoleModes ?? (provider.upstreamConsoleUrl ? ALL_CONSOLE_MODES : GATEWAY_ONLY);
     if (!allowed.includes(chosen)) {
       throw new ForbiddenError(`console mode ${chosen} is not allowed for provider "${vm.provider}": it allows ${allowed.join(', ')}`, {
@@ -208,13 +225,14 @@ export class Gateway {
     if (chosen === 'GATEWAY') {
       if (!this.#consoleUrls) throw new ConsoleUnavailableError('GATEWAY console mode is not available on this gateway', { mode: chosen });
       // Mint only for VMs that exist and have a console: a ticket for nothing would fail later, with a worse error.
-      await this.#fetchVm(provider, vm);
+      assertCanHaveConsole(await this.#fetchVm(provider, vm), chosen);
       await provider.assertConsoleAvailable?.(vm.upstreamId);
-      return this.#consoleUrls.mint({ ...vm, caller: caller.id });
+      return this.#consoleUrls.mint({ ...vm, caller: caller.id, ...(viewOnly ? { viewOnly } : {}) });
     }
     if (!provider.upstreamConsoleUrl) {
       throw new ConsoleUnavailableError(`provider "${vm.provider}" offers only GATEWAY consoles`, { provider: vm.provider, mode: chosen });
     }
+    assertCanHaveConsole(await this.#fetchVm(provider, vm), chosen);
     // Upstream console tokens are credentials too: the same per-caller budget as GATEWAY tickets.
     await this.#consoleUrls?.charge(caller.id);
     return provider.upstreamConsoleUrl(vm.upstreamId, chosen);
@@ -262,4 +280,16 @@ export class Gateway {
     await Promise.allSettled([...this.upstreams.values()].map((p) => p.close()));
     this.events.close();
   }
+}
+
+/** CONSOLE_UNAVAILABLE, with the VM's status in `extensions`, for a VM that cannot have a console now. */
+function assertCanHaveConsole(vm: VmRecord, mode: ConsoleMode): void {
+  if (!NO_CONSOLE_STATUSES.has(vm.status)) return;
+  throw new ConsoleUnavailableError(`VM "${formatVmId(vm.provider, vm.upstreamId)}" has no console while it is ${vm.status}`, {
+    provider: vm.provider,
+    mode,
+    status: vm.status,
+    rawStatus: vm.rawStatus,
+    reason: 'VM_NOT_RUNNING',
+  });
 }

@@ -72,6 +72,12 @@ export const ConsoleCloseCode = {
    * failure reason). The reason follows the fixed text in the close reason, sanitised and cut short.
    */
   UpstreamRefused: 4011,
+  /**
+   * A view-only session's browser sent an RFB message the gateway does not know (or a handshake it
+   * cannot follow, such as RFB 3.3 or a security type other than None and VNC Authentication): its
+   * length cannot be known, so its input could not be told apart and dropped.
+   */
+  ViewOnlyUnknownMessage: 4012,
 } as const;
 export type ConsoleCloseCode = (typeof ConsoleCloseCode)[keyof typeof ConsoleCloseCode];
 
@@ -95,6 +101,7 @@ export const closeReason: Record<ConsoleCloseCode, string> = {
   [ConsoleCloseCode.HandshakeTimeout]: 'handshake timeout',
   [ConsoleCloseCode.HeldBytesOverLimit]: 'held data over limit',
   [ConsoleCloseCode.UpstreamRefused]: 'upstream refused',
+  [ConsoleCloseCode.ViewOnlyUnknownMessage]: 'view-only: unknown message',
 };
 
 /**

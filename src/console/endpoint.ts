@@ -225,7 +225,7 @@ export function createConsoleEndpoint(options: ConsoleEndpointOptions): ConsoleE
     metrics?.ticketRedeemed();
     if (options.authorizeTicket && !options.authorizeTicket(record)) return { ...UpgradeRefusal.CallerForbidden, ticketId: record.ticketId };
     return {
-      identity: { caller: record.caller, vmId: record.vmId, ticketId: record.ticketId },
+      identity: { caller: record.caller, vmId: record.vmId, ticketId: record.ticketId, ...(record.viewOnly ? { viewOnly: true } : {}) },
       provider: record.provider,
       resolve: () => options.resolveTarget(record),
     };

@@ -16,6 +16,8 @@ export interface SessionIdentity {
   ticketId: string | null;
   /** The browser's address as the gateway's socket sees it (a load balancer's, behind one). */
   remoteAddress: string | null;
+  /** A view-only console: the browser's input is dropped (console/view-only.ts). */
+  viewOnly?: boolean;
 }
 
 /** The audit record of a finished session. No ticket, token, password or upstream query string. */

@@ -21,6 +21,7 @@ import type { LegClosed, LegEvents, LegOptions, UpstreamLeg } from './legs/types
 import { connectTcpLeg } from './legs/tcp.js';
 import { connectWebSocketLeg } from './legs/websocket.js';
 import { RfbBridge } from './rfb-bridge.js';
+import { ViewOnlyFilter } from './view-only.js';
 
 export type { BackpressureDirection, ResolvedTarget, SessionIdentity, SessionSummary } from './session-record.js';
 
@@ -88,6 +89,9 @@ export class ConsoleSession {
   /** Kept only to strike it from a VNC server's failure reason before that is shown or logged. */
   #vncPassword: string | null = null;
 
+  /** Set for view-only sessions: drops the browser's input before it goes anywhere. */
+  #viewOnly: ViewOnlyFilter | null = null;
+
   #awaitingPong = false;
   #lastBytesSeen = 0;
   #lastActiveMs: number;
@@ -119,7 +123,9 @@ export class ConsoleSession {
       drain: () => this.#resumeClient(),
       closed: (info) => this.#onLegClosed(info),
     };
-    client.on('message', this.#onClientMessage);
+    // View-only sessions read the browser through the filter; interactive ones keep the bare path.
+    if (options.identity.viewOnly) this.#viewOnly = new ViewOnlyFilter();
+    client.on('message', this.#viewOnly ? this.#onViewOnlyMessage : this.#onClientMessage);
     client.on('pong', () => {
       this.#awaitingPong = false;
       this.#endProbe();
@@ -305,6 +311,26 @@ export class ConsoleSession {
       this.#hold(this.#heldForUpstream, data);
     }
   };
+
+  readonly #onViewOnlyMessage = (data: Buffer, isBinary: boolean): void => {
+    if (this.#closeCode !== null || !this.#viewOnly) return;
+    if (!isBinary) {
+      this.#finish(ConsoleCloseCode.UnsupportedData, null);
+      return;
+    }
+    const allowed = this.#viewOnly.feed(data);
+    if (allowed === null) {
+      this.#logger.warn({ sessionId: this.identity.sessionId, vmId: this.identity.vmId, failure: this.#viewOnly.failure }, 'view-only console closed: unknown browser message');
+      this.#finish(ConsoleCloseCode.ViewOnlyUnknownMessage, this.#viewOnly.failure);
+      return;
+    }
+    if (allowed.length > 0) this.#onClientMessage(allowed, true);
+  };
+
+  /** Input messages a view-only session dropped; 0 for interactive sessions. */
+  get droppedInputMessages(): number {
+    return this.#viewOnly?.dropped ?? 0;
+  }
 
   readonly #onClientError = (err: Error & { code?: string }): void => {
     // `ws` closes the connection itself after a receiver error; record why, in its code.

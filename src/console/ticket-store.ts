@@ -13,6 +13,8 @@ export interface TicketRecord {
   vmId: string;
   /** Who minted it (the authenticated GraphQL caller), for the audit line. */
   caller: string;
+  /** A view-only console: the session drops the browser's input. Absent: interactive. */
+  viewOnly?: boolean;
   /** A short, non-secret id for correlating logs: a prefix of the ticket's hash. */
   ticketId: string;
   issuedAt: Date;

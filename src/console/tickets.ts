@@ -84,6 +84,8 @@ export interface TicketServiceOptions {
 export interface MintRequest extends VmRef {
   /** The authenticated caller, recorded for the audit line. */
   caller: string;
+  /** The console drops the browser's input (view-only observer). @default false */
+  viewOnly?: boolean;
 }
 
 export interface MintedTicket {
@@ -127,6 +129,7 @@ export class TicketService {
       upstreamId: req.upstreamId,
       vmId: formatVmId(req.provider, req.upstreamId),
       caller: req.caller,
+      ...(req.viewOnly ? { viewOnly: true } : {}),
       ticketId: ticketIdOf(hash),
       issuedAt: new Date(issuedAtMs),
       expiresAt: new Date(expiresAtMs),

@@ -65,7 +65,7 @@ export class TicketUrlMinter implements ConsoleUrlMinter {
     }
   }
 
-  async mint(req: VmRef & { caller: string }): Promise<ConsoleAccessRecord> {
+  async mint(req: VmRef & { caller: string; viewOnly?: boolean }): Promise<ConsoleAccessRecord> {
     await this.charge(req.caller);
     const { ticket, expiresAt } = await this.#tickets.mint(req);
     this.#onMinted?.();

@@ -94,6 +94,19 @@ describe('Abiquo through the gateway', () => {
     expect((await env!.gql('{ consoleUrl(vmId: "abq:nonsense") }')).errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
   });
 
+  it('mints no ticket for a powered-off or undeployed VM: CONSOLE_UNAVAILABLE with its status', async () => {
+    await abiquoGateway();
+    const cases = [
+      ['abq:1/3', 'STOPPED', 'OFF'],
+      ['abq:2/7', 'NOT_DEPLOYED', 'NOT_ALLOCATED'],
+    ] as const;
+    for (const [id, status, rawStatus] of cases) {
+      const res: any = await env!.gql('mutation($id: ID!) { openConsole(vmId: $id) { url } }', { id });
+      expect(res.data, id).toEqual({ openConsole: null });
+      expect(res.errors[0].extensions, id).toMatchObject({ code: 'CONSOLE_UNAVAILABLE', status, rawStatus });
+    }
+  });
+
   it('shows a deployed VM in vms, in the token file and as an event', async () => {
     await abiquoGateway();
     client = createClient({ url: `${env!.gateway.url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, retryAttempts: 0 });

@@ -72,7 +72,8 @@ async function rfbHandshake(s: CapturedSocket): Promise<string> {
 async function vmIds(provider: string): Promise<string[]> {
   const res = await gql(`vms ${provider}`, 'query($p: String) { vms(provider: $p, first: 50) { nodes { id name status provider { name kind } } } }', { p: provider });
   expect(res.errors).toBeUndefined();
-  return res.data.vms.nodes.map((n: { id: string }) => n.id);
+  // VMs that can have a console: a stopped or undeployed VM answers CONSOLE_UNAVAILABLE (issue 13).
+  return res.data.vms.nodes.filter((n: { status: string }) => !['STOPPED', 'NOT_DEPLOYED', 'DELETED'].includes(n.status)).map((n: { id: string }) => n.id);
 }
 
 describe('a whole scenario leaks no secret', () => {

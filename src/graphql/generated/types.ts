@@ -142,6 +142,7 @@ export type Mutation = {
 /** Operations that mint credentials. */
 export type MutationOpenConsoleArgs = {
   mode?: InputMaybe<ConsoleMode>;
+  viewOnly?: InputMaybe<Scalars['Boolean']['input']>;
   vmId: Scalars['ID']['input'];
 };
 
@@ -225,6 +226,7 @@ export type Query = {
 /** Read-only questions about VMs, consoles, upstreams and the schema's objects. */
 export type QueryConsoleArgs = {
   mode?: InputMaybe<ConsoleMode>;
+  viewOnly?: InputMaybe<Scalars['Boolean']['input']>;
   vmId: Scalars['ID']['input'];
 };
 
@@ -232,6 +234,7 @@ export type QueryConsoleArgs = {
 /** Read-only questions about VMs, consoles, upstreams and the schema's objects. */
 export type QueryConsoleUrlArgs = {
   mode?: InputMaybe<ConsoleMode>;
+  viewOnly?: InputMaybe<Scalars['Boolean']['input']>;
   vmId: Scalars['ID']['input'];
 };
 
@@ -571,7 +574,7 @@ export interface JsonScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes
 }
 
 export type MutationResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
-  openConsole?: Resolver<Maybe<ResolversTypes['ConsoleAccess']>, ParentType, ContextType, RequireFields<MutationOpenConsoleArgs, 'vmId'>>;
+  openConsole?: Resolver<Maybe<ResolversTypes['ConsoleAccess']>, ParentType, ContextType, RequireFields<MutationOpenConsoleArgs, 'viewOnly' | 'vmId'>>;
 };
 
 export type NodeResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Node'] = ResolversParentTypes['Node']> = {
@@ -591,8 +594,8 @@ export type ProviderResolvers<ContextType = GatewayContext, ParentType extends R
 };
 
 export type QueryResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
-  console?: Resolver<Maybe<ResolversTypes['ConsoleAccess']>, ParentType, ContextType, RequireFields<QueryConsoleArgs, 'vmId'>>;
-  consoleUrl?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType, RequireFields<QueryConsoleUrlArgs, 'vmId'>>;
+  console?: Resolver<Maybe<ResolversTypes['ConsoleAccess']>, ParentType, ContextType, RequireFields<QueryConsoleArgs, 'viewOnly' | 'vmId'>>;
+  consoleUrl?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType, RequireFields<QueryConsoleUrlArgs, 'viewOnly' | 'vmId'>>;
   node?: Resolver<Maybe<ResolversTypes['Node']>, ParentType, ContextType, RequireFields<QueryNodeArgs, 'id'>>;
   providers?: Resolver<Array<ResolversTypes['Provider']>, ParentType, ContextType>;
   upstreams?: Resolver<Array<ResolversTypes['UpstreamState']>, ParentType, ContextType>;

@@ -177,7 +177,9 @@ export class Websockify {
 
     let target: ConsoleEndpoint | null;
     try {
-      target = this.#options.consoleFor?.(toApiVm(vm)) ?? null;
+      // A powered-off or deleted VM has no QEMU process, so no VNC server to bridge to: websockify
+      // upgrades and closes, as it does for any unreachable target (*unverified* for CloudTower).
+      target = vm.status === 'STOPPED' || vm.status === 'DELETED' ? null : (this.#options.consoleFor?.(toApiVm(vm)) ?? null);
     } catch {
       target = null; // a faulty locator is an unreachable console, not a crashed simulator
     }

@@ -187,7 +187,11 @@ export class RfbServer extends EventEmitter<RfbServerEvents> {
     this.emit('sessionError', err);
   }
 
+  /** Input events received from every client so far, by kind (view-only tests check none arrive). */
+  readonly inputCounts = { key: 0, pointer: 0, cutText: 0 };
+
   #handleInput(event: RfbInputEvent): void {
+    this.inputCounts[event.type]++;
     if (event.type === 'key') this.#screen.setKey(event.keysym, event.down);
     else if (event.type === 'pointer') this.#screen.setPointer(event.x, event.y, event.mask);
     this.#options.onInput?.(event);

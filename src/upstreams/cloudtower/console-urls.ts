@@ -13,10 +13,28 @@ export interface WebsockifyEndpoint {
   host?: string | undefined;
 }
 
-function authority(host: string, endpoint: WebsockifyEndpoint): string {
-  const bracketed = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+/**
+ * `host` may be a name, an IPv4 address, an IPv6 literal (bare or bracketed) or any of those with a
+ * port (`10.0.0.5:8443`, `[fd00::2]:8443`): some clusters report `cluster_ip` with their websockify
+ * port. A port in `host` wins over `endpoint.port`; exactly one colon means host:port, more mean a
+ * bare IPv6 literal (which is bracketed).
+ */
+export function splitHostPort(host: string): { host: string; port: number | null } {
+  const bracketed = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(host);
+  if (bracketed) return { host: `[${bracketed[1]}]`, port: bracketed[2] === undefined ? null : Number(bracketed[2]) };
+  const colons = host.split(':').length - 1;
+  if (colons === 1) {
+    const [name, port] = host.split(':') as [string, string];
+    if (/^\d{1,5}$/.test(port)) return { host: name, port: Number(port) };
+  }
+  return { host: colons > 0 ? `[${host}]` : host, port: null };
+}
+
+function authority(rawHost: string, endpoint: WebsockifyEndpoint): string {
+  const { host, port: ownPort } = splitHostPort(rawHost);
+  const port = ownPort ?? endpoint.port;
   const defaultPort = endpoint.scheme === 'wss' ? 443 : 80;
-  return endpoint.port === defaultPort ? bracketed : `${bracketed}:${endpoint.port}`;
+  return port === defaultPort ? host : `${host}:${port}`;
 }
 
 export function directConsoleUrl(vnc: CloudTowerVnc, endpoint: WebsockifyEndpoint): string {

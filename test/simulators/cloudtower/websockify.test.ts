@@ -209,8 +209,18 @@ describe('CloudTower simulator: websockify', () => {
     const echo = await startEchoServer();
     const consoleFor = vi.fn(() => ({ host: '127.0.0.1', port: echo.port }));
     const { s, token } = await start({ consoleFor });
-    await mustOpen(directUrl(s, await vnc(s, token, WIN)), { protocols: BOTH, track: sockets });
-    expect(consoleFor).toHaveBeenCalledWith(expect.objectContaining({ id: WIN, name: 'win-build', status: 'STOPPED' }));
+    await mustOpen(directUrl(s, await vnc(s, token, WEB01)), { protocols: BOTH, track: sockets });
+    expect(consoleFor).toHaveBeenCalledWith(expect.objectContaining({ id: WEB01, name: 'web-01', status: 'RUNNING' }));
+  });
+
+  it('refuses the console of a stopped VM (no hypervisor process) without asking consoleFor', async () => {
+    const echo = await startEchoServer();
+    const consoleFor = vi.fn(() => ({ host: '127.0.0.1', port: echo.port }));
+    const { s, token } = await start({ consoleFor });
+    const ws = await mustOpen(directUrl(s, await vnc(s, token, WIN)), { protocols: BOTH, track: sockets });
+    const [code] = (await once(ws, 'close')) as [number];
+    expect(code).toBe(CLOSE_CONSOLE_UNAVAILABLE);
+    expect(consoleFor).not.toHaveBeenCalled();
   });
 
   it('closes the WebSocket when the console ends, and ends the console when the WebSocket closes', async () => {

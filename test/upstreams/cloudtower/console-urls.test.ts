@@ -33,3 +33,17 @@ describe('CloudTower console URLs', () => {
     expect(describeEndpoint(directConsoleUrl(seedVnc, { scheme: 'wss', port: 8443 }))).toBe('wss://192.168.5.2:8443/websockify/');
   });
 });
+
+describe('CloudTower cluster_ip with a port', () => {
+  it('builds host:port from a cluster_ip that carries its own port, instead of bracketing it as IPv6', () => {
+    const url = directConsoleUrl({ ...seedVnc, cluster_ip: '127.0.0.1:6080' }, { scheme: 'ws', port: 443 });
+    expect(url.startsWith('ws://127.0.0.1:6080/websockify/?uuid=')).toBe(true);
+    expect(new URL(url).host).toBe('127.0.0.1:6080');
+  });
+
+  it('keeps IPv6 literals bracketed, with or without a port', () => {
+    expect(directConsoleUrl({ ...seedVnc, cluster_ip: 'fd00::2' }, { scheme: 'wss', port: 443 })).toMatch(/^wss:\/\/\[fd00::2\]\/websockify\//);
+    expect(directConsoleUrl({ ...seedVnc, cluster_ip: '[fd00::2]:8443' }, { scheme: 'wss', port: 443 })).toMatch(/^wss:\/\/\[fd00::2\]:8443\/websockify\//);
+    expect(directConsoleUrl({ ...seedVnc, cluster_ip: 'fd00::2' }, { scheme: 'wss', port: 8443 })).toMatch(/^wss:\/\/\[fd00::2\]:8443\/websockify\//);
+  });
+});
