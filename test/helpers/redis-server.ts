@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 export interface RedisServer {
@@ -85,6 +86,9 @@ function spawnRedis(port: number): Promise<ChildProcess> {
 }
 
 export async function startRedisServer(): Promise<RedisServer> {
+  if (!existsSync(REDIS_SERVER)) {
+    throw new Error(`${REDIS_SERVER} not found: the fleet tests need Debian's redis-server (apt-get install redis-server; .ci/run installs it)`);
+  }
   const port = await freePort();
   let child = await spawnRedis(port);
   const exited = async (c: ChildProcess): Promise<void> => {
