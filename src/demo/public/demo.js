@@ -59,13 +59,11 @@ async function loadVms() {
     tr.dataset.status = vm.status;
     const action = el('td');
     const why = NO_CONSOLE[vm.status];
-    const open = el('button', 'console');
-    open.dataset.vmId = vm.id;
     if (why) {
-      open.disabled = true;
-      open.title = `no console: ${why}`;
-      action.append(open, el('span', `no console: ${why}`, 'why'));
+      action.append(el('span', `no console: ${why}`, 'why'));
     } else {
+      const open = el('button', 'console');
+      open.dataset.vmId = vm.id;
       open.addEventListener('click', () => openConsole(vm));
       action.append(open);
     }
