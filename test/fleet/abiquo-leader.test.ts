@@ -106,7 +106,7 @@ describe('Abiquo in a fleet of three', () => {
         shutdown: { consoleGraceSeconds: 0 },
         redis: { url: redis.url },
         providers: [
-          { name: 'abq', kind: 'abiquo', url: `${sim.url}/api`, username: 'admin', password: 'xabiquo', leader: { leaseTtlMs: 1_000, renewIntervalMs: 200 } },
+          { name: 'abq', kind: 'abiquo', url: `${sim.url}/api`, username: 'admin', password: 'xabiquo', leader: { leaseTtlMs: 3_000, renewIntervalMs: 500 } },
         ],
       }),
     );
