@@ -10,6 +10,7 @@ import WebSocket, { createWebSocketStream } from 'ws';
 import { hashApiKey } from '../../src/auth/api-keys.js';
 import { ConsoleCloseCode } from '../../src/websocket-codes.js';
 import { RfbTestClient } from '../rfb/rfb-test-client.js';
+import { AUDIENCE, ISSUER, JWT_SECRET, hsToken } from '../auth/helpers.js';
 import { postGraphQL, startTowerGateway, type TowerGateway } from '../helpers/gateway.js';
 import { collect as collectSubscription } from '../helpers/subscriptions.js';
 import { closed, mustOpen } from '../helpers/ws.js';
@@ -125,5 +126,19 @@ describe('console session control', () => {
     const done: any = await ops(TERMINATE, { id: mine.data.openConsole.sessionId });
     expect(done.errors).toBeUndefined();
     expect((await closing).code).toBe(ConsoleCloseCode.TerminatedByOperator);
+  });
+
+  it('takes consoles.admin from a JWT permissions claim, and grants nothing for a token without it', async () => {
+    env = await startTowerGateway({ config: { auth: { mode: 'jwt', jwt: { secret: JWT_SECRET, issuer: ISSUER, audience: AUDIENCE } } } });
+    const admin = await hsToken({ sub: 'ops', providers: '*', permissions: 'consoles.admin' });
+    const plain = await hsToken({ sub: 'dev', providers: '*', permissions: ['consoles.superuser'] });
+    const ask = (token: string) => postGraphQL<any>(env!.gateway.url, LIST, { filter: { caller: 'jwt:someone' } }, { authorization: `Bearer ${token}` });
+    const allowed: any = await ask(admin);
+    expect(allowed.errors).toBeUndefined();
+    expect(allowed.data.consoleSessions).toEqual([]);
+    const refused: any = await ask(plain);
+    expect(refused.errors[0].extensions).toMatchObject({ code: 'FORBIDDEN', permission: 'consoles.admin' });
+    const terminate: any = await postGraphQL<any>(env.gateway.url, TERMINATE, { id: 'x' }, { authorization: `Bearer ${plain}` });
+    expect(terminate.errors[0].extensions.code).toBe('FORBIDDEN');
   });
 });
