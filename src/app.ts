@@ -13,6 +13,7 @@ import type { Logger } from './logger.js';
 import { startHttpServer, type RunningHttpServer } from './server.js';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { createGatewayConsole } from './console/gateway-console.js';
+import { ConsoleSessionDirectory } from './console/session-directory.js';
 import { TicketService } from './console/tickets.js';
 import { CONSOLE_PATH, TicketUrlMinter } from './console/url-minter.js';
 import { mountDemo } from './demo/routes.js';
@@ -131,8 +132,9 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
     publicUrl: () => config.server.publicUrl ?? listening!.url,
     onMinted: () => observed.ticketMinted(),
   });
-  const gateway = new Gateway(upstreamsOf(config), bus, minter);
-  const consoles = createGatewayConsole({ config, tickets, targets: gateway, events: bus, logger, metrics, access, clock });
+  const sessionDirectory = new ConsoleSessionDirectory({ endedKept: () => config.console.endedSessionsKept });
+  const gateway = new Gateway(upstreamsOf(config), bus, minter, sessionDirectory);
+  const consoles = createGatewayConsole({ config, tickets, targets: gateway, events: bus, logger, metrics, access, clock, directory: sessionDirectory });
   const demo = config.server.demo ?? opts.embedded ?? false;
   // The server reads these on every request; a reload assigns new values into this same object.
   const liveLimits = { ...config.limits };

@@ -89,6 +89,19 @@ const sections = z
         maxFrameBytes: z.number().int().min(1024).default(1024 * 1024),
         /** Close a console with no traffic either way after this many seconds. @default 600 */
         idleTimeoutSeconds: z.number().int().min(1).default(600),
+        /**
+         * Close a console this many seconds after its upgrade, whatever it is doing, with 4014. 0: no
+         * limit. Checked on each ping tick, so up to one ping interval late. @default 0
+         */
+        maxLifetimeSeconds: z.number().int().min(0).default(0),
+        /**
+         * Close a console with no keyboard, mouse or clipboard message from the browser for this many
+         * seconds, with 4015 (screen updates do not count). 0: off, and the browser's stream is not
+         * parsed. Checked on each ping tick. @default 0
+         */
+        inputIdleTimeoutSeconds: z.number().int().min(0).default(0),
+        /** Ended console sessions kept for `consoleSessions` (newest first; per replica). @default 200 */
+        endedSessionsKept: z.number().int().min(0).max(100_000).default(200),
         /** Interval of WebSocket pings to console clients, seconds. @default 30 */
         pingIntervalSeconds: z.number().int().min(1).default(30),
         /**

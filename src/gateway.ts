@@ -9,7 +9,10 @@ import { decodeCursor, encodeCursor } from './paging.js';
 import { EventBus, type EventSubscription, type SubscribeFilter } from './events/bus.js';
 import type { ConsoleAccessRecord, ConsoleMode, ConsoleTarget, Provider, ReadyStatus, Upstream, VmFilter, VmRecord } from './upstreams/types.js';
 import { formatVmId, parseVmId, type VmRef } from './vm-id.js';
-import { allowsProvider, assertProviderAllowed, type Principal } from './auth/principal.js';
+import { allowsProvider, assertProviderAllowed, hasPermission, type Principal } from './auth/principal.js';
+import type { ConsoleSessionInfo, SessionQuery, TerminateResult } from './console/session-directory.js';
+import { publishConsoleSession } from './events/gateway-events.js';
+import { ConsoleCloseCode, closeReason } from './websocket-codes.js';
 
 export const MAX_PAGE_SIZE = 500;
 
@@ -68,6 +71,12 @@ export interface ListVmsArgs {
   after?: string | null;
 }
 
+/** The console sessions of this replica, as the domain layer asks about them (console/session-directory.ts). */
+export interface ConsoleSessionControl {
+  list(query: SessionQuery): ConsoleSessionInfo[];
+  terminate(sessionId: string, code: number, detail: string): TerminateResult;
+}
+
 export class Gateway {
   /** Upstreams with VMs. Replaced as a whole by `replaceUpstreams` (config reload). */
   providers: ReadonlyMap<string, Provider>;
@@ -77,8 +86,10 @@ export class Gateway {
   readonly events: EventBus;
   /** Absent: GATEWAY console mode answers CONSOLE_UNAVAILABLE. */
   readonly #consoleUrls: ConsoleUrlMinter | null;
+  readonly #sessions: ConsoleSessionControl | null;
 
-  constructor(upstreams: GatewayUpstreams, events = new EventBus(), consoleUrls: ConsoleUrlMinter | null = null) {
+  constructor(upstreams: GatewayUpstreams, events = new EventBus(), consoleUrls: ConsoleUrlMinter | null = null, sessions: ConsoleSessionControl | null = null) {
+    this.#sessions = sessions;
     this.upstreams = upstreams.all;
     this.providers = upstreams.providers;
     this.events = events;
@@ -193,6 +204,46 @@ export class Gateway {
     }
     const { providers: _requested, ...rest } = filter;
     return this.events.subscribe(providers ? { ...rest, providers } : rest, options.after !== undefined ? { after: options.after } : {});
+  }
+
+  /**
+   * This replica's live and recently ended console sessions: the caller's own, or everyone's with
+   * the `consoles.admin` permission. Asking for another caller's sessions without it is FORBIDDEN.
+   */
+  consoleSessions(filter: Omit<SessionQuery, 'caller'> & { caller?: string | null }, principal: Principal): ConsoleSessionInfo[] {
+    const admin = hasPermission(principal, 'consoles.admin');
+    if (!admin && filter.caller != null && filter.caller !== principal.id) {
+      throw new ForbiddenError("listing another caller's console sessions needs the consoles.admin permission", { permission: 'consoles.admin' });
+    }
+    const caller = admin ? (filter.caller ?? null) : principal.id;
+    return this.#sessions?.list({ caller, vmId: filter.vmId ?? null, state: filter.state ?? null }) ?? [];
+  }
+
+  /**
+   * End a live console session (close code 4013 to its browser) and publish
+   * `consoles.terminated.<vm id>`. Needs `consoles.admin` (else FORBIDDEN). A session that has
+   * already ended is NOT_FOUND with `reason: SESSION_ENDED` (and its close code); an id never seen
+   * (or no longer kept) is NOT_FOUND with `reason: SESSION_UNKNOWN`.
+   */
+  terminateConsoleSession(sessionId: string, principal: Principal): ConsoleSessionInfo {
+    if (!hasPermission(principal, 'consoles.admin')) {
+      throw new ForbiddenError('terminating a console session needs the consoles.admin permission', { permission: 'consoles.admin' });
+    }
+    const result: TerminateResult = this.#sessions?.terminate(sessionId, ConsoleCloseCode.TerminatedByOperator, `terminated by ${principal.id}`) ?? { outcome: 'unknown' };
+    if (result.outcome === 'unknown') throw new NotFoundError('no such console session', { sessionId, reason: 'SESSION_UNKNOWN' });
+    if (result.outcome === 'ended') {
+      throw new NotFoundError('the console session has already ended', { sessionId, reason: 'SESSION_ENDED', closeCode: result.session.closeCode });
+    }
+    const s = result.session;
+    const vmId = s.vmId ?? 'tokenfile';
+    publishConsoleSession(this.events, {
+      action: 'terminated',
+      provider: s.vmId === null ? 'tokenfile' : parseVmId(s.vmId).provider,
+      vmId,
+      caller: s.caller,
+      detail: { sessionId: s.sessionId, terminatedBy: principal.id, closeCode: ConsoleCloseCode.TerminatedByOperator },
+    });
+    return { ...s, closeCode: ConsoleCloseCode.TerminatedByOperator, closeReason: closeReason[ConsoleCloseCode.TerminatedByOperator] };
   }
 
   /** `principal`: a VM of a provider it may not use is FORBIDDEN; absent = any (internal callers). */

@@ -78,6 +78,18 @@ export const ConsoleCloseCode = {
    * length cannot be known, so its input could not be told apart and dropped.
    */
   ViewOnlyUnknownMessage: 4012,
+  /**
+   * An operator ended the session (`terminateConsoleSession`). The app can ask `consoleSessions`
+   * (by the `sessionId` of its `ConsoleAccess`) who and when; reconnecting is allowed.
+   */
+  TerminatedByOperator: 4013,
+  /** The session reached `console.maxLifetimeSeconds` since its upgrade; open a new console to go on. */
+  LifetimeExceeded: 4014,
+  /**
+   * No keyboard, mouse or clipboard message from the browser for `console.inputIdleTimeoutSeconds`
+   * (screen updates do not count, unlike the byte-based idle timeout 4004).
+   */
+  InputIdleTimeout: 4015,
 } as const;
 export type ConsoleCloseCode = (typeof ConsoleCloseCode)[keyof typeof ConsoleCloseCode];
 
@@ -102,6 +114,9 @@ export const closeReason: Record<ConsoleCloseCode, string> = {
   [ConsoleCloseCode.HeldBytesOverLimit]: 'held data over limit',
   [ConsoleCloseCode.UpstreamRefused]: 'upstream refused',
   [ConsoleCloseCode.ViewOnlyUnknownMessage]: 'view-only: unknown message',
+  [ConsoleCloseCode.TerminatedByOperator]: 'terminated by an operator',
+  [ConsoleCloseCode.LifetimeExceeded]: 'session lifetime exceeded',
+  [ConsoleCloseCode.InputIdleTimeout]: 'no input',
 };
 
 /**

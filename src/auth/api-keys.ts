@@ -27,6 +27,8 @@ export interface ApiKeyEntry {
   hash: string;
   /** Providers this key may use; absent = all. */
   providers?: readonly string[] | undefined;
+  /** Gateway permissions (`PERMISSIONS`); absent = none. */
+  permissions?: readonly string[] | undefined;
 }
 
 /** Finds the configured key a presented key matches. */

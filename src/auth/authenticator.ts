@@ -63,7 +63,7 @@ export class Authenticator {
       case 'bearer':
         if (jwt && (JWT_SHAPE.test(credential.value) || !keys)) {
           const token = await jwt.verify(credential.value);
-          return { id: `${JWT_PREFIX}${token.subject}`, method: 'jwt', providers: token.providers };
+          return { id: `${JWT_PREFIX}${token.subject}`, method: 'jwt', providers: token.providers, permissions: token.permissions };
         }
         // Many clients can only send Bearer: let an API key travel that way too.
         return this.#apiKey(keys, credential.value);
@@ -76,7 +76,7 @@ export class Authenticator {
     if (!keys) throw new UnauthenticatedError(UnauthenticatedReason.CredentialsUnsupported, 'API keys are not accepted here: send a bearer token');
     const entry = keys.verify(value);
     if (!entry) throw new UnauthenticatedError(UnauthenticatedReason.ApiKeyUnknown, 'unknown API key');
-    return { id: `${API_KEY_PREFIX}${entry.name}`, method: 'apiKey', providers: entry.providers ? new Set(entry.providers) : null };
+    return { id: `${API_KEY_PREFIX}${entry.name}`, method: 'apiKey', providers: entry.providers ? new Set(entry.providers) : null, permissions: new Set(entry.permissions ?? []) };
   }
 
   /**

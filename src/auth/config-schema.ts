@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { API_KEY_HASH_PATTERN } from './api-keys.js';
 import { isLoopbackHost } from './loopback.js';
+import { PERMISSIONS } from './principal.js';
 
 export const AUTH_MODES = ['none', 'apiKey', 'jwt', 'apiKey+jwt'] as const;
 export type AuthMode = (typeof AUTH_MODES)[number];
@@ -34,6 +35,8 @@ const apiKeySchema = z
     hash: z.string().regex(API_KEY_HASH_PATTERN, 'must be sha256:<64 lowercase hex digits> (run `console-gateway hash-key`); the key itself never goes in the config'),
     /** Providers this key may use. @default all */
     providers: z.array(z.string().min(1)).optional(),
+    /** Gateway permissions of this key (`consoles.admin`: list and terminate every caller's console sessions). @default none */
+    permissions: z.array(z.enum(PERMISSIONS, { message: `must be one of ${PERMISSIONS.join(', ')}` })).optional(),
   })
   .strict();
 
@@ -51,6 +54,8 @@ const jwtSchema = z
     audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
     /** Claim listing the providers the caller may use (array of names, or a space-separated string; `*` = all). @default providers */
     providersClaim: z.string().min(1).default('providers'),
+    /** Claim listing the caller's gateway permissions (array, or a space-separated string; unknown names ignored). @default permissions */
+    permissionsClaim: z.string().min(1).default('permissions'),
     /** Leeway for `exp`/`nbf`, seconds. @default 30 */
     clockToleranceSeconds: z.number().int().min(0).max(300).default(30),
     /** Accepted `alg` values. @default HS256 with `secret`; RS*, PS*, ES*, EdDSA with a JWKS */

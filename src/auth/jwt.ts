@@ -7,6 +7,7 @@ import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, jwtVerify,
 import { ConfigError } from '../errors.js';
 import { JWKS_DEFAULT_ALGORITHMS, type JwtConfig } from './config-schema.js';
 import { UnauthenticatedError, UnauthenticatedReason } from './errors.js';
+import { PERMISSIONS } from './principal.js';
 
 /** Longest `sub` accepted: it lands in every audit line and rate-limit key. */
 const MAX_SUBJECT_LENGTH = 256;
@@ -15,6 +16,8 @@ export interface VerifiedToken {
   subject: string;
   /** From the providers claim; null = all (`*`). A token without the claim gets an empty set (fail closed). */
   providers: ReadonlySet<string> | null;
+  /** From the permissions claim; a token without it has none. */
+  permissions: ReadonlySet<string>;
 }
 
 export interface JwtVerifierOptions {
@@ -77,8 +80,14 @@ export class JwtVerifier {
     if (typeof subject !== 'string' || subject.length === 0 || subject.length > MAX_SUBJECT_LENGTH) {
       throw new UnauthenticatedError(UnauthenticatedReason.TokenInvalidSubject, 'token "sub" claim must be a non-empty string');
     }
-    return { subject, providers: providersFromClaim(payload[this.#config.providersClaim]) };
+    return { subject, providers: providersFromClaim(payload[this.#config.providersClaim]), permissions: permissionsFromClaim(payload[this.#config.permissionsClaim]) };
   }
+}
+
+/** A malformed permissions claim grants nothing (fail closed) rather than refusing the token. */
+function permissionsFromClaim(value: unknown): ReadonlySet<string> {
+  const names = typeof value === 'string' ? value.split(/\s+/) : Array.isArray(value) ? value : [];
+  return new Set(names.filter((n): n is string => typeof n === 'string' && (PERMISSIONS as readonly string[]).includes(n)));
 }
 
 function providersFromClaim(value: unknown): ReadonlySet<string> | null {

@@ -16,10 +16,23 @@ export interface Principal {
   readonly method: AuthMethod;
   /** Provider names this caller may use; null = every configured provider. */
   readonly providers: ReadonlySet<string> | null;
+  /** Gateway permissions beyond using providers (`PERMISSIONS`); null = all (anonymous on loopback). @default none */
+  readonly permissions?: ReadonlySet<string> | null;
+}
+
+/**
+ * Permissions a caller may be given (API key `permissions`, JWT `permissionsClaim`):
+ * - `consoles.admin`: list every caller's console sessions and terminate any of them.
+ */
+export const PERMISSIONS = ['consoles.admin'] as const;
+export type Permission = (typeof PERMISSIONS)[number];
+
+export function hasPermission(principal: Principal, permission: Permission): boolean {
+  return principal.permissions === null || (principal.permissions?.has(permission) ?? false);
 }
 
 /** Every caller when `auth.mode` is `none`. */
-export const ANONYMOUS: Principal = Object.freeze({ id: 'anonymous', method: 'none', providers: null });
+export const ANONYMOUS: Principal = Object.freeze({ id: 'anonymous', method: 'none', providers: null, permissions: null });
 
 export function allowsProvider(principal: Principal, provider: string): boolean {
   return principal.providers === null || principal.providers.has(provider);

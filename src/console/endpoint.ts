@@ -21,6 +21,7 @@ import { ConsoleMetrics } from './metrics.js';
 import { recordConsoleSessionSpan } from '../observability/tracing.js';
 import { ConsoleSession } from './session.js';
 import type { BackpressureDirection, ResolvedTarget, SessionIdentity, SessionSummary } from './session.js';
+import type { ConsoleSessionDirectory } from './session-directory.js';
 import { isTicketError } from './tickets.js';
 import type { TicketRecord, TicketService } from './tickets.js';
 import { BINARY_SUBPROTOCOL, isRefusal, parseUpgradeRequest } from './upgrade-request.js';
@@ -51,6 +52,10 @@ export interface ConsoleLimits {
   maxHeldBytes?: number;
   /** After `closeAll`, cut off peers that have not finished their close handshake by then, milliseconds. @default 5_000 */
   shutdownGraceMs?: number;
+  /** Close a session this long after its upgrade with 4014, milliseconds; 0 disables. Checked once per tick. @default 0 */
+  maxLifetimeMs?: number;
+  /** Close a session without a keyboard, mouse or clipboard message from the browser for this long with 4015, milliseconds; 0 disables. Checked once per tick. @default 0 */
+  inputIdleTimeoutMs?: number;
 }
 
 /**
@@ -92,6 +97,8 @@ export interface ConsoleEndpointOptions {
    * CALLER_FORBIDDEN. @default always true
    */
   authorizeTicket?: (ticket: TicketRecord) => boolean;
+  /** Where live and ended sessions are listed (and terminated from). @default none */
+  directory?: ConsoleSessionDirectory;
   /**
    * Caps on open sessions, read at each upgrade: over the global one refuses with 429
    * CONSOLE_LIMIT_GLOBAL (before the ticket is spent), over the per-caller one 429
@@ -119,6 +126,8 @@ interface Grant {
   identity: Omit<SessionIdentity, 'sessionId' | 'remoteAddress'>;
   /** The provider the credential names ("tokenfile" for token-file consoles). */
   provider: string;
+  /** The session id fixed when the ticket was minted (its `ConsoleAccess.sessionId`). @default a fresh one */
+  sessionId?: string;
   resolve: () => Promise<ResolvedTarget>;
 }
 
@@ -131,6 +140,8 @@ const DEFAULT_LIMITS: Required<ConsoleLimits> = {
   shutdownGraceMs: 5_000,
   handshakeTimeoutMs: 30_000,
   maxHeldBytes: 256 * 1024,
+  maxLifetimeMs: 0,
+  inputIdleTimeoutMs: 0,
 };
 
 export function createConsoleEndpoint(options: ConsoleEndpointOptions): ConsoleEndpoint {
@@ -226,13 +237,16 @@ export function createConsoleEndpoint(options: ConsoleEndpointOptions): ConsoleE
     if (options.authorizeTicket && !options.authorizeTicket(record)) return { ...UpgradeRefusal.CallerForbidden, ticketId: record.ticketId };
     return {
       identity: { caller: record.caller, vmId: record.vmId, ticketId: record.ticketId, ...(record.viewOnly ? { viewOnly: true } : {}) },
+      ...(record.sessionId ? { sessionId: record.sessionId } : {}),
       provider: record.provider,
       resolve: () => options.resolveTarget(record),
     };
   }
 
   function open(ws: WebSocket, grant: Grant, req: IncomingMessage, slot: CapSlot | null): void {
-    const identity: SessionIdentity = { sessionId: `${idPrefix}-${++nextId}`, ...grant.identity, remoteAddress: req.socket.remoteAddress ?? null };
+    const wanted = grant.sessionId ?? `${idPrefix}-${++nextId}`;
+    const sessionId = options.directory ? options.directory.freeId(wanted) : wanted;
+    const identity: SessionIdentity = { sessionId, ...grant.identity, remoteAddress: req.socket.remoteAddress ?? null };
     const session = new ConsoleSession(ws, {
       identity,
       limits: {
@@ -242,12 +256,15 @@ export function createConsoleEndpoint(options: ConsoleEndpointOptions): ConsoleE
       },
       handshakeTimeoutMs: limits.handshakeTimeoutMs,
       maxHeldBytes: limits.maxHeldBytes,
+      maxLifetimeMs: limits.maxLifetimeMs,
+      inputIdleTimeoutMs: limits.inputIdleTimeoutMs,
       logger,
       now,
       hooks: {
         backpressure: (s, direction, paused) => emit({ type: 'backpressure', sessionId: s.identity.sessionId, direction, paused }),
         ended: (s, summary) => {
           sessions.delete(s);
+          options.directory?.ended(summary);
           slot?.release();
           metrics?.sessionEnded(summary);
           logger.info(summary, 'console session');
@@ -261,6 +278,7 @@ export function createConsoleEndpoint(options: ConsoleEndpointOptions): ConsoleE
       },
     });
     sessions.add(session);
+    options.directory?.opened(session);
     if (!ticker) {
       ticker = setInterval(tick, tickMs);
       ticker.unref();

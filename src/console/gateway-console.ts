@@ -16,6 +16,7 @@ import { TokenFileResolver } from '../upstreams/tokenfile/index.js';
 import type { VmRef } from '../vm-id.js';
 import { createConsoleEndpoint, type ConsoleEndpoint } from './endpoint.js';
 import type { TicketService } from './tickets.js';
+import type { ConsoleSessionDirectory } from './session-directory.js';
 
 export { CONSOLE_PATH, consoleBaseUrl } from './url-minter.js';
 
@@ -45,6 +46,8 @@ export function createGatewayConsole(opts: {
   access: GatewayAccess;
   /** @default systemClock */
   clock?: Clock;
+  /** Where sessions are listed for `consoleSessions` (the Gateway's). @default none */
+  directory?: ConsoleSessionDirectory;
 }): GatewayConsole {
   const { config, targets, access } = opts;
   const clock = opts.clock ?? systemClock;
@@ -64,7 +67,10 @@ export function createGatewayConsole(opts: {
       maxHeldBytes: config.console.maxHeldBytes,
       highWaterMarkBytes: config.console.highWaterMarkBytes,
       upstreamConnectTimeoutMs: config.console.upstreamConnectTimeoutSeconds * 1000,
+      maxLifetimeMs: config.console.maxLifetimeSeconds * 1000,
+      inputIdleTimeoutMs: config.console.inputIdleTimeoutSeconds * 1000,
     },
+    ...(opts.directory ? { directory: opts.directory } : {}),
     // A reload may have removed the key that minted the ticket, or taken the provider from it.
     authorizeTicket: (ticket) => access.authenticator.mayStillUse(ticket.caller, ticket.provider),
     sessionCaps: () => access.limits.consoles,
@@ -78,7 +84,10 @@ export function createGatewayConsole(opts: {
           provider: e.provider,
           vmId: e.vmId ?? 'tokenfile',
           caller: e.caller,
-          detail: e.type === 'closed' ? { closeCode: e.closeCode, bytesToUpstream: e.bytesToUpstream, bytesToClient: e.bytesToClient } : {},
+          detail:
+            e.type === 'closed'
+              ? { sessionId: e.sessionId, closeCode: e.closeCode, bytesToUpstream: e.bytesToUpstream, bytesToClient: e.bytesToClient }
+              : { sessionId: e.sessionId },
         });
       }
     },

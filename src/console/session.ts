@@ -41,6 +41,13 @@ export interface SessionOptions {
   handshakeTimeoutMs: number;
   /** Bytes the session may hold for a side that cannot take them yet, else 4010 (`console.maxHeldBytes`). */
   maxHeldBytes: number;
+  /** Close with 4014 this long after the start (`console.maxLifetimeSeconds`). 0 or absent: no limit. */
+  maxLifetimeMs?: number;
+  /**
+   * Close with 4015 after this long without an input message from the browser
+   * (`console.inputIdleTimeoutSeconds`). 0 or absent: off, and the browser's stream is not parsed.
+   */
+  inputIdleTimeoutMs?: number;
   logger: Logger;
   now: () => number;
   hooks: SessionHooks;
@@ -62,6 +69,8 @@ export class ConsoleSession {
   readonly #hooks: SessionHooks;
   readonly #startedAtMs: number;
   readonly #legEvents: LegEvents;
+  readonly #maxLifetimeMs: number;
+  readonly #inputIdleTimeoutMs: number;
 
   #phase: Phase = 'connecting';
   #leg: UpstreamLeg | null = null;
@@ -91,6 +100,10 @@ export class ConsoleSession {
 
   /** Set for view-only sessions: drops the browser's input before it goes anywhere. */
   #viewOnly: ViewOnlyFilter | null = null;
+  /** Set for interactive sessions with an input-idle timeout: counts the browser's input messages. */
+  #inputReader: ViewOnlyFilter | null = null;
+  #lastInputSeen = 0;
+  #lastInputMs: number;
 
   #awaitingPong = false;
   #lastBytesSeen = 0;
@@ -118,14 +131,19 @@ export class ConsoleSession {
     this.#hooks = options.hooks;
     this.#startedAtMs = this.#now();
     this.#lastActiveMs = this.#startedAtMs;
+    this.#lastInputMs = this.#startedAtMs;
+    this.#maxLifetimeMs = options.maxLifetimeMs ?? 0;
+    this.#inputIdleTimeoutMs = options.inputIdleTimeoutMs ?? 0;
     this.#legEvents = {
       data: (chunk) => this.#onUpstreamData(chunk),
       drain: () => this.#resumeClient(),
       closed: (info) => this.#onLegClosed(info),
     };
     // View-only sessions read the browser through the filter; interactive ones keep the bare path.
+    // The input-idle timeout needs the browser's stream read as RFB; without it, the bare path too.
     if (options.identity.viewOnly) this.#viewOnly = new ViewOnlyFilter();
-    client.on('message', this.#viewOnly ? this.#onViewOnlyMessage : this.#onClientMessage);
+    else if (this.#inputIdleTimeoutMs > 0) this.#inputReader = new ViewOnlyFilter();
+    client.on('message', this.#viewOnly ? this.#onViewOnlyMessage : this.#inputReader ? this.#onObservedMessage : this.#onClientMessage);
     client.on('pong', () => {
       this.#awaitingPong = false;
       this.#endProbe();
@@ -158,6 +176,11 @@ export class ConsoleSession {
 
   get ended(): boolean {
     return this.#ended;
+  }
+
+  /** A close has begun (the session is ending, or has ended). */
+  get closing(): boolean {
+    return this.#closeCode !== null;
   }
 
   /** Resolve the target and connect. Never rejects: failures close the browser with a code. */
@@ -226,6 +249,22 @@ export class ConsoleSession {
       this.#finish(ConsoleCloseCode.HandshakeTimeout, this.#phase);
       return;
     }
+    if (this.#maxLifetimeMs > 0 && nowMs - this.#startedAtMs >= this.#maxLifetimeMs) {
+      this.#logger.info({ sessionId: this.identity.sessionId, vmId: this.identity.vmId, maxLifetimeMs: this.#maxLifetimeMs }, 'console lifetime exceeded');
+      this.#finish(ConsoleCloseCode.LifetimeExceeded, null);
+      return;
+    }
+    if (this.#inputIdleTimeoutMs > 0) {
+      const input = this.#inputSeen();
+      if (input !== this.#lastInputSeen) {
+        this.#lastInputSeen = input;
+        this.#lastInputMs = nowMs;
+      } else if (nowMs - this.#lastInputMs >= this.#inputIdleTimeoutMs) {
+        this.#logger.info({ sessionId: this.identity.sessionId, vmId: this.identity.vmId, inputIdleTimeoutMs: this.#inputIdleTimeoutMs }, 'console input idle');
+        this.#finish(ConsoleCloseCode.InputIdleTimeout, null);
+        return;
+      }
+    }
     const seen = this.#bytesToUpstream + this.#bytesToClient;
     if (seen !== this.#lastBytesSeen) {
       this.#lastBytesSeen = seen;
@@ -280,6 +319,21 @@ export class ConsoleSession {
     return false;
   }
 
+  /**
+   * Input messages from the browser so far (forwarded or dropped). A stream the reader cannot
+   * follow (an RFB security type it does not know) counts every browser byte instead.
+   */
+  #inputSeen(): number {
+    const reader = this.#viewOnly ?? this.#inputReader;
+    if (!reader) return 0;
+    return reader.failure && !this.#viewOnly ? reader.input + this.#bytesToUpstream : reader.input;
+  }
+
+  /** End the session with `code`; `detail` goes to the audit record (e.g. who terminated it). */
+  end(code: number, detail: string | null): void {
+    this.#finish(code, detail);
+  }
+
   /** Close both sides with `code` (gateway shutdown). */
   shutdown(code: number, reason: string): void {
     this.#finish(code, null, reason);
@@ -325,6 +379,11 @@ export class ConsoleSession {
       return;
     }
     if (allowed.length > 0) this.#onClientMessage(allowed, true);
+  };
+
+  readonly #onObservedMessage = (data: Buffer, isBinary: boolean): void => {
+    if (isBinary && this.#closeCode === null) this.#inputReader?.observe(data);
+    this.#onClientMessage(data, isBinary);
   };
 
   /** Input messages a view-only session dropped; 0 for interactive sessions. */

@@ -15,6 +15,8 @@ export interface TicketRecord {
   caller: string;
   /** A view-only console: the session drops the browser's input. Absent: interactive. */
   viewOnly?: boolean;
+  /** The id the console session opened with this ticket will have (`ConsoleAccess.sessionId`); absent in tickets minted before it existed. */
+  sessionId?: string;
   /** A short, non-secret id for correlating logs: a prefix of the ticket's hash. */
   ticketId: string;
   issuedAt: Date;

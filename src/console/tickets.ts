@@ -90,6 +90,8 @@ export interface MintRequest extends VmRef {
 
 export interface MintedTicket {
   ticket: string;
+  /** The id the session opened with this ticket will have: not secret, it opens nothing. */
+  sessionId: string;
   expiresAt: Date;
 }
 
@@ -123,6 +125,8 @@ export class TicketService {
     const ticket = bytes.toString('base64url');
     const hash = hashTicket(ticket);
     const issuedAtMs = this.#now();
+    // Its own randomness, not the injected source: a session id must not be derivable from the ticket.
+    const sessionId = cryptoRandomBytes(12).toString('base64url');
     const expiresAtMs = issuedAtMs + this.#ttlMs;
     const record: TicketRecord = {
       provider: req.provider,
@@ -130,12 +134,13 @@ export class TicketService {
       vmId: formatVmId(req.provider, req.upstreamId),
       caller: req.caller,
       ...(req.viewOnly ? { viewOnly: true } : {}),
+      sessionId,
       ticketId: ticketIdOf(hash),
       issuedAt: new Date(issuedAtMs),
       expiresAt: new Date(expiresAtMs),
     };
     await this.#store.put(hash, record, expiresAtMs);
-    return { ticket, expiresAt: record.expiresAt };
+    return { ticket, sessionId, expiresAt: record.expiresAt };
   }
 
   /**

@@ -67,13 +67,14 @@ export class TicketUrlMinter implements ConsoleUrlMinter {
 
   async mint(req: VmRef & { caller: string; viewOnly?: boolean }): Promise<ConsoleAccessRecord> {
     await this.charge(req.caller);
-    const { ticket, expiresAt } = await this.#tickets.mint(req);
+    const { ticket, sessionId, expiresAt } = await this.#tickets.mint(req);
     this.#onMinted?.();
     return {
       url: `${consoleBaseUrl(this.#publicUrl())}${CONSOLE_PATH}?ticket=${ticket}`,
       mode: 'GATEWAY',
       protocols: [BINARY_SUBPROTOCOL],
       expiresAt: expiresAt.toISOString(),
+      sessionId,
     };
   }
 }

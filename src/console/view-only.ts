@@ -30,20 +30,42 @@ const enum Phase {
 /** #needed's answer for a dropped message now being skipped. */
 const SKIPPING = -1;
 const SECURITY_NONE = 1;
+const NOTHING = Buffer.alloc(0);
 const SECURITY_VNC_AUTH = 2;
 
+/**
+ * Also the reader of the browser's stream for the input-idle timeout (`observe`): the same parse,
+ * nothing dropped or copied, only input messages counted.
+ */
 export class ViewOnlyFilter {
   #phase = Phase.Version;
   /** Bytes of an incomplete message or handshake field, waiting for the rest. */
   #partial: Buffer | null = null;
   /** Bytes still to skip of a dropped message whose length is known. */
   #skip = 0;
-  /** Input messages dropped so far (for the audit line and tests). */
-  dropped = 0;
+  /** Input messages seen so far: dropped by `feed`, only counted by `observe`. */
+  input = 0;
   failure: ViewOnlyFailure | null = null;
 
   /** What may go upstream (possibly empty), or null: the session must close (4012). */
   feed(chunk: Buffer): Buffer | null {
+    return this.#run(chunk, true);
+  }
+
+  /** Input messages dropped so far (view-only sessions). */
+  get dropped(): number {
+    return this.input;
+  }
+
+  /**
+   * Follow the stream without changing it (the caller forwards `chunk` as it is), counting input
+   * messages. false once the stream cannot be followed (`failure` set): input can no longer be told apart.
+   */
+  observe(chunk: Buffer): boolean {
+    return this.#run(chunk, false) !== null;
+  }
+
+  #run(chunk: Buffer, collect: boolean): Buffer | null {
     if (this.failure) return null;
     let buf = this.#partial ? Buffer.concat([this.#partial, chunk]) : chunk;
     this.#partial = null;
@@ -63,10 +85,11 @@ export class ViewOnlyFilter {
       const msg = buf.subarray(at, at + need);
       const keep = this.#accept(msg);
       if (keep === null) return null;
-      if (keep) out.push(keep);
+      if (keep && collect) out.push(keep);
       at += need;
     }
     if (at < buf.length) this.#partial = Buffer.from(buf.subarray(at));
+    if (!collect) return NOTHING;
     buf = out.length === 1 ? out[0]! : Buffer.concat(out);
     return buf;
   }
@@ -104,7 +127,7 @@ export class ViewOnlyFilter {
         // ClientCutText: s32 length at 4 (negative: extended clipboard, |length| bytes follow). Skipped, never buffered.
         if (avail < 8) return 0;
         const length = Math.abs(buf.readInt32BE(at + 4));
-        this.dropped++;
+        this.input++;
         this.#skip = 8 + length;
         return SKIPPING;
       }
@@ -166,7 +189,7 @@ export class ViewOnlyFilter {
     }
     const type = msg[0]!;
     if (type === 4 || type === 5 || type === 250 || type === 251 || (type === 255 && msg[1] === 0)) {
-      this.dropped++;
+      this.input++;
       return false;
     }
     return msg;

@@ -20,7 +20,7 @@ export function publishUpstreamChange(
 
 export function publishConsoleSession(
   bus: EventPublisher,
-  session: { action: 'opened' | 'closed'; provider: string; vmId: string; caller: string; detail?: Record<string, unknown> },
+  session: { action: 'opened' | 'closed' | 'terminated'; provider: string; vmId: string; caller: string; detail?: Record<string, unknown> },
 ): void {
   bus.publish({
     source: 'GATEWAY',

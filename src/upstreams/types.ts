@@ -93,6 +93,8 @@ export interface ConsoleAccessRecord {
   mode: ConsoleMode;
   protocols: string[];
   expiresAt: string | null;
+  /** GATEWAY mode: the id the console session will have, for `consoleSessions`. Absent in other modes. */
+  sessionId?: string | null;
 }
 
 export interface ReadyStatus {

@@ -5,9 +5,10 @@ import { abiquoResolvers } from './abiquo.js';
 import { consoleResolvers } from './console.js';
 import { eventResolvers } from './events.js';
 import { scalarResolvers } from './scalars.js';
+import { sessionResolvers } from './sessions.js';
 import { vmResolvers } from './vms.js';
 
-const domains: Resolvers[] = [scalarResolvers, vmResolvers, consoleResolvers, eventResolvers, abiquoResolvers];
+const domains: Resolvers[] = [scalarResolvers, vmResolvers, consoleResolvers, eventResolvers, abiquoResolvers, sessionResolvers];
 
 export function mergeResolvers(): IResolvers[] {
   return domains as IResolvers[];
