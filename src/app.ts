@@ -16,6 +16,9 @@ import { createGatewayConsole } from './console/gateway-console.js';
 import { TicketService } from './console/tickets.js';
 import { CONSOLE_PATH, TicketUrlMinter } from './console/url-minter.js';
 import { mountDemo } from './demo/routes.js';
+import { RecordingService } from './recording/recorder.js';
+import { RecordingCatalog, attachRecordingCatalog } from './recording/catalog.js';
+import { mountRecordings } from './recording/routes.js';
 import { CountingEventBus } from './observability/event-bus.js';
 import { GatewayMetrics } from './observability/metrics.js';
 import { ConfigReloader, type ReloadListener, type ReloadReport } from './reload.js';
@@ -132,7 +135,20 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
     onMinted: () => observed.ticketMinted(),
   });
   const gateway = new Gateway(upstreamsOf(config), bus, minter);
-  const consoles = createGatewayConsole({ config, tickets, targets: gateway, events: bus, logger, metrics, access, clock });
+  // Recording (README "Recording"): the writer hooks into console sessions, the catalog serves GraphQL and /recordings/.
+  const recordings = new RecordingService({ config: config.recording, logger, metrics, now: () => clock.now() });
+  const recordingCatalog = new RecordingCatalog({
+    dir: config.recording.dir ?? null,
+    viewers: () => {
+      const auth = reloader?.current.auth ?? config.auth;
+      return auth === undefined || auth.mode === 'none' ? null : auth.recordingViewers;
+    },
+    publicUrl: () => config.server.publicUrl ?? listening!.url,
+    playbackTtlMs: () => config.recording.playbackUrlTtlSeconds * 1000,
+    now: () => clock.now(),
+  });
+  attachRecordingCatalog(gateway, recordingCatalog);
+  const consoles = createGatewayConsole({ config, tickets, targets: gateway, events: bus, logger, metrics, access, clock, recordings });
   const demo = config.server.demo ?? opts.embedded ?? false;
   // The server reads these on every request; a reload assigns new values into this same object.
   const liveLimits = { ...config.limits };
@@ -158,9 +174,13 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
         : {}),
       upgradeRoutes: [{ path: CONSOLE_PATH, handleUpgrade: consoles.endpoint.handleUpgrade }],
       ...(opts.kinds ? { upstreamKinds: opts.kinds } : {}),
-      ...(demo ? { routes: mountDemo } : {}),
+      routes: (app) => {
+        mountRecordings(app, recordingCatalog);
+        if (demo) mountDemo(app);
+      },
     });
   } catch (err) {
+    recordings.close();
     await consoles.close();
     await gateway.close();
     observed.close();
@@ -193,6 +213,7 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
       await consolesEnded(graceMs);
       // Closes what is left with 1001. Upgraded sockets are not tracked by the HTTP server's drain.
       await consoles.close();
+      recordings.close();
       await http.close();
       upstreamHealth.stop();
       await gateway.close();

@@ -78,6 +78,8 @@ export const ConsoleCloseCode = {
    * length cannot be known, so its input could not be told apart and dropped.
    */
   ViewOnlyUnknownMessage: 4012,
+  /** The console's recording failed (disk full, write error, disk too slow) and `recording.onRecordingFailure` is `close-console`. */
+  RecordingFailed: 4020,
 } as const;
 export type ConsoleCloseCode = (typeof ConsoleCloseCode)[keyof typeof ConsoleCloseCode];
 
@@ -102,6 +104,7 @@ export const closeReason: Record<ConsoleCloseCode, string> = {
   [ConsoleCloseCode.HeldBytesOverLimit]: 'held data over limit',
   [ConsoleCloseCode.UpstreamRefused]: 'upstream refused',
   [ConsoleCloseCode.ViewOnlyUnknownMessage]: 'view-only: unknown message',
+  [ConsoleCloseCode.RecordingFailed]: 'recording failed',
 };
 
 /**

@@ -16,6 +16,7 @@ import { TokenFileResolver } from '../upstreams/tokenfile/index.js';
 import type { VmRef } from '../vm-id.js';
 import { createConsoleEndpoint, type ConsoleEndpoint } from './endpoint.js';
 import type { TicketService } from './tickets.js';
+import type { RecordingService } from '../recording/recorder.js';
 
 export { CONSOLE_PATH, consoleBaseUrl } from './url-minter.js';
 
@@ -45,6 +46,8 @@ export function createGatewayConsole(opts: {
   access: GatewayAccess;
   /** @default systemClock */
   clock?: Clock;
+  /** Records the consoles `recording` selects. @default none */
+  recordings?: RecordingService | null;
 }): GatewayConsole {
   const { config, targets, access } = opts;
   const clock = opts.clock ?? systemClock;
@@ -69,6 +72,9 @@ export function createGatewayConsole(opts: {
     authorizeTicket: (ticket) => access.authenticator.mayStillUse(ticket.caller, ticket.provider),
     sessionCaps: () => access.limits.consoles,
     ...(access.caps ? { caps: access.caps.consoles } : {}),
+    ...(opts.recordings?.enabled
+      ? { recorderFor: (identity, provider, failConsole) => opts.recordings!.recorderFor({ sessionId: identity.sessionId, vmId: identity.vmId, caller: identity.caller, provider }, failConsole) }
+      : {}),
     resolveTarget: async (ticket) => ({ ...(await targets.consoleTarget(ticket)), provider: ticket.provider }),
     onSessionEvent: (e) => {
       if (e.type === 'opened' || e.type === 'closed') {

@@ -9,7 +9,7 @@ import express from 'express';
 
 const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
 
-function novncDir(): string {
+export function novncDir(): string {
   // The package's only export is core/rfb.js; its root is two levels up (core/ and vendor/ are served as-is).
   const require = createRequire(import.meta.url);
   return dirname(dirname(require.resolve('@novnc/novnc')));

@@ -4,10 +4,11 @@ import type { Resolvers } from '../generated/types.js';
 import { abiquoResolvers } from './abiquo.js';
 import { consoleResolvers } from './console.js';
 import { eventResolvers } from './events.js';
+import { recordingResolvers } from './recordings.js';
 import { scalarResolvers } from './scalars.js';
 import { vmResolvers } from './vms.js';
 
-const domains: Resolvers[] = [scalarResolvers, vmResolvers, consoleResolvers, eventResolvers, abiquoResolvers];
+const domains: Resolvers[] = [scalarResolvers, vmResolvers, consoleResolvers, eventResolvers, abiquoResolvers, recordingResolvers];
 
 export function mergeResolvers(): IResolvers[] {
   return domains as IResolvers[];
