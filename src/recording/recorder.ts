@@ -9,7 +9,7 @@
  * silently), and `onRecordingFailure` decides whether the console goes on.
  */
 import { createWriteStream, mkdirSync, statfsSync, type WriteStream } from 'node:fs';
-import { readdir, readFile, rm, stat, statfs, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Counter, type Registry } from 'prom-client';
 import { monotonicFactory } from 'ulid';
@@ -320,8 +320,8 @@ class FileRecorder implements SessionRecorder {
     this.#status.endedAt = new Date(now).toISOString();
     this.#status.durationMs = now - this.#startMs;
     const done = (): void => {
-      this.#writeStatus();
-      this.#svc.finished(this.id);
+      // Retention looks at the directory only once the final status is on disk.
+      void this.#writeStatus().then(() => this.#svc.finished(this.id));
     };
     if (stream === null) return done();
     if (this.#status.state === 'failed') {
@@ -331,13 +331,18 @@ class FileRecorder implements SessionRecorder {
     stream.end(done);
   }
 
-  #writeStatus(): void {
+  #writeStatus(): Promise<void> {
     const text = `${JSON.stringify(this.#status)}\n`;
     this.#statusWrite = this.#statusWrite
-      .then(() => writeFile(this.#statusPath, text))
+      .then(async () => {
+        // Written aside and renamed: a reader (the listing) never sees half a status.
+        await writeFile(`${this.#statusPath}.tmp`, text);
+        await rename(`${this.#statusPath}.tmp`, this.#statusPath);
+      })
       .catch((err: NodeJS.ErrnoException) => {
         this.#svc.logger.warn({ recordingId: this.id, errCode: err.code ?? 'unknown' }, 'console recording status not written');
       });
+    return this.#statusWrite;
   }
 }
 

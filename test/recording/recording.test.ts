@@ -186,9 +186,13 @@ describe('console recording', () => {
     const { web } = await vmIds(env);
     await useConsole(env, web);
     // The recording is over 1 KiB by itself: the sweep after it ended removes it.
-    for (let i = 0; i < 200 && readdirSync(dir).length > 0; i++) await new Promise((r) => setTimeout(r, 25));
+    let metrics = '';
+    for (let i = 0; i < 200; i++) {
+      metrics = await (await fetch(`${env.gateway.url}/metrics`)).text();
+      if (readdirSync(dir).length === 0 && /console_recordings_deleted_total\{reason="size"\} 1/.test(metrics)) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
     expect(readdirSync(dir)).toEqual([]);
-    const metrics = await (await fetch(`${env.gateway.url}/metrics`)).text();
     expect(metrics).toMatch(/console_recordings_deleted_total\{reason="size"\} 1/);
   });
 });
