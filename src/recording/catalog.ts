@@ -3,9 +3,8 @@
  * (`auth.recordingViewers`), and the signed playback URLs the page at `/recordings/<id>` checks.
  *
  * A browser navigating to a playback page sends no Authorization header, so the URL GraphQL hands
- * out carries `?t=<expiry>.<HMAC>`, signed with a key made at start-up (a restart invalidates the
- * URLs; in a fleet, a URL plays on the replica that signed it, or any replica sharing the directory
- * and started with the same key is not provided: ask again for a fresh URL).
+ * out carries `?t=<expiry>.<HMAC>`, signed with a key made at start-up: a restart invalidates the
+ * URLs, and in a fleet a URL plays only on the replica that signed it (ask again for a fresh one).
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { open, readdir } from 'node:fs/promises';

@@ -197,6 +197,31 @@ describe('console recording', () => {
   });
 });
 
+describe('recording from the environment', () => {
+  it('CONSOLE_GATEWAY_RECORDING_DIR turns recording on in the embedded default', async () => {
+    const dir = tempDir();
+    const { startEmbedded } = await import('../../src/simulators/embedded.js');
+    const { captureLogger } = await import('../helpers/log-capture.js');
+    const embedded = await startEmbedded({ logger: captureLogger('warn').logger, port: 0, drpEventEveryMs: 0, env: { CONSOLE_GATEWAY_RECORDING_DIR: dir } });
+    try {
+      expect(embedded.config().recording.dir).toBe(dir);
+      const vm = embedded.cloudTower.listVms().find((v) => v.name === 'web-01')!;
+      const r = await graphqlPost(embedded.url, OPEN, { variables: { id: `tower:${vm.id}` } });
+      const ws = await mustOpen((r.body.data as any).openConsole.url);
+      const rfb = await RfbTestClient.handshake(createWebSocketStream(ws));
+      rfb.requestUpdate(false);
+      await rfb.readUpdate();
+      const done = closed(ws);
+      ws.close(1000);
+      await done;
+      const [status] = await settled(dir);
+      expect(status).toMatchObject({ vmId: `tower:${vm.id}`, state: 'complete' });
+    } finally {
+      await embedded.close();
+    }
+  });
+});
+
 describe('recordings over GraphQL', () => {
   it('lists recordings with a playback URL; only permitted callers see them; unknown ids are NOT_FOUND', async () => {
     const dir = tempDir();
