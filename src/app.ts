@@ -17,6 +17,9 @@ import { ConsoleSessionDirectory } from './console/session-directory.js';
 import { TicketService } from './console/tickets.js';
 import { CONSOLE_PATH, TicketUrlMinter } from './console/url-minter.js';
 import { mountDemo } from './demo/routes.js';
+import { RecordingService } from './recording/recorder.js';
+import { RecordingCatalog, attachRecordingCatalog } from './recording/catalog.js';
+import { mountRecordings } from './recording/routes.js';
 import { CountingEventBus } from './observability/event-bus.js';
 import { GatewayMetrics } from './observability/metrics.js';
 import { ConfigReloader, type ReloadListener, type ReloadReport } from './reload.js';
@@ -134,7 +137,20 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
   });
   const sessionDirectory = new ConsoleSessionDirectory({ endedKept: () => config.console.endedSessionsKept });
   const gateway = new Gateway(upstreamsOf(config), bus, minter, sessionDirectory);
-  const consoles = createGatewayConsole({ config, tickets, targets: gateway, events: bus, logger, metrics, access, clock, directory: sessionDirectory });
+  // Recording (README "Recording"): the writer hooks into console sessions, the catalog serves GraphQL and /recordings/.
+  const recordings = new RecordingService({ config: config.recording, logger, metrics, now: () => clock.now() });
+  const recordingCatalog = new RecordingCatalog({
+    dir: config.recording.dir ?? null,
+    viewers: () => {
+      const auth = reloader?.current.auth ?? config.auth;
+      return auth === undefined || auth.mode === 'none' ? null : auth.recordingViewers;
+    },
+    publicUrl: () => config.server.publicUrl ?? listening!.url,
+    playbackTtlMs: () => config.recording.playbackUrlTtlSeconds * 1000,
+    now: () => clock.now(),
+  });
+  attachRecordingCatalog(gateway, recordingCatalog);
+  const consoles = createGatewayConsole({ config, tickets, targets: gateway, events: bus, logger, metrics, access, clock, directory: sessionDirectory, recordings });
   const demo = config.server.demo ?? opts.embedded ?? false;
   // The server reads these on every request; a reload assigns new values into this same object.
   const liveLimits = { ...config.limits };
@@ -160,9 +176,13 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
         : {}),
       upgradeRoutes: [{ path: CONSOLE_PATH, handleUpgrade: consoles.endpoint.handleUpgrade }],
       ...(opts.kinds ? { upstreamKinds: opts.kinds } : {}),
-      ...(demo ? { routes: mountDemo } : {}),
+      routes: (app) => {
+        mountRecordings(app, recordingCatalog);
+        if (demo) mountDemo(app);
+      },
     });
   } catch (err) {
+    recordings.close();
     await consoles.close();
     await gateway.close();
     observed.close();
@@ -195,6 +215,7 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
       await consolesEnded(graceMs);
       // Closes what is left with 1001. Upgraded sockets are not tracked by the HTTP server's drain.
       await consoles.close();
+      recordings.close();
       await http.close();
       upstreamHealth.stop();
       await gateway.close();

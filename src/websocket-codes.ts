@@ -90,6 +90,8 @@ export const ConsoleCloseCode = {
    * (screen updates do not count, unlike the byte-based idle timeout 4004).
    */
   InputIdleTimeout: 4015,
+  /** The console's recording failed (disk full, write error, disk too slow) and `recording.onRecordingFailure` is `close-console`. */
+  RecordingFailed: 4020,
 } as const;
 export type ConsoleCloseCode = (typeof ConsoleCloseCode)[keyof typeof ConsoleCloseCode];
 
@@ -117,6 +119,7 @@ export const closeReason: Record<ConsoleCloseCode, string> = {
   [ConsoleCloseCode.TerminatedByOperator]: 'terminated by an operator',
   [ConsoleCloseCode.LifetimeExceeded]: 'session lifetime exceeded',
   [ConsoleCloseCode.InputIdleTimeout]: 'no input',
+  [ConsoleCloseCode.RecordingFailed]: 'recording failed',
 };
 
 /**

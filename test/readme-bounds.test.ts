@@ -63,7 +63,7 @@ function schemaKnows(key: string): boolean {
   return true;
 }
 
-const TOP_LEVEL = /^(server|console|limits|log|shutdown|events|redis|reload)\./;
+const TOP_LEVEL = /^(server|console|limits|log|shutdown|events|redis|reload|recording)\./;
 
 describe('README limits and configuration tables match the config schema', () => {
   it('every gateway-level key in "Limits and bounds" exists, with the stated default', () => {

@@ -81,6 +81,11 @@ export const authSchema = z
     mode: z.enum(AUTH_MODES, { message: `must be one of ${AUTH_MODES.join(', ')}` }),
     apiKeys: z.array(apiKeySchema).default([]),
     jwt: jwtSchema.optional(),
+    /**
+     * Caller ids (`apikey:<name>`, `jwt:<sub>`, or `*` for every authenticated caller) that may list
+     * and play console recordings. With mode `none` (or no auth section) every caller may. @default []
+     */
+    recordingViewers: z.array(z.string().min(1)).default([]),
   })
   .strict()
   .superRefine((auth, ctx) => {

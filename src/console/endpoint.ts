@@ -20,6 +20,7 @@ import { ErrorCode, GatewayError } from '../errors.js';
 import { ConsoleMetrics } from './metrics.js';
 import { recordConsoleSessionSpan } from '../observability/tracing.js';
 import { ConsoleSession } from './session.js';
+import type { SessionRecorder } from '../recording/recorder.js';
 import type { BackpressureDirection, ResolvedTarget, SessionIdentity, SessionSummary } from './session.js';
 import type { ConsoleSessionDirectory } from './session-directory.js';
 import { isTicketError } from './tickets.js';
@@ -105,6 +106,11 @@ export interface ConsoleEndpointOptions {
    * CONSOLE_LIMIT_CALLER. Token-file and anonymous consoles count towards the global cap only. @default no caps
    */
   sessionCaps?: () => ConcurrencyLimits;
+  /**
+   * A recorder for a new session, or null when it is not recorded (src/recording/). `failConsole`
+   * closes the session with 4020 (a failed recording under `onRecordingFailure: close-console`). @default none
+   */
+  recorderFor?: (identity: SessionIdentity, provider: string, failConsole: () => void) => SessionRecorder | null;
   /** Where the console caps are counted instead (a fleet's, src/fleet/caps.ts). @default `sessionCaps` in this process */
   caps?: Caps;
 }
@@ -247,8 +253,17 @@ export function createConsoleEndpoint(options: ConsoleEndpointOptions): ConsoleE
     const wanted = grant.sessionId ?? `${idPrefix}-${++nextId}`;
     const sessionId = options.directory ? options.directory.freeId(wanted) : wanted;
     const identity: SessionIdentity = { sessionId, ...grant.identity, remoteAddress: req.socket.remoteAddress ?? null };
+    // A recording may fail before the session exists (the disk guard): it is closed as soon as it does.
+    let failed = false;
+    let recorded: ConsoleSession | null = null;
+    const recorder =
+      options.recorderFor?.(identity, grant.provider, () => {
+        failed = true;
+        recorded?.shutdown(ConsoleCloseCode.RecordingFailed, closeReason[ConsoleCloseCode.RecordingFailed]);
+      }) ?? null;
     const session = new ConsoleSession(ws, {
       identity,
+      recorder,
       limits: {
         connectTimeoutMs: limits.upstreamConnectTimeoutMs,
         highWaterMarkBytes: limits.highWaterMarkBytes,
@@ -279,6 +294,8 @@ export function createConsoleEndpoint(options: ConsoleEndpointOptions): ConsoleE
     });
     sessions.add(session);
     options.directory?.opened(session);
+    recorded = session;
+    if (failed) session.shutdown(ConsoleCloseCode.RecordingFailed, closeReason[ConsoleCloseCode.RecordingFailed]);
     if (!ticker) {
       ticker = setInterval(tick, tickMs);
       ticker.unref();

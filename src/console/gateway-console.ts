@@ -17,6 +17,7 @@ import type { VmRef } from '../vm-id.js';
 import { createConsoleEndpoint, type ConsoleEndpoint } from './endpoint.js';
 import type { TicketService } from './tickets.js';
 import type { ConsoleSessionDirectory } from './session-directory.js';
+import type { RecordingService } from '../recording/recorder.js';
 
 export { CONSOLE_PATH, consoleBaseUrl } from './url-minter.js';
 
@@ -48,6 +49,8 @@ export function createGatewayConsole(opts: {
   clock?: Clock;
   /** Where sessions are listed for `consoleSessions` (the Gateway's). @default none */
   directory?: ConsoleSessionDirectory;
+  /** Records the consoles `recording` selects. @default none */
+  recordings?: RecordingService | null;
 }): GatewayConsole {
   const { config, targets, access } = opts;
   const clock = opts.clock ?? systemClock;
@@ -75,6 +78,9 @@ export function createGatewayConsole(opts: {
     authorizeTicket: (ticket) => access.authenticator.mayStillUse(ticket.caller, ticket.provider),
     sessionCaps: () => access.limits.consoles,
     ...(access.caps ? { caps: access.caps.consoles } : {}),
+    ...(opts.recordings?.enabled
+      ? { recorderFor: (identity, provider, failConsole) => opts.recordings!.recorderFor({ sessionId: identity.sessionId, vmId: identity.vmId, caller: identity.caller, provider }, failConsole) }
+      : {}),
     resolveTarget: async (ticket) => ({ ...(await targets.consoleTarget(ticket)), provider: ticket.provider }),
     onSessionEvent: (e) => {
       if (e.type === 'opened' || e.type === 'closed') {

@@ -22,6 +22,7 @@ import { connectTcpLeg } from './legs/tcp.js';
 import { connectWebSocketLeg } from './legs/websocket.js';
 import { RfbBridge } from './rfb-bridge.js';
 import { ViewOnlyFilter } from './view-only.js';
+import type { SessionRecorder } from '../recording/recorder.js';
 
 export type { BackpressureDirection, ResolvedTarget, SessionIdentity, SessionSummary } from './session-record.js';
 
@@ -51,6 +52,8 @@ export interface SessionOptions {
   logger: Logger;
   now: () => number;
   hooks: SessionHooks;
+  /** Records what is forwarded (src/recording/): bytes sent to the browser, and its input when `includeInput`. @default none */
+  recorder?: SessionRecorder | null;
 }
 
 type Phase = 'connecting' | 'handshaking' | 'piping';
@@ -71,6 +74,7 @@ export class ConsoleSession {
   readonly #legEvents: LegEvents;
   readonly #maxLifetimeMs: number;
   readonly #inputIdleTimeoutMs: number;
+  readonly #recorder: SessionRecorder | null;
 
   #phase: Phase = 'connecting';
   #leg: UpstreamLeg | null = null;
@@ -129,6 +133,7 @@ export class ConsoleSession {
     this.#logger = options.logger;
     this.#now = options.now;
     this.#hooks = options.hooks;
+    this.#recorder = options.recorder ?? null;
     this.#startedAtMs = this.#now();
     this.#lastActiveMs = this.#startedAtMs;
     this.#lastInputMs = this.#startedAtMs;
@@ -355,6 +360,7 @@ export class ConsoleSession {
       return;
     }
     this.#bytesToUpstream += data.length;
+    if (this.#recorder?.includeInput) this.#recorder.toServer(data);
     if (this.#phase === 'piping') {
       // Paused: the upstream is backed up, and this came from a probe or was already read.
       if (this.#clientPaused) this.#hold(this.#heldForUpstream, data);
@@ -417,6 +423,7 @@ export class ConsoleSession {
   };
 
   #sendToClient(chunk: Buffer): void {
+    this.#recorder?.toClient(chunk);
     const client = this.#client;
     const queued = client.bufferedAmount + chunk.length;
     if (queued > this.#peakToClient) this.#peakToClient = queued;
@@ -618,6 +625,7 @@ export class ConsoleSession {
     // must not keep a dead browser's session alive; start() destroys the leg if it turns up late.
     if (this.#ended || !this.#clientClosed || (!this.#legClosed && this.#leg !== null)) return;
     this.#ended = true;
+    this.#recorder?.end();
     const endedAtMs = this.#now();
     this.#hooks.ended(this, {
       ...this.identity,

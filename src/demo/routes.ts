@@ -11,7 +11,7 @@ import express from 'express';
 const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
 const require = createRequire(import.meta.url);
 
-function novncDir(): string {
+export function novncDir(): string {
   // The package's only export is core/rfb.js; its root is two levels up (core/ and vendor/ are served as-is).
   return dirname(dirname(require.resolve('@novnc/novnc')));
 }

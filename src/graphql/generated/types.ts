@@ -66,6 +66,83 @@ export type ConsoleMode =
   /** Forwarded through CloudTower (CloudTower `token` form). */
   | 'UPSTREAM';
 
+/** A recorded console session: the RFB stream the browser received, with timestamps. */
+export type ConsoleRecording = {
+  __typename?: 'ConsoleRecording';
+  /** Size of the recording file, bytes. */
+  bytes: Scalars['Float']['output'];
+  /** The caller that opened the console. */
+  caller: Scalars['String']['output'];
+  /** Length of the recording, milliseconds; null while recording. */
+  durationMs?: Maybe<Scalars['Float']['output']>;
+  /** When recording stopped; null while recording. */
+  endedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** Why recording failed (`write_error`, `disk_full`, `disk_too_slow`) or why the file is CORRUPT; null otherwise. */
+  failure?: Maybe<Scalars['String']['output']>;
+  /** Opaque id (a ULID: sorts by start time). */
+  id: Scalars['ID']['output'];
+  /** Whether the browser's input (keys, pointer, clipboard) was recorded too. */
+  includesInput: Scalars['Boolean']['output'];
+  /**
+   * A page that plays the recording in the browser with noVNC. Carries a signed token valid for
+   * `recording.playbackUrlTtlSeconds` (a browser navigating to it sends no credentials): ask again for a fresh one.
+   */
+  playbackUrl: Scalars['String']['output'];
+  /** The provider's name; null for token-file consoles. */
+  provider?: Maybe<Scalars['String']['output']>;
+  /** The console session's id (as in the audit log line `console session`). */
+  sessionId: Scalars['String']['output'];
+  /** When recording started. */
+  startedAt: Scalars['DateTime']['output'];
+  /** Where the recording is. */
+  state: ConsoleRecordingState;
+  /** The VM's global id; null for token-file consoles. */
+  vmId?: Maybe<Scalars['ID']['output']>;
+};
+
+/** A page of recordings (Relay connection). */
+export type ConsoleRecordingConnection = {
+  __typename?: 'ConsoleRecordingConnection';
+  /** The recordings of this page, each with its cursor. */
+  edges: Array<ConsoleRecordingEdge>;
+  /** The recordings of this page (the edges' nodes). */
+  nodes: Array<ConsoleRecording>;
+  /** Where this page sits in the whole listing. */
+  pageInfo: PageInfo;
+};
+
+/** A recording and its position in a listing. */
+export type ConsoleRecordingEdge = {
+  __typename?: 'ConsoleRecordingEdge';
+  /** Opaque; pass as `after` to get the recordings that follow this one. */
+  cursor: Scalars['String']['output'];
+  /** The recording. */
+  node: ConsoleRecording;
+};
+
+/** What `consoleRecordings` lists. */
+export type ConsoleRecordingFilter = {
+  /** The caller that opened the console (`apikey:<name>`, `jwt:<sub>`, `anonymous`). */
+  caller?: InputMaybe<Scalars['String']['input']>;
+  /** The provider's name. */
+  provider?: InputMaybe<Scalars['String']['input']>;
+  /** The recording's state. */
+  state?: InputMaybe<ConsoleRecordingState>;
+  /** The VM's global id (`<provider>:<upstream id>`). */
+  vmId?: InputMaybe<Scalars['ID']['input']>;
+};
+
+/** Where a recording is. */
+export type ConsoleRecordingState =
+  /** The console ended and the recording is whole. */
+  | 'COMPLETE'
+  /** The file is unreadable (damaged header or missing status); it cannot be played. */
+  | 'CORRUPT'
+  /** Recording stopped early (`failure` says why); what was written before the failure plays. */
+  | 'FAILED'
+  /** The console is still open and being recorded. */
+  | 'RECORDING';
+
 /** One console session: a browser joined to a VM's console through this gateway. */
 export type ConsoleSession = {
   __typename?: 'ConsoleSession';
@@ -260,6 +337,16 @@ export type Query = {
   /** The same as consoleUrl, with the subprotocols to pass to noVNC and the expiry. */
   console?: Maybe<ConsoleAccess>;
   /**
+   * One recording, or null with NOT_FOUND when there is no such recording. Needs the recording
+   * permission (`auth.recordingViewers`); without it, FORBIDDEN.
+   */
+  consoleRecording?: Maybe<ConsoleRecording>;
+  /**
+   * Console recordings, newest first (README "Recording"). Needs the recording permission
+   * (`auth.recordingViewers`); without it, FORBIDDEN. An empty list when recording is off.
+   */
+  consoleRecordings: ConsoleRecordingConnection;
+  /**
    * Live and recently ended console sessions of the replica that answers (newest first, live ones
    * before ended ones; `console.endedSessionsKept` ended ones are kept). A caller sees its own
    * sessions; with the `consoles.admin` permission, everyone's. Asking for another caller's sessions
@@ -301,6 +388,20 @@ export type QueryConsoleArgs = {
   mode?: InputMaybe<ConsoleMode>;
   viewOnly?: InputMaybe<Scalars['Boolean']['input']>;
   vmId: Scalars['ID']['input'];
+};
+
+
+/** Read-only questions about VMs, consoles, upstreams and the schema's objects. */
+export type QueryConsoleRecordingArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/** Read-only questions about VMs, consoles, upstreams and the schema's objects. */
+export type QueryConsoleRecordingsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  filter?: InputMaybe<ConsoleRecordingFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
@@ -548,6 +649,11 @@ export type ResolversTypes = {
   Cluster: ResolverTypeWrapper<NodeRefRecord>;
   ConsoleAccess: ResolverTypeWrapper<ConsoleAccessRecord>;
   ConsoleMode: ConsoleMode;
+  ConsoleRecording: ResolverTypeWrapper<ConsoleRecording>;
+  ConsoleRecordingConnection: ResolverTypeWrapper<ConsoleRecordingConnection>;
+  ConsoleRecordingEdge: ResolverTypeWrapper<ConsoleRecordingEdge>;
+  ConsoleRecordingFilter: ConsoleRecordingFilter;
+  ConsoleRecordingState: ConsoleRecordingState;
   ConsoleSession: ResolverTypeWrapper<ConsoleSessionInfo>;
   ConsoleSessionFilter: ConsoleSessionFilter;
   ConsoleSessionState: ConsoleSessionState;
@@ -582,6 +688,10 @@ export type ResolversParentTypes = {
   Boolean: Scalars['Boolean']['output'];
   Cluster: NodeRefRecord;
   ConsoleAccess: ConsoleAccessRecord;
+  ConsoleRecording: ConsoleRecording;
+  ConsoleRecordingConnection: ConsoleRecordingConnection;
+  ConsoleRecordingEdge: ConsoleRecordingEdge;
+  ConsoleRecordingFilter: ConsoleRecordingFilter;
   ConsoleSession: ConsoleSessionInfo;
   ConsoleSessionFilter: ConsoleSessionFilter;
   DateTime: Scalars['DateTime']['output'];
@@ -620,6 +730,33 @@ export type ConsoleAccessResolvers<ContextType = GatewayContext, ParentType exte
   protocols?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
   sessionId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
   url?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type ConsoleRecordingResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['ConsoleRecording'] = ResolversParentTypes['ConsoleRecording']> = {
+  bytes?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  caller?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  durationMs?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+  endedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  failure?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  includesInput?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  playbackUrl?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  provider?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  sessionId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  startedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  state?: Resolver<ResolversTypes['ConsoleRecordingState'], ParentType, ContextType>;
+  vmId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+};
+
+export type ConsoleRecordingConnectionResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['ConsoleRecordingConnection'] = ResolversParentTypes['ConsoleRecordingConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['ConsoleRecordingEdge']>, ParentType, ContextType>;
+  nodes?: Resolver<Array<ResolversTypes['ConsoleRecording']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+};
+
+export type ConsoleRecordingEdgeResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['ConsoleRecordingEdge'] = ResolversParentTypes['ConsoleRecordingEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['ConsoleRecording'], ParentType, ContextType>;
 };
 
 export type ConsoleSessionResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['ConsoleSession'] = ResolversParentTypes['ConsoleSession']> = {
@@ -696,6 +833,8 @@ export type ProviderResolvers<ContextType = GatewayContext, ParentType extends R
 
 export type QueryResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
   console?: Resolver<Maybe<ResolversTypes['ConsoleAccess']>, ParentType, ContextType, RequireFields<QueryConsoleArgs, 'viewOnly' | 'vmId'>>;
+  consoleRecording?: Resolver<Maybe<ResolversTypes['ConsoleRecording']>, ParentType, ContextType, RequireFields<QueryConsoleRecordingArgs, 'id'>>;
+  consoleRecordings?: Resolver<ResolversTypes['ConsoleRecordingConnection'], ParentType, ContextType, RequireFields<QueryConsoleRecordingsArgs, 'first'>>;
   consoleSessions?: Resolver<Array<ResolversTypes['ConsoleSession']>, ParentType, ContextType, Partial<QueryConsoleSessionsArgs>>;
   consoleUrl?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType, RequireFields<QueryConsoleUrlArgs, 'viewOnly' | 'vmId'>>;
   node?: Resolver<Maybe<ResolversTypes['Node']>, ParentType, ContextType, RequireFields<QueryNodeArgs, 'id'>>;
@@ -749,6 +888,9 @@ export type VmEdgeResolvers<ContextType = GatewayContext, ParentType extends Res
 export type Resolvers<ContextType = GatewayContext> = {
   Cluster?: ClusterResolvers<ContextType>;
   ConsoleAccess?: ConsoleAccessResolvers<ContextType>;
+  ConsoleRecording?: ConsoleRecordingResolvers<ContextType>;
+  ConsoleRecordingConnection?: ConsoleRecordingConnectionResolvers<ContextType>;
+  ConsoleRecordingEdge?: ConsoleRecordingEdgeResolvers<ContextType>;
   ConsoleSession?: ConsoleSessionResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
   Enterprise?: EnterpriseResolvers<ContextType>;

@@ -1,0 +1,294 @@
+/**
+ * Console recording through the public interface: consoles opened over GraphQL and the console
+ * WebSocket, recordings listed over GraphQL and fetched from their playback URL.
+ */
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, utimesSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocket, createWebSocketStream } from 'ws';
+import { RfbTestClient, keyEventMessage } from '../rfb/rfb-test-client.js';
+import { startTowerGateway, type TowerGateway } from '../helpers/gateway.js';
+import { graphqlPost } from '../helpers/graphql.js';
+import { closed, mustOpen } from '../helpers/ws.js';
+import { newKey } from '../auth/helpers.js';
+import { ConsoleCloseCode } from '../../src/websocket-codes.js';
+import { FRAME_HEAD_BYTES } from '../../src/recording/format.js';
+
+let env: TowerGateway | undefined;
+const dirs: string[] = [];
+afterEach(async () => {
+  await env?.close();
+  env = undefined;
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'cg-rec-'));
+  dirs.push(d);
+  return d;
+}
+
+const OPEN = 'mutation($id: ID!) { openConsole(vmId: $id) { url } }';
+const LIST = 'query($f: ConsoleRecordingFilter) { consoleRecordings(filter: $f) { nodes { id vmId caller state failure includesInput bytes playbackUrl } pageInfo { hasNextPage } } }';
+
+async function vmIds(e: TowerGateway): Promise<{ web: string; db: string }> {
+  const vms = e.sim.listVms();
+  return { web: `tower:${vms.find((v) => v.name === 'web-01')!.id}`, db: `tower:${vms.find((v) => v.name === 'db-primary')!.id}` };
+}
+
+/** Opens a console, does the RFB handshake, reads one full update, sends a key, closes; returns the URL it used. */
+async function useConsole(e: TowerGateway, vmId: string, opts: { key?: boolean } = {}): Promise<{ url: string; code: number }> {
+  const r: any = await e.gql(OPEN, { id: vmId });
+  expect(r.errors).toBeUndefined();
+  const url = r.data.openConsole.url as string;
+  const ws = await mustOpen(url);
+  const rfb = await RfbTestClient.handshake(createWebSocketStream(ws));
+  if (opts.key) rfb.send(keyEventMessage(true, 0x70), keyEventMessage(false, 0x70));
+  rfb.requestUpdate(false);
+  await rfb.readUpdate();
+  const done = closed(ws);
+  ws.close(1000);
+  return { url, code: (await done).code };
+}
+
+/** Resolves once the recording's sidecar says it is no longer recording. */
+async function settled(dir: string): Promise<Record<string, any>[]> {
+  for (let i = 0; i < 200; i++) {
+    const statuses = readdirSync(dir)
+      .filter((n) => n.endsWith('.json'))
+      .map((n) => JSON.parse(readFileSync(join(dir, n), 'utf8')));
+    if (statuses.length > 0 && statuses.every((s) => s.state !== 'recording')) return statuses;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error('recording never settled');
+}
+
+describe('console recording', () => {
+  it('records a console its rules select, and not one they do not; the file holds no ticket or credential', async () => {
+    const dir = tempDir();
+    env = await startTowerGateway({ config: { recording: { dir, rules: [{ vmIds: ['tower:*'], callers: ['anonymous'] }] } } });
+    const { web } = await vmIds(env);
+    const { url } = await useConsole(env, web, { key: true });
+    const [status] = await settled(dir);
+    expect(status).toMatchObject({ vmId: web, caller: 'anonymous', state: 'complete', includesInput: false, failure: null });
+    const file = readFileSync(join(dir, `${status!.id}.cgrec`));
+    const nl = file.indexOf(0x0a);
+    const header = JSON.parse(file.subarray(0, nl).toString('utf8'));
+    expect(header).toMatchObject({ format: 'console-gateway-recording', version: 1, vmId: web, caller: 'anonymous', includesInput: false });
+    // Frames: server-to-client only (input is off), the RFB version string first.
+    const first = file.subarray(nl + 1);
+    expect(first[0]).toBe(0);
+    expect(first.subarray(FRAME_HEAD_BYTES, FRAME_HEAD_BYTES + 4).toString('latin1')).toBe('RFB ');
+    let at = nl + 1;
+    while (at < file.length) {
+      expect(file[at]).toBe(0);
+      at += FRAME_HEAD_BYTES + file.readUInt32BE(at + 5);
+    }
+    expect(at).toBe(file.length);
+    // No ticket, no upstream credential, anywhere in the recording or its status.
+    const ticket = new URL(url).searchParams.get('ticket') ?? url.split('/').pop()!;
+    const everything = Buffer.concat([file, readFileSync(join(dir, `${status!.id}.json`))]).toString('latin1');
+    expect(ticket.length).toBeGreaterThan(10);
+    expect(everything).not.toContain(ticket);
+    expect(everything).not.toContain(url);
+    expect(everything).not.toContain(env.sim.url);
+    expect(everything.toLowerCase()).not.toContain('password');
+  });
+
+  it('records input only with includeInput', async () => {
+    const dir = tempDir();
+    env = await startTowerGateway({ config: { recording: { dir, includeInput: true } } });
+    const { web } = await vmIds(env);
+    await useConsole(env, web, { key: true });
+    const [status] = await settled(dir);
+    expect(status!.includesInput).toBe(true);
+    const file = readFileSync(join(dir, `${status!.id}.cgrec`));
+    let at = file.indexOf(0x0a) + 1;
+    const directions = new Set<number>();
+    while (at < file.length) {
+      directions.add(file[at]!);
+      at += FRAME_HEAD_BYTES + file.readUInt32BE(at + 5);
+    }
+    expect([...directions].sort()).toEqual([0, 1]);
+  });
+
+  it('does not record a console no rule selects', async () => {
+    const dir = tempDir();
+    env = await startTowerGateway({ config: { recording: { dir, rules: [{ vmIds: ['tower:nothing-*'] }] } } });
+    const { web } = await vmIds(env);
+    const { code } = await useConsole(env, web);
+    expect(code).toBe(1000);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('a recording that cannot keep up fails: stop-recording keeps the console, the status and metric say why', async () => {
+    const dir = tempDir();
+    env = await startTowerGateway({ config: { recording: { dir, maxBufferedBytes: 65536 } } });
+    const { web } = await vmIds(env);
+    // A full-screen update (640x400x4 bytes) is more than 64 KiB queued for the disk at once.
+    const { code } = await useConsole(env, web);
+    expect(code).toBe(1000);
+    const [status] = await settled(dir);
+    expect(status).toMatchObject({ state: 'failed', failure: 'disk_too_slow' });
+    const metrics = await (await fetch(`${env.gateway.url}/metrics`)).text();
+    expect(metrics).toMatch(/console_recording_failures_total\{reason="disk_too_slow"\} 1/);
+    expect(env.logs.records().some((l: any) => l.msg === 'console recording failed' && l.reason === 'disk_too_slow')).toBe(true);
+    const listed: any = await env.gql(LIST);
+    expect(listed.data.consoleRecordings.nodes[0]).toMatchObject({ state: 'FAILED', failure: 'disk_too_slow' });
+  });
+
+  it('a recording that fails with close-console closes the console with 4020', async () => {
+    const dir = tempDir();
+    env = await startTowerGateway({ config: { recording: { dir, maxBufferedBytes: 65536, onRecordingFailure: 'close-console' } } });
+    const { web } = await vmIds(env);
+    const r: any = await env.gql(OPEN, { id: web });
+    const ws = await mustOpen(r.data.openConsole.url);
+    const ended = closed(ws);
+    const rfb = await RfbTestClient.handshake(createWebSocketStream(ws));
+    rfb.requestUpdate(false);
+    expect(await ended).toEqual({ code: ConsoleCloseCode.RecordingFailed, reason: 'recording failed' });
+    const [status] = await settled(dir);
+    expect(status).toMatchObject({ state: 'failed', failure: 'disk_too_slow' });
+  });
+
+  it('the disk guard: no recording below minFreeBytes, and close-console refuses the console', async () => {
+    const dir = tempDir();
+    env = await startTowerGateway({ config: { recording: { dir, minFreeBytes: 2 ** 52, onRecordingFailure: 'close-console' } } });
+    const { web } = await vmIds(env);
+    const r: any = await env.gql(OPEN, { id: web });
+    const ws = await mustOpen(r.data.openConsole.url);
+    expect((await closed(ws)).code).toBe(ConsoleCloseCode.RecordingFailed);
+    expect(readdirSync(dir)).toEqual([]);
+    const metrics = await (await fetch(`${env.gateway.url}/metrics`)).text();
+    expect(metrics).toMatch(/console_recording_failures_total\{reason="disk_full"\} 1/);
+  });
+
+  it('retention deletes recordings past maxAgeHours', async () => {
+    const dir = tempDir();
+    // An old recording left by an earlier run.
+    const oldId = '01ARZ3NDEKTSV4RRFFQ69G5FAV';
+    writeFileSync(join(dir, `${oldId}.cgrec`), '{"format":"console-gateway-recording","version":1}\n');
+    writeFileSync(join(dir, `${oldId}.json`), '{}');
+    const old = new Date(Date.now() - 49 * 3_600_000);
+    utimesSync(join(dir, `${oldId}.cgrec`), old, old);
+    env = await startTowerGateway({ config: { recording: { dir, retention: { maxAgeHours: 48 } } } });
+    const { web } = await vmIds(env);
+    await useConsole(env, web);
+    const [status] = await settled(dir);
+    for (let i = 0; i < 200 && existsSync(join(dir, `${oldId}.cgrec`)); i++) await new Promise((r) => setTimeout(r, 25));
+    expect(readdirSync(dir).sort()).toEqual([`${status!.id}.cgrec`, `${status!.id}.json`]);
+  });
+
+  it('retention keeps the total under maxTotalBytes, oldest first', async () => {
+    const dir = tempDir();
+    env = await startTowerGateway({ config: { recording: { dir, retention: { maxTotalBytes: 1024 } } } });
+    const { web } = await vmIds(env);
+    await useConsole(env, web);
+    // The recording is over 1 KiB by itself: the sweep after it ended removes it.
+    let metrics = '';
+    for (let i = 0; i < 200; i++) {
+      metrics = await (await fetch(`${env.gateway.url}/metrics`)).text();
+      if (readdirSync(dir).length === 0 && /console_recordings_deleted_total\{reason="size"\} 1/.test(metrics)) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    expect(readdirSync(dir)).toEqual([]);
+    expect(metrics).toMatch(/console_recordings_deleted_total\{reason="size"\} 1/);
+  });
+});
+
+describe('recording from the environment', () => {
+  it('CONSOLE_GATEWAY_RECORDING_DIR turns recording on in the embedded default', async () => {
+    const dir = tempDir();
+    const { startEmbedded } = await import('../../src/simulators/embedded.js');
+    const { captureLogger } = await import('../helpers/log-capture.js');
+    const embedded = await startEmbedded({ logger: captureLogger('warn').logger, port: 0, drpEventEveryMs: 0, env: { CONSOLE_GATEWAY_RECORDING_DIR: dir } });
+    try {
+      expect(embedded.config().recording.dir).toBe(dir);
+      const vm = embedded.cloudTower.listVms().find((v) => v.name === 'web-01')!;
+      const r = await graphqlPost(embedded.url, OPEN, { variables: { id: `tower:${vm.id}` } });
+      const ws = await mustOpen((r.body.data as any).openConsole.url);
+      const rfb = await RfbTestClient.handshake(createWebSocketStream(ws));
+      rfb.requestUpdate(false);
+      await rfb.readUpdate();
+      const done = closed(ws);
+      ws.close(1000);
+      await done;
+      const [status] = await settled(dir);
+      expect(status).toMatchObject({ vmId: `tower:${vm.id}`, state: 'complete' });
+    } finally {
+      await embedded.close();
+    }
+  });
+});
+
+describe('recordings over GraphQL', () => {
+  it('lists recordings with a playback URL; only permitted callers see them; unknown ids are NOT_FOUND', async () => {
+    const dir = tempDir();
+    const viewer = newKey();
+    const other = newKey();
+    env = await startTowerGateway({
+      config: {
+        recording: { dir },
+        auth: { mode: 'apiKey', apiKeys: [{ name: 'viewer', hash: viewer.hash }, { name: 'other', hash: other.hash }], recordingViewers: ['apikey:viewer'] },
+      },
+    });
+    const { web, db } = await vmIds(env);
+    const asViewer = { 'x-api-key': viewer.key };
+    for (const vm of [web, db]) {
+      const r = await graphqlPost(env.gateway.url, OPEN, { variables: { id: vm }, headers: asViewer });
+      const ws = await mustOpen((r.body.data as any).openConsole.url);
+      const rfb = await RfbTestClient.handshake(createWebSocketStream(ws));
+      rfb.requestUpdate(false);
+      await rfb.readUpdate();
+      const done = closed(ws);
+      ws.close();
+      await done;
+    }
+    await settled(dir);
+
+    const all = await graphqlPost(env.gateway.url, LIST, { headers: asViewer });
+    const nodes = (all.body.data as any).consoleRecordings.nodes;
+    expect(nodes.map((n: any) => n.vmId)).toEqual([db, web]); // newest first
+    expect(nodes.every((n: any) => n.state === 'COMPLETE' && n.caller === 'apikey:viewer' && n.bytes > 0)).toBe(true);
+    const filtered = await graphqlPost(env.gateway.url, LIST, { headers: asViewer, variables: { f: { vmId: web } } });
+    expect((filtered.body.data as any).consoleRecordings.nodes.map((n: any) => n.vmId)).toEqual([web]);
+
+    const one = await graphqlPost(env.gateway.url, 'query($id: ID!) { consoleRecording(id: $id) { id state playbackUrl } }', { headers: asViewer, variables: { id: nodes[0].id } });
+    const playbackUrl = (one.body.data as any).consoleRecording.playbackUrl as string;
+    expect(playbackUrl.startsWith(`${env.gateway.url}/recordings/${nodes[0].id}?t=`)).toBe(true);
+    const page = await fetch(playbackUrl);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('/recordings/player.js');
+    const data = await fetch(playbackUrl.replace('?t=', '/data?t='));
+    expect(data.status).toBe(200);
+    expect(Buffer.from(await data.arrayBuffer()).subarray(0, 40).toString()).toContain('console-gateway-recording');
+    // Without the token, or with another recording's token: the same 404.
+    expect((await fetch(playbackUrl.split('?')[0]!)).status).toBe(404);
+    expect((await fetch(playbackUrl.replace(nodes[0].id, nodes[1].id))).status).toBe(404);
+
+    const forbidden = await graphqlPost(env.gateway.url, LIST, { headers: { 'x-api-key': other.key } });
+    expect(forbidden.body.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    const missing = await graphqlPost(env.gateway.url, 'query { consoleRecording(id: "01ARZ3NDEKTSV4RRFFQ69G5FAV") { id } }', { headers: asViewer });
+    expect(missing.body.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    const junk = await graphqlPost(env.gateway.url, 'query { consoleRecording(id: "../../etc/passwd") { id } }', { headers: asViewer });
+    expect(junk.body.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+  });
+
+  it('a corrupt recording is listed as CORRUPT and the others stay playable', async () => {
+    const dir = tempDir();
+    env = await startTowerGateway({ config: { recording: { dir } } });
+    const { web } = await vmIds(env);
+    await useConsole(env, web);
+    const [good] = await settled(dir);
+    const badId = '01ARZ3NDEKTSV4RRFFQ69G5FAV';
+    writeFileSync(join(dir, `${badId}.cgrec`), Buffer.from([1, 2, 3, 0xff, 0x0a, 9]));
+    const listed: any = await env.gql(LIST);
+    const byId = new Map(listed.data.consoleRecordings.nodes.map((n: any) => [n.id, n]));
+    expect(byId.get(badId)).toMatchObject({ state: 'CORRUPT', failure: 'header is not valid JSON' });
+    expect(byId.get(good!.id)).toMatchObject({ state: 'COMPLETE' });
+    const page = await fetch((byId.get(badId) as any).playbackUrl);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('This recording cannot be played: header is not valid JSON');
+  });
+});
