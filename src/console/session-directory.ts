@@ -77,7 +77,7 @@ export class ConsoleSessionDirectory {
       endedAt: summary.endedAt,
       bytesFromBrowser: summary.bytesToUpstream,
       bytesToBrowser: summary.bytesToClient,
-      recordingId: null,
+      recordingId: summary.recordingId,
       closeCode: summary.closeCode,
       closeReason: summary.closeReason,
     });
@@ -123,7 +123,7 @@ function liveInfo(s: ConsoleSession): ConsoleSessionInfo {
     endedAt: null,
     bytesFromBrowser: s.bytesToUpstream,
     bytesToBrowser: s.bytesToClient,
-    recordingId: null,
+    recordingId: s.recordingId,
     closeCode: null,
     closeReason: null,
   };

@@ -40,6 +40,8 @@ export interface SessionSummary extends SessionIdentity {
   peakBufferedToClient: number;
   /** Largest queue towards the upstream, bytes. */
   peakBufferedToUpstream: number;
+  /** The session's recording (`consoleRecording(id)`), or null when it was not recorded. */
+  recordingId: string | null;
 }
 
 export type BackpressureDirection = 'toClient' | 'toUpstream';

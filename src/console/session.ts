@@ -184,6 +184,11 @@ export class ConsoleSession {
   }
 
   /** A close has begun (the session is ending, or has ended). */
+  /** The session's recording, or null when it is not recorded. */
+  get recordingId(): string | null {
+    return this.#recorder?.id ?? null;
+  }
+
   get closing(): boolean {
     return this.#closeCode !== null;
   }
@@ -641,6 +646,7 @@ export class ConsoleSession {
       detail: this.#detail,
       peakBufferedToClient: this.#peakToClient,
       peakBufferedToUpstream: this.#peakToUpstream,
+      recordingId: this.recordingId,
     });
     this.#resolveEnded();
   }

@@ -94,6 +94,9 @@ describe('console recording', () => {
     expect(everything).not.toContain(url);
     expect(everything).not.toContain(env.sim.url);
     expect(everything.toLowerCase()).not.toContain('password');
+    // Session control names the recording of the session.
+    const sessions = await graphqlPost(env.gateway.url, '{ consoleSessions(filter: { state: ENDED }) { vmId recordingId } }');
+    expect((sessions.body.data as any).consoleSessions).toContainEqual({ vmId: web, recordingId: status!.id });
   });
 
   it('records input only with includeInput', async () => {
