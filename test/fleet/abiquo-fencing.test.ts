@@ -4,7 +4,7 @@
  * against a real redis-server and the Abiquo simulator; the lease is taken from under it by writing
  * another holder into Redis, as a successor would after the leader stalled past its TTL.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -69,7 +69,8 @@ describe('a deposed Abiquo leader', () => {
 
   it('has its write refused by the fencing token, then stops its stream, its walk and its token file', async () => {
     const provider = gw.gateway.providers.get('abq') as AbiquoProvider;
-    await eventually('leading with the index published', () => provider.cacheState().fleet?.index !== null && sim.stats().openStreams === 1);
+    // The token file is written after the index is published (atomic rename): wait for both.
+    await eventually('leading with the index and the token file published', () => provider.cacheState().fleet?.index !== null && sim.stats().openStreams === 1 && existsSync(join(dir, 'tokens')));
     expect((await postGraphQL<any>(gw.url, '{ vms(provider: "abq", first: 100) { nodes { name } } }')).data.vms.nodes).toHaveLength(8);
     const version = await raw.hget(abiquoIndexKey('abq'), 'version');
     const tokens = readFileSync(join(dir, 'tokens'), 'utf8');
