@@ -49,6 +49,8 @@ describe('fleet events between gateway processes', () => {
       clients.push(c);
       return c;
     };
+    // A reaches DRP in the background after it listens: wait for it, so closing DRP disconnects it.
+    await eventually(() => drp!.connections().length > 0, 'A connected to DRP');
     // A witness that stays connected: when it has an event, that event is in the stream.
     const witnessClient = client();
     const witness = collect(witnessClient, UPSTREAM_EVENTS);
@@ -57,8 +59,9 @@ describe('fleet events between gateway processes', () => {
     const sub = collect(first, UPSTREAM_EVENTS);
     await roundTrip(first);
     await drp.close();
-    await sub.until(1);
-    const cutAt = eventsOf(sub.received)[0]!;
+    // The subscribers may also get A's first `connected` (it can reach B after they subscribed): cut at the disconnect.
+    await eventually(() => eventsOf(sub.received).some((e) => e.action === 'disconnected'), 'the first subscriber saw the disconnect');
+    const cutAt = eventsOf(sub.received).find((e) => e.action === 'disconnected')!;
     expect(cutAt).toMatchObject({ type: 'upstreams', action: 'disconnected', key: 'drp-lab' });
     await first.dispose();
 
