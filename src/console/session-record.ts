@@ -1,8 +1,12 @@
 /**
  * What a console session is, as the rest of the gateway sees it: who it is for, where it goes, and
- * the audit record it leaves. Every field here is safe to log.
+ * the audit record it leaves (every field safe to log), and the options a session is built with.
  */
+import type { Logger } from 'pino';
+import type { SessionRecorder } from '../recording/recorder.js';
 import type { ConsoleTarget } from '../upstreams/types.js';
+import type { LegOptions } from './legs/types.js';
+import type { ConsoleSession } from './session.js';
 
 export type ResolvedTarget = ConsoleTarget & { provider: string };
 
@@ -45,3 +49,31 @@ export interface SessionSummary extends SessionIdentity {
 }
 
 export type BackpressureDirection = 'toClient' | 'toUpstream';
+
+export interface SessionHooks {
+  /** Flow control changed: `paused` means the side feeding `direction` stopped being read. */
+  backpressure(session: ConsoleSession, direction: BackpressureDirection, paused: boolean): void;
+  /** Called once, when both sides are closed. */
+  ended(session: ConsoleSession, summary: SessionSummary): void;
+}
+
+export interface SessionOptions {
+  identity: SessionIdentity;
+  limits: LegOptions;
+  /** The session must be piping this long after it started, else 4009 (`console.handshakeTimeoutSeconds`). 0 disables. */
+  handshakeTimeoutMs: number;
+  /** Bytes the session may hold for a side that cannot take them yet, else 4010 (`console.maxHeldBytes`). */
+  maxHeldBytes: number;
+  /** Close with 4014 this long after the start (`console.maxLifetimeSeconds`). 0 or absent: no limit. */
+  maxLifetimeMs?: number;
+  /**
+   * Close with 4015 after this long without an input message from the browser
+   * (`console.inputIdleTimeoutSeconds`). 0 or absent: off, and the browser's stream is not parsed.
+   */
+  inputIdleTimeoutMs?: number;
+  logger: Logger;
+  now: () => number;
+  hooks: SessionHooks;
+  /** Records what is forwarded (src/recording/): bytes sent to the browser, and its input when `includeInput`. @default none */
+  recorder?: SessionRecorder | null;
+}

@@ -10,11 +10,17 @@
  * Longer than the usual module on purpose: it is one state machine (connect, handshake, pipe,
  * close) whose per-chunk paths, flow control and close sequence read and write the same private
  * fields; split into classes, the hot path would pay for accessors. What is not the hot path lives
- * apart: the VNC password handshake in rfb-bridge.ts, the audit record types in session-record.ts.
+ * apart: the VNC password handshake in rfb-bridge.ts, the view-only and input reader in view-only.ts,
+ * the options and audit record types in session-record.ts, the texts of close reasons in
+ * close-reasons.ts, the recording tap in src/recording/. What stays here (about 600 lines) is the
+ * state machine itself: phases, pause and resume of both sides, held bytes under their cap, the
+ * ticker's deadlines (handshake, idle, ping, lifetime, input idle) and the close sequence, which all
+ * read and write the same fields.
  */
 import { WebSocket } from 'ws';
 import type { Logger } from 'pino';
-import type { BackpressureDirection, ResolvedTarget, SessionIdentity, SessionSummary } from './session-record.js';
+import type { ResolvedTarget, SessionHooks, SessionIdentity, SessionOptions, SessionSummary } from './session-record.js';
+import { errorCode, sanitizeReason, truncateUtf8, wsErrorCloseCode } from './close-reasons.js';
 import { ConsoleCloseCode, closeReason, isSendableCloseCode } from '../websocket-codes.js';
 import { LegConnectError } from './legs/types.js';
 import type { LegClosed, LegEvents, LegOptions, UpstreamLeg } from './legs/types.js';
@@ -24,37 +30,9 @@ import { RfbBridge } from './rfb-bridge.js';
 import { ViewOnlyFilter } from './view-only.js';
 import type { SessionRecorder } from '../recording/recorder.js';
 
-export type { BackpressureDirection, ResolvedTarget, SessionIdentity, SessionSummary } from './session-record.js';
+export type { BackpressureDirection, ResolvedTarget, SessionHooks, SessionIdentity, SessionOptions, SessionSummary } from './session-record.js';
 
 const BINARY = { binary: true } as const;
-
-export interface SessionHooks {
-  /** Flow control changed: `paused` means the side feeding `direction` stopped being read. */
-  backpressure(session: ConsoleSession, direction: BackpressureDirection, paused: boolean): void;
-  /** Called once, when both sides are closed. */
-  ended(session: ConsoleSession, summary: SessionSummary): void;
-}
-
-export interface SessionOptions {
-  identity: SessionIdentity;
-  limits: LegOptions;
-  /** The session must be piping this long after it started, else 4009 (`console.handshakeTimeoutSeconds`). 0 disables. */
-  handshakeTimeoutMs: number;
-  /** Bytes the session may hold for a side that cannot take them yet, else 4010 (`console.maxHeldBytes`). */
-  maxHeldBytes: number;
-  /** Close with 4014 this long after the start (`console.maxLifetimeSeconds`). 0 or absent: no limit. */
-  maxLifetimeMs?: number;
-  /**
-   * Close with 4015 after this long without an input message from the browser
-   * (`console.inputIdleTimeoutSeconds`). 0 or absent: off, and the browser's stream is not parsed.
-   */
-  inputIdleTimeoutMs?: number;
-  logger: Logger;
-  now: () => number;
-  hooks: SessionHooks;
-  /** Records what is forwarded (src/recording/): bytes sent to the browser, and its input when `includeInput`. @default none */
-  recorder?: SessionRecorder | null;
-}
 
 type Phase = 'connecting' | 'handshaking' | 'piping';
 
@@ -650,43 +628,4 @@ export class ConsoleSession {
     });
     this.#resolveEnded();
   }
-}
-
-/** Longest peer-supplied reason text put in a close reason or the audit line, characters. */
-const MAX_UPSTREAM_REASON_CHARS = 80;
-
-/**
- * A VNC server's failure reason, made safe to show and log: printable ASCII only, whitespace
- * collapsed, the VNC password struck out should the server echo it, cut to
- * MAX_UPSTREAM_REASON_CHARS (so the close reason stays within RFC 6455's 123 bytes).
- */
-export function sanitizeReason(raw: string, password: string | null): string {
-  let text = raw.replace(/[^\x20-\x7e]+/g, ' ');
-  if (password !== null && password.length >= 3) text = text.split(password).join('***');
-  text = text.replace(/\s+/g, ' ').trim();
-  if (text.length > MAX_UPSTREAM_REASON_CHARS) text = `${text.slice(0, MAX_UPSTREAM_REASON_CHARS - 3)}...`;
-  return text === '' ? 'no reason given' : text;
-}
-
-function truncateUtf8(text: string, maxBytes: number): string {
-  if (Buffer.byteLength(text) <= maxBytes) return text;
-  let out = text;
-  while (Buffer.byteLength(out) > maxBytes) out = out.slice(0, -1);
-  return out;
-}
-
-/** Close codes `ws` uses for receiver errors (ws/lib/receiver.js), by error code. */
-function wsErrorCloseCode(code: string | undefined): number | null {
-  if (code === undefined || !code.startsWith('WS_ERR_')) return null;
-  if (code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' || code === 'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH') return ConsoleCloseCode.MessageTooBig;
-  if (code === 'WS_ERR_INVALID_UTF8') return 1007;
-  return ConsoleCloseCode.ProtocolError;
-}
-
-/** A code that is safe to log for any thrown value (never its message, which may quote secrets). */
-function errorCode(err: unknown): string {
-  if (typeof err === 'object' && err !== null && 'code' in err && typeof (err as { code: unknown }).code === 'string') {
-    return (err as { code: string }).code;
-  }
-  return err instanceof Error ? err.name : 'unknown';
 }

@@ -1,0 +1,48 @@
+/** The `recording` section of the config. */
+import { z } from 'zod';
+
+/**
+ * Console recording (README "Recording"). Off until `dir` is set (CONSOLE_GATEWAY_RECORDING_DIR);
+ * with `dir` and no `rules`, every console is recorded.
+ */
+export const recordingSchema = z
+  .object({
+    /** Directory recordings are written to (created if missing). @default none (recording off) */
+    dir: z.string().min(1).optional(),
+    /**
+     * Which consoles are recorded: one rule matching is enough; within a rule every field given must match
+     * (`vmIds` are patterns where `*` matches any run of characters). @default none (every console, once `dir` is set)
+     */
+    rules: z
+      .array(
+        z
+          .object({
+            providers: z.array(z.string().min(1)).min(1).optional(),
+            vmIds: z.array(z.string().min(1)).min(1).optional(),
+            callers: z.array(z.string().min(1)).min(1).optional(),
+          })
+          .strict(),
+      )
+      .optional(),
+    /** Record the browser's input (keys, pointer, clipboard) too; off because keystrokes can be passwords. @default false */
+    includeInput: z.boolean().default(false),
+    retention: z
+      .object({
+        /** Recordings older than this many hours are deleted (checked at start-up, hourly and after each recording). @default 720 (30 days) */
+        maxAgeHours: z.number().int().min(1).default(720),
+        /** The oldest finished recordings are deleted while all of them together are larger than this, bytes. @default 10737418240 (10 GiB) */
+        maxTotalBytes: z.number().int().min(1024).default(10 * 1024 * 1024 * 1024),
+      })
+      .strict()
+      .prefault({}),
+    /** A recording is not started, and a running one fails, when the directory's file system has less free space than this, bytes. @default 536870912 (512 MiB) */
+    minFreeBytes: z.number().int().min(0).default(512 * 1024 * 1024),
+    /** Bytes one recording may have queued for a disk slower than the console; past it the recording fails (onRecordingFailure). @default 4194304 (4 MiB) */
+    maxBufferedBytes: z.number().int().min(65536).default(4 * 1024 * 1024),
+    /** A failed recording (write error, disk full or too slow): `stop-recording` keeps the console, `close-console` closes it with 4020. @default stop-recording */
+    onRecordingFailure: z.enum(['stop-recording', 'close-console']).default('stop-recording'),
+    /** Seconds a playback URL (`ConsoleRecording.playbackUrl`) stays valid. @default 600 */
+    playbackUrlTtlSeconds: z.number().int().min(10).max(86400).default(600),
+  })
+  .strict()
+  .prefault({});
