@@ -9,11 +9,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser } from 'playwright-core';
 import { startEmbedded, type RunningEmbedded } from '../../src/simulators/embedded.js';
+import { CHROMIUM, CHROMIUM_ARGS } from '../helpers/browser.js';
 import { captureLogger } from '../helpers/log-capture.js';
 import { waitUntil } from '../helpers/wait.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 const SHOTS = join(tmpdir(), 'console-gateway-demo-shots/');
 
@@ -25,7 +24,7 @@ describe.runIf(existsSync(CHROMIUM))('demo page in Chromium', () => {
   beforeAll(async () => {
     embedded = await startEmbedded({ logger: captureLogger('warn').logger, port: 0, drpEventEveryMs: 0 });
     // playwright gives each launch a fresh, empty profile directory of its own.
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     mkdirSync(SHOTS, { recursive: true });
   }, 60_000);
 

@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startTowerGateway, type TowerGateway } from '../helpers/gateway.js';
-import { CHROMIUM, CHROMIUM_ARGS, SCREENSHOT_DIR } from './browser.js';
+import { CHROMIUM, CHROMIUM_ARGS, SCREENSHOT_DIR } from '../helpers/browser.js';
 
 const EXAMPLES = fileURLToPath(new URL('../../examples/', import.meta.url));
 const NOVNC = dirname(dirname(createRequire(import.meta.url).resolve('@novnc/novnc')));

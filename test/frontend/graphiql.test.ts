@@ -9,7 +9,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { startEmbedded, type RunningEmbedded } from '../../src/simulators/embedded.js';
 import { captureLogger } from '../helpers/log-capture.js';
 import { startTowerGateway } from '../helpers/gateway.js';
-import { CHROMIUM, CHROMIUM_ARGS, SCREENSHOT_DIR } from './browser.js';
+import { CHROMIUM, CHROMIUM_ARGS, SCREENSHOT_DIR } from '../helpers/browser.js';
 
 describe('GraphQL IDE', () => {
   it('is not served when server.introspection is false', async () => {

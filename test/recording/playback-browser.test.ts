@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startTowerGateway, type TowerGateway } from '../helpers/gateway.js';
-import { CHROMIUM, CHROMIUM_ARGS, SCREENSHOT_DIR } from '../frontend/browser.js';
+import { CHROMIUM, CHROMIUM_ARGS, SCREENSHOT_DIR } from '../helpers/browser.js';
 
 let browser: Browser | undefined;
 let env: TowerGateway | undefined;

@@ -1,4 +1,4 @@
-/** Chromium for the frontend tests: Debian's build, the suite's flags, screenshots under the OS temp dir. */
+/** Chromium for the browser tests: Debian's build, the suite's flags, screenshots under the OS temp dir. */
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
