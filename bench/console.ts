@@ -2,13 +2,21 @@
  * Console proxy benchmark: the gateway's websockify-compatible endpoint side by side with a bare
  * WebSocket echo (the limit: no proxy hop) and Debian's `websockify` (when installed).
  *
- *   npx tsx bench/console.ts [--quick]
+ *   npx tsx bench/console.ts [--quick] [--only=gateway,pipe,...] [--phases=throughput,...] [--profile=DIR]
+ *
+ * --only runs a subset (keys: echo, pipe, gateway, gateway-recording, websockify); --phases a subset
+ * of throughput, latency, memory (a profile of one phase alone is easier to read). --profile writes a
+ * V8 CPU profile of each Node server child into DIR (`--cpu-prof`; open it in Chrome DevTools or
+ * summarise it with bench/cpu-profile-summary.ts): how the hot-path work in BENCHMARKS.md was found.
  *
  * Everything runs on loopback in one process tree: this process is the client; the TCP echo
  * target, the WebSocket echo, the gateway and websockify are child processes, so each server's
  * memory can be read on its own. Measured per server:
- *   - throughput: 256 MiB through the server in 64 KiB binary frames, every byte verified;
- *   - latency: p50/p99 of 2,000 sequential 64-byte round trips;
+ *   - throughput: 256 MiB through the server in 64 KiB binary frames, every byte verified; the
+ *     median of three runs, with the server's CPU time (user + system, its whole process tree, from
+ *     /proc) per GiB proxied over the same runs;
+ *   - latency: p50/p99 of 5,000 sequential 64-byte round trips (after a garbage collection in this
+ *     client, so its own pauses from the throughput phase do not land in a server's p99);
  *   - memory per idle connection: RSS growth (after GC) over 1,000 and 10,000 open consoles,
  *     each proven live by one round trip. Limited by the fd limit: the gateway holds two sockets
  *     per console; the count actually reached is reported.
@@ -25,6 +33,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { once } from 'node:events';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { WebSocket, WebSocketServer } from 'ws';
 
 const CHILD_FLAG = '--console-bench-child';
@@ -35,7 +45,9 @@ export interface ConsoleBenchOptions {
   throughputBytes?: number;
   /** Binary frame size for throughput, bytes. @default 64 KiB */
   frameBytes?: number;
-  /** Sequential round trips for latency. @default 2_000 */
+  /** Throughput runs per server; the median is reported. @default 3 */
+  throughputRuns?: number;
+  /** Sequential round trips for latency. @default 5_000 */
   latencyRoundTrips?: number;
   /** Idle connection counts for the memory figures. @default [1_000, 10_000] */
   connectionCounts?: number[];
@@ -43,6 +55,12 @@ export interface ConsoleBenchOptions {
   phaseTimeoutMs?: number;
   /** Where progress and the table go. @default console.log */
   print?: (line: string) => void;
+  /** Server keys to run (echo, pipe, gateway, gateway-recording, websockify). @default all */
+  only?: string[];
+  /** Phases to run (throughput, latency, memory). @default all */
+  phases?: string[];
+  /** Write a V8 CPU profile of each Node server child into this directory. @default none */
+  profileDir?: string;
 }
 
 export interface MemoryFigure {
@@ -59,6 +77,8 @@ export interface ServerResult {
   note?: string;
   throughputMiBps?: number;
   throughputVerified?: boolean;
+  /** The server's CPU seconds (user + system, whole process tree) per GiB proxied. */
+  cpuSecondsPerGiB?: number;
   latencyP50Us?: number;
   latencyP99Us?: number;
   memory?: MemoryFigure[];
@@ -111,12 +131,16 @@ async function runChild(kind: string, args: string[]): Promise<void> {
     await once(wss, 'listening');
     port = (wss.address() as AddressInfo).port;
   } else if (kind === 'gateway') {
+    // args: the token file, then (for the recording row) a recording directory.
     const { pino } = await import('pino');
     const { createConsoleEndpoint } = await import('../src/console/endpoint.js');
     const { TicketService } = await import('../src/console/tickets.js');
     const { TokenFileResolver } = await import('../src/upstreams/tokenfile/resolver.js');
+    const { RecordingService } = await import('../src/recording/recorder.js');
+    const { recordingSchema } = await import('../src/recording/config.js');
     const logger = pino({ level: 'silent' });
     const tokenFile = new TokenFileResolver({ path: args[0] ?? '', logger });
+    const recordings = args[1] ? new RecordingService({ config: recordingSchema.parse({ dir: args[1] }), logger, now: Date.now }) : null;
     const endpoint = createConsoleEndpoint({
       tickets: new TicketService(),
       resolveTarget: async () => {
@@ -124,6 +148,12 @@ async function runChild(kind: string, args: string[]): Promise<void> {
       },
       tokenFile,
       logger,
+      ...(recordings
+        ? {
+            recorderFor: (identity, provider, failConsole) =>
+              recordings.recorderFor({ sessionId: identity.sessionId, vmId: identity.vmId, caller: identity.caller, provider }, failConsole),
+          }
+        : {}),
     });
     const server = createHttpServer((_req, res) => res.writeHead(404).end());
     server.on('upgrade', (req, socket, head: Buffer) => endpoint.handleUpgrade(req, socket, head));
@@ -146,15 +176,16 @@ async function runChild(kind: string, args: string[]): Promise<void> {
   rl.on('close', () => process.exit(0));
 }
 
-function childCommand(): { cmd: string; args: string[] } {
+function childCommand(profileDir: string | null): { cmd: string; args: string[] } {
   const self = fileURLToPath(import.meta.url);
   // Under tsx the loader flags are in execArgv; keep them so the child can run TypeScript.
   const loader = process.execArgv.length > 0 ? process.execArgv : ['--import', 'tsx'];
-  return { cmd: process.execPath, args: [...loader, '--expose-gc', self] };
+  const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  return { cmd: process.execPath, args: [...loader, '--expose-gc', ...profile, self] };
 }
 
-async function spawnNodeChild(kind: string, args: string[] = []): Promise<Child> {
-  const { cmd, args: base } = childCommand();
+async function spawnNodeChild(kind: string, args: string[] = [], profileDir: string | null = null): Promise<Child> {
+  const { cmd, args: base } = childCommand(profileDir);
   // Try to lift the fd limit to the hard limit (sh's ulimit; Node has no setrlimit).
   const proc = spawn('/bin/sh', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', 'sh', cmd, ...base, CHILD_FLAG, kind, ...args], {
     stdio: ['pipe', 'pipe', 'inherit'],
@@ -178,9 +209,12 @@ async function spawnNodeChild(kind: string, args: string[] = []): Promise<Child>
     },
     stop: async () => {
       if (proc.exitCode !== null || proc.signalCode !== null) return;
+      const exited = once(proc, 'exit');
       proc.stdin!.end();
-      proc.kill();
-      await once(proc, 'exit');
+      // A profiled child writes its profile as it exits on its own (stdin closed); a signal would lose it.
+      if (profileDir) await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill();
+      await exited;
     },
   };
 }
@@ -232,8 +266,8 @@ async function spawnWebsockify(bin: string, tokenFile: string): Promise<Child> {
   };
 }
 
-/** RSS of a process and all its descendants (websockify forks per connection), bytes. */
-function treeRss(root: number): number {
+/** A process and all its descendants (websockify forks per connection). */
+function processTree(root: number): number[] {
   const children = new Map<number, number[]>();
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
@@ -247,19 +281,49 @@ function treeRss(root: number): number {
       // exited meanwhile
     }
   }
-  let total = 0;
+  const tree: number[] = [];
   const queue = [root];
   while (queue.length > 0) {
     const pid = queue.pop()!;
+    tree.push(pid);
+    queue.push(...(children.get(pid) ?? []));
+  }
+  return tree;
+}
+
+/** RSS of a process tree, bytes. */
+function treeRss(root: number): number {
+  let total = 0;
+  for (const pid of processTree(root)) {
     try {
       const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
       total += Number(m?.[1] ?? 0) * 1024;
     } catch {
       // exited meanwhile
     }
-    queue.push(...(children.get(pid) ?? []));
   }
   return total;
+}
+
+const CLOCK_TICKS_PER_SECOND = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+/**
+ * CPU seconds (user + system) a process tree has used so far, from /proc. Children that already
+ * exited and were reaped count too (cutime/cstime), so websockify's per-connection forks are included.
+ */
+function treeCpuSeconds(root: number): number {
+  let ticks = 0;
+  for (const pid of processTree(root)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // Fields 14-17 of stat (utime stime cutime cstime) are 11-14 after the comm field.
+      ticks += Number(f[11]) + Number(f[12]) + (pid === root ? Number(f[13]) + Number(f[14]) : 0);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return ticks / CLOCK_TICKS_PER_SECOND;
 }
 
 // --- measurements -----------------------------------------------------------------------------
@@ -328,34 +392,59 @@ async function measureThroughput(url: string, total: number, frame: number): Pro
   return { mibps: total / MiB / seconds, verified: verified && received === total };
 }
 
-async function measureLatency(url: string, count: number): Promise<{ p50: number; p99: number }> {
-  const ws = await open(url);
+/** This client's own collector, so its pauses land between phases instead of inside a server's p99. */
+function collectClientGarbage(): void {
+  setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
+}
+
+/**
+ * p50/p99 of sequential 64-byte round trips through each of `urls`, taking turns: round trip i
+ * goes through every server before round trip i + 1 starts.
+ */
+async function measureLatency(urls: string[], count: number): Promise<Array<{ p50: number; p99: number }>> {
+  collectClientGarbage();
   const msg = Buffer.alloc(64, 7);
-  const samples: number[] = [];
-  let pending: (() => void) | null = null;
-  let got = 0;
-  ws.on('message', (data: Buffer) => {
-    got += data.length;
-    if (got >= 64 && pending) {
-      got -= 64;
-      const p = pending;
-      pending = null;
-      p();
-    }
-  });
+  const pingers = await Promise.all(
+    urls.map(async (url) => {
+      const ws = await open(url);
+      const samples: number[] = [];
+      let pending: (() => void) | null = null;
+      let got = 0;
+      ws.on('message', (data: Buffer) => {
+        got += data.length;
+        if (got >= 64 && pending) {
+          got -= 64;
+          const p = pending;
+          pending = null;
+          p();
+        }
+      });
+      const roundTrip = (): Promise<number> => {
+        const t0 = process.hrtime.bigint();
+        return new Promise<void>((resolve, reject) => {
+          pending = resolve;
+          ws.once('close', (code) => reject(new Error(`closed with ${code}`)));
+          ws.send(msg, { binary: true });
+        }).then(() => Number(process.hrtime.bigint() - t0) / 1e3);
+      };
+      return { ws, samples, roundTrip };
+    }),
+  );
   const warmup = Math.min(200, count);
   for (let i = 0; i < count + warmup; i++) {
-    const t0 = process.hrtime.bigint();
-    await new Promise<void>((resolve) => {
-      pending = resolve;
-      ws.send(msg, { binary: true });
-    });
-    if (i >= warmup) samples.push(Number(process.hrtime.bigint() - t0) / 1e3);
+    for (const p of pingers) {
+      const us = await p.roundTrip();
+      if (i >= warmup) p.samples.push(us);
+    }
   }
-  ws.terminate();
-  samples.sort((a, b) => a - b);
-  const at = (q: number): number => samples[Math.min(samples.length - 1, Math.floor(q * samples.length))] ?? NaN;
-  return { p50: at(0.5), p99: at(0.99) };
+  return pingers.map((p) => {
+    p.ws.removeAllListeners('close');
+    p.ws.terminate();
+    p.samples.sort((a, b) => a - b);
+    const at = (q: number): number => p.samples[Math.min(p.samples.length - 1, Math.floor(q * p.samples.length))] ?? NaN;
+    return { p50: at(0.5), p99: at(0.99) };
+  });
 }
 
 /** Open `n` consoles (each proven live by a 1-byte round trip), then read the server's RSS growth. */
@@ -422,7 +511,10 @@ function bufferutilStatus(): string {
 export async function runConsoleBench(options: ConsoleBenchOptions = {}): Promise<ServerResult[]> {
   const total = options.throughputBytes ?? 256 * MiB;
   const frame = options.frameBytes ?? 64 * 1024;
-  const roundTrips = options.latencyRoundTrips ?? 2_000;
+  const runs = options.throughputRuns ?? 3;
+  const roundTrips = options.latencyRoundTrips ?? 5_000;
+  const profileDir = options.profileDir ?? null;
+  const phases = new Set(options.phases ?? ['throughput', 'latency', 'memory']);
   const counts = options.connectionCounts ?? [1_000, 10_000];
   const phaseMs = options.phaseTimeoutMs ?? 120_000;
   const print = options.print ?? ((line: string) => console.log(line));
@@ -437,11 +529,19 @@ export async function runConsoleBench(options: ConsoleBenchOptions = {}): Promis
     children.push(echo);
     writeFileSync(tokenFile, `# console bench\nbench: 127.0.0.1:${echo.port}\n`);
 
-    const servers: Array<{ name: string; start: () => Promise<Child | null>; url: (port: number) => string }> = [
-      { name: 'ws echo, no proxy (limit)', start: () => spawnNodeChild('ws-echo'), url: (p) => `ws://127.0.0.1:${p}/` },
-      { name: 'bare Node ws->tcp pipe (reference)', start: () => spawnNodeChild('bare-pipe', [String(echo.port)]), url: (p) => `ws://127.0.0.1:${p}/` },
-      { name: 'gateway console proxy', start: () => spawnNodeChild('gateway', [tokenFile]), url: (p) => `ws://127.0.0.1:${p}/websockify?token=bench` },
+    const recordingDir = join(dir, 'recordings');
+    const all: Array<{ key: string; name: string; start: () => Promise<Child | null>; url: (port: number) => string }> = [
+      { key: 'echo', name: 'ws echo, no proxy (limit)', start: () => spawnNodeChild('ws-echo', [], profileDir), url: (p) => `ws://127.0.0.1:${p}/` },
+      { key: 'pipe', name: 'bare Node ws->tcp pipe (reference)', start: () => spawnNodeChild('bare-pipe', [String(echo.port)], profileDir), url: (p) => `ws://127.0.0.1:${p}/` },
+      { key: 'gateway', name: 'gateway console proxy', start: () => spawnNodeChild('gateway', [tokenFile], profileDir), url: (p) => `ws://127.0.0.1:${p}/websockify?token=bench` },
       {
+        key: 'gateway-recording',
+        name: 'gateway, recording on',
+        start: () => spawnNodeChild('gateway', [tokenFile, recordingDir], profileDir),
+        url: (p) => `ws://127.0.0.1:${p}/websockify?token=bench`,
+      },
+      {
+        key: 'websockify',
         name: 'websockify (Debian)',
         start: async () => {
           const bin = which('websockify');
@@ -450,9 +550,13 @@ export async function runConsoleBench(options: ConsoleBenchOptions = {}): Promis
         url: (p) => `ws://127.0.0.1:${p}/?token=bench`,
       },
     ];
+    const servers = options.only ? all.filter((s) => options.only!.includes(s.key)) : all;
 
+    // Every server runs for the whole bench, so the phases can interleave them: throughput runs
+    // take turns (run 1 of each, then run 2 of each, ...) and latency round trips alternate between
+    // servers, so a noisy moment on this shared machine lands on all of them, not on one row.
+    const live: Array<{ name: string; child: Child; url: string; result: ServerResult; rates: number[]; cpuSeconds: number }> = [];
     for (const s of servers) {
-      print(`-- ${s.name}`);
       let child: Child | null;
       try {
         child = await s.start();
@@ -461,34 +565,68 @@ export async function runConsoleBench(options: ConsoleBenchOptions = {}): Promis
         continue;
       }
       if (!child) {
-        print('   not installed');
+        print(`-- ${s.name}: not installed`);
         results.push({ name: s.name, status: 'not installed' });
         continue;
       }
       children.push(child);
-      const url = s.url(child.port);
-      const r: ServerResult = { name: s.name, status: 'ok', memory: [] };
-      try {
-        const t = await withTimeout(measureThroughput(url, total, frame), phaseMs, 'throughput');
-        r.throughputMiBps = t.mibps;
-        r.throughputVerified = t.verified;
-        print(`   throughput ${t.mibps.toFixed(0)} MiB/s (${(total / MiB).toFixed(0)} MiB, verified: ${t.verified})`);
-        const l = await withTimeout(measureLatency(url, roundTrips), phaseMs, 'latency');
-        r.latencyP50Us = l.p50;
-        r.latencyP99Us = l.p99;
-        print(`   latency p50 ${l.p50.toFixed(0)} us, p99 ${l.p99.toFixed(0)} us`);
-        for (const n of counts) {
-          const m = await withTimeout(measureIdleMemory(url, child, n), phaseMs, `memory at ${n}`);
-          r.memory!.push(m);
-          print(`   idle x${n}: reached ${m.reached}, ${m.bytesPerConnection === null ? '-' : `${(m.bytesPerConnection / 1024).toFixed(1)} KiB/conn`}${m.note ? ` (${m.note})` : ''}`);
+      const result: ServerResult = { name: s.name, status: 'ok', memory: [] };
+      results.push(result);
+      live.push({ name: s.name, child, url: s.url(child.port), result, rates: [], cpuSeconds: 0 });
+    }
+    const failed = (l: (typeof live)[number], err: unknown): void => {
+      l.result.status = 'failed';
+      l.result.note = err instanceof Error ? err.message : String(err);
+      print(`-- ${l.name}: failed: ${l.result.note}`);
+    };
+    const ok = (): typeof live => live.filter((l) => l.result.status === 'ok');
+
+    for (let run = 0; phases.has('throughput') && run < runs; run++) {
+      for (const l of ok()) {
+        try {
+          const cpuBefore = treeCpuSeconds(l.child.proc.pid ?? 0);
+          const t = await withTimeout(measureThroughput(l.url, total, frame), phaseMs, 'throughput');
+          l.cpuSeconds += treeCpuSeconds(l.child.proc.pid ?? 0) - cpuBefore;
+          l.rates.push(t.mibps);
+          l.result.throughputVerified = (l.result.throughputVerified ?? true) && t.verified;
+          print(`-- ${l.name}: throughput run ${run + 1}: ${t.mibps.toFixed(0)} MiB/s (${(total / MiB).toFixed(0)} MiB, verified: ${t.verified})`);
+        } catch (err) {
+          failed(l, err);
         }
-      } catch (err) {
-        r.status = 'failed';
-        r.note = err instanceof Error ? err.message : String(err);
-        print(`   failed: ${r.note}`);
       }
-      results.push(r);
-      await child.stop();
+    }
+    for (const l of ok()) {
+      if (l.rates.length === 0) continue;
+      const sorted = [...l.rates].sort((a, b) => a - b);
+      l.result.throughputMiBps = sorted[Math.floor(sorted.length / 2)];
+      l.result.cpuSecondsPerGiB = l.cpuSeconds / ((l.rates.length * total) / (1024 * MiB));
+    }
+
+    if (phases.has('latency') && ok().length > 0) {
+      const targets = ok();
+      try {
+        const figures = await withTimeout(measureLatency(targets.map((l) => l.url), roundTrips), phaseMs, 'latency');
+        targets.forEach((l, i) => {
+          l.result.latencyP50Us = figures[i]!.p50;
+          l.result.latencyP99Us = figures[i]!.p99;
+          print(`-- ${l.name}: latency p50 ${figures[i]!.p50.toFixed(0)} us, p99 ${figures[i]!.p99.toFixed(0)} us`);
+        });
+      } catch (err) {
+        for (const l of targets) failed(l, err);
+      }
+    }
+
+    for (const l of phases.has('memory') ? ok() : []) {
+      for (const n of counts) {
+        try {
+          const m = await withTimeout(measureIdleMemory(l.url, l.child, n), phaseMs, `memory at ${n}`);
+          l.result.memory!.push(m);
+          print(`-- ${l.name}: idle x${n}: reached ${m.reached}, ${m.bytesPerConnection === null ? '-' : `${(m.bytesPerConnection / 1024).toFixed(1)} KiB/conn`}${m.note ? ` (${m.note})` : ''}`);
+        } catch (err) {
+          failed(l, err);
+          break;
+        }
+      }
     }
   } finally {
     for (const c of children) await c.stop().catch(() => {});
@@ -500,13 +638,14 @@ export async function runConsoleBench(options: ConsoleBenchOptions = {}): Promis
 }
 
 function formatTable(results: ServerResult[], counts: number[]): string[] {
-  const head = ['server', 'MiB/s', 'verified', 'p50 us', 'p99 us', ...counts.map((n) => `KiB/conn @${n}`)];
+  const head = ['server', 'MiB/s', 'verified', 'CPU s/GiB', 'p50 us', 'p99 us', ...counts.map((n) => `KiB/conn @${n}`)];
   const rows = results.map((r) => {
-    if (r.status !== 'ok') return [r.name, r.status === 'failed' ? `failed: ${r.note ?? ''}` : r.status, '', '', '', ...counts.map(() => '')];
+    if (r.status !== 'ok') return [r.name, r.status === 'failed' ? `failed: ${r.note ?? ''}` : r.status, '', '', '', '', ...counts.map(() => '')];
     return [
       r.name,
       r.throughputMiBps?.toFixed(0) ?? '-',
       String(r.throughputVerified ?? '-'),
+      r.cpuSecondsPerGiB?.toFixed(2) ?? '-',
       r.latencyP50Us?.toFixed(0) ?? '-',
       r.latencyP99Us?.toFixed(0) ?? '-',
       ...counts.map((n) => {
@@ -529,7 +668,16 @@ if (isMain) {
     void runChild(process.argv[childAt + 1] ?? '', process.argv.slice(childAt + 2));
   } else {
     const quick = process.argv.includes('--quick');
-    runConsoleBench(quick ? { throughputBytes: 32 * MiB, latencyRoundTrips: 500, connectionCounts: [200, 1_000] } : {}).then(
+    const flag = (name: string): string | undefined => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+    const only = flag('only')?.split(',');
+    const profileDir = flag('profile');
+    const phases = flag('phases')?.split(',');
+    runConsoleBench({
+      ...(quick ? { throughputBytes: 32 * MiB, latencyRoundTrips: 500, connectionCounts: [200, 1_000] } : {}),
+      ...(only ? { only } : {}),
+      ...(profileDir ? { profileDir } : {}),
+      ...(phases ? { phases } : {}),
+    }).then(
       () => process.exit(0),
       (err: unknown) => {
         console.error(err);

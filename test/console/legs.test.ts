@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { createWebSocketStream } from 'ws';
 import type { ConsoleSessionEvent } from '../../src/console/endpoint.js';
 import type { ResolvedTarget } from '../../src/console/session.js';
+import { TCP_READ_BYTES } from '../../src/console/legs/tcp.js';
 import { ConsoleCloseCode, closeReason } from '../../src/websocket-codes.js';
 import { useCleanups } from '../helpers/cleanups.js';
 import { closed, mustOpen } from '../helpers/ws.js';
@@ -199,8 +200,8 @@ describe.each([tcpLeg, webSocketLeg])('console legs: $name', (leg) => {
   describe('backpressure', () => {
     const total = 16 * MiB;
     const hwm = 256 * KiB;
-    /** One upstream read or one browser frame may land on top of a queue that is at the mark. */
-    const slack = 128 * KiB;
+    /** One upstream read (a TCP leg reads up to TCP_READ_BYTES at once) or one browser frame may land on top of a queue that is at the mark. */
+    const slack = Math.max(TCP_READ_BYTES, 64 * KiB) + 64 * KiB;
 
     it('a browser that reads nothing pauses the upstream; the queue towards it stays bounded and every byte arrives in order', async () => {
       let writer!: ReturnType<typeof pump>;
