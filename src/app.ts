@@ -140,13 +140,13 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
   // Recording (README "Recording"): the writer hooks into console sessions, the catalog serves GraphQL and /recordings/.
   const recordings = new RecordingService({ config: config.recording, logger, metrics, now: () => clock.now() });
   const recordingCatalog = new RecordingCatalog({
-    dir: config.recording.dir ?? null,
+    dir: () => recordings.dir,
     viewers: () => {
       const auth = reloader?.current.auth ?? config.auth;
       return auth === undefined || auth.mode === 'none' ? null : auth.recordingViewers;
     },
     publicUrl: () => config.server.publicUrl ?? listening!.url,
-    playbackTtlMs: () => config.recording.playbackUrlTtlSeconds * 1000,
+    playbackTtlMs: () => (reloader?.current ?? config).recording.playbackUrlTtlSeconds * 1000,
     now: () => clock.now(),
   });
   attachRecordingCatalog(gateway, recordingCatalog);
@@ -192,7 +192,15 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
     throw err;
   }
   const http = listening;
-  const reloader = new ConfigReloader(config, { gateway, access, liveLimits, logger, createUpstreams: upstreamsOf, isProvider: (u) => registry.isProvider(u) });
+  const reloader = new ConfigReloader(config, {
+    gateway,
+    access,
+    liveLimits,
+    recordings,
+    logger,
+    createUpstreams: upstreamsOf,
+    isProvider: (u) => registry.isProvider(u),
+  });
   const upstreamHealth = new UpstreamHealthMonitor({ gateway, metrics: observed, logger, clock, intervalMs: () => reloader.current.server.upstreamCheckIntervalSeconds * 1000 });
 
   /** Resolves when no console session is left, or after `ms`. */

@@ -2,8 +2,8 @@
  * Config reload for a running gateway: a new validated config swapped in without dropping live
  * consoles. Providers whose config changed (or that are new) are started, the gateway switches to
  * them, and only then are the replaced ones closed; auth, limits and the log level apply to the
- * next request. What a running gateway cannot take (`server.*`, `console.*`, the graphql-ws timers)
- * is reported as needing a restart.
+ * next request; `recording.*` to the next console (live ones keep their recorder). What a running
+ * gateway cannot take (`server.*`, `console.*`, the graphql-ws timers) is reported as needing a restart.
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { GatewayAccess } from './auth/access.js';
@@ -11,6 +11,7 @@ import type { GatewayConfig } from './config.js';
 import type { Gateway, GatewayUpstreams } from './gateway.js';
 import type { Logger } from './logger.js';
 import type { Provider, Upstream } from './upstreams/types.js';
+import type { RecordingService } from './recording/recorder.js';
 
 /** What a reload changed. */
 export interface ReloadReport {
@@ -30,6 +31,8 @@ export interface ConfigReloaderOptions {
   access: GatewayAccess;
   /** The limits object the HTTP server reads on every request; new values are assigned into it. */
   liveLimits: GatewayConfig['limits'];
+  /** Takes the `recording` section for consoles opened after the reload. @default none */
+  recordings?: RecordingService;
   logger: Logger;
   /** Builds the upstreams of a config (only the changed providers are passed). */
   createUpstreams: (config: GatewayConfig) => GatewayUpstreams;
@@ -88,8 +91,11 @@ export class ConfigReloader {
     };
     const changed = next.providers.filter((p) => !unchanged(p.name));
     const created = this.#options.createUpstreams({ ...next, providers: changed });
+    let applyRecording: (() => void) | undefined;
     try {
-      // Throws (and changes nothing) when the new auth settings cannot be built.
+      // Each throws and changes nothing: a new recording directory that cannot be created, auth
+      // settings that cannot be built. The recording section is applied only once both passed.
+      applyRecording = this.#options.recordings?.prepareReload(next.recording);
       access.update(next);
     } catch (err) {
       await Promise.allSettled([...created.all.values()].map((u) => u.close()));
@@ -104,6 +110,7 @@ export class ConfigReloader {
     }
     gateway.replaceUpstreams({ all, providers });
     Object.assign(this.#options.liveLimits, next.limits);
+    applyRecording?.();
     logger.level = next.log.level;
     this.#current = next;
     const retired = [...before].filter(([name, u]) => all.get(name) !== u);

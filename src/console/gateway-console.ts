@@ -49,7 +49,7 @@ export function createGatewayConsole(opts: {
   clock?: Clock;
   /** Where sessions are listed for `consoleSessions` (the Gateway's). @default none */
   directory?: ConsoleSessionDirectory;
-  /** Records the consoles `recording` selects. @default none */
+  /** Records the consoles `recording` selects (the section in force when each console opens). @default none */
   recordings?: RecordingService | null;
 }): GatewayConsole {
   const { config, targets, access } = opts;
@@ -78,7 +78,8 @@ export function createGatewayConsole(opts: {
     authorizeTicket: (ticket) => access.authenticator.mayStillUse(ticket.caller, ticket.provider),
     sessionCaps: () => access.limits.consoles,
     ...(access.caps ? { caps: access.caps.consoles } : {}),
-    ...(opts.recordings?.enabled
+    // Asked for every session, recording on or not: a reload may turn it on or off.
+    ...(opts.recordings
       ? { recorderFor: (identity, provider, failConsole) => opts.recordings!.recorderFor({ sessionId: identity.sessionId, vmId: identity.vmId, caller: identity.caller, provider }, failConsole) }
       : {}),
     resolveTarget: async (ticket) => ({ ...(await targets.consoleTarget(ticket)), provider: ticket.provider }),

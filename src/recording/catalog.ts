@@ -31,7 +31,8 @@ export interface RecordingFilter {
 }
 
 export interface RecordingCatalogOptions {
-  dir: string | null;
+  /** The recording directory in force (null: recording off). Read on each call, so a reload applies. */
+  dir: () => string | null;
   /** Caller ids allowed (`*` = every caller); null = every caller (auth off). Read on each call, so a reload applies. */
   viewers: () => readonly string[] | null;
   publicUrl: () => string;
@@ -51,7 +52,7 @@ export class RecordingCatalog {
   }
 
   get dir(): string | null {
-    return this.#opts.dir;
+    return this.#opts.dir();
   }
 
   mayView(principal: Principal): boolean {
@@ -90,15 +91,17 @@ export class RecordingCatalog {
 
   /** Path of a recording's file, or null for an id that is not one (never a path built from arbitrary input). */
   filePath(id: string): string | null {
-    const dir = this.#opts.dir;
-    if (dir === null || !RECORDING_ID.test(id)) return null;
-    return join(dir, id + RECORDING_EXT);
+    return pathIn(this.#opts.dir(), id);
   }
 
   async get(id: string): Promise<RecordingEntry | null> {
-    const path = this.filePath(id);
+    return this.#getIn(this.#opts.dir(), id);
+  }
+
+  async #getIn(dir: string | null, id: string): Promise<RecordingEntry | null> {
+    const path = pathIn(dir, id);
     if (path === null) return null;
-    const status = await readStatus(this.#opts.dir!, id);
+    const status = await readStatus(dir!, id);
     const header = await readHeader(path);
     if (header === 'missing') return null;
     if (status === null || typeof header === 'string') {
@@ -127,7 +130,7 @@ export class RecordingCatalog {
   async list(filter: RecordingFilter | null | undefined, first: number, after: string | null | undefined): Promise<{ entries: RecordingEntry[]; hasNextPage: boolean }> {
     if (!Number.isInteger(first) || first < 1 || first > 200) throw new BadUserInputError('`first` must be 1-200', { field: 'first' });
     if (after != null && !RECORDING_ID.test(after)) throw new BadUserInputError('`after` is not a cursor this gateway issued', { field: 'after' });
-    const dir = this.#opts.dir;
+    const dir = this.#opts.dir();
     if (dir === null) return { entries: [], hasNextPage: false };
     let names: string[];
     try {
@@ -144,7 +147,7 @@ export class RecordingCatalog {
       .reverse();
     const entries: RecordingEntry[] = [];
     for (const id of ids) {
-      const e = await this.get(id);
+      const e = await this.#getIn(dir, id);
       if (e === null || !matches(e, filter)) continue;
       if (entries.length === first) return { entries, hasNextPage: true };
       entries.push(e);
@@ -158,6 +161,11 @@ export class RecordingCatalog {
     if (e === null) throw new NotFoundError(`no console recording "${id.slice(0, 40)}"`, { id: id.slice(0, 40) });
     return e;
   }
+}
+
+function pathIn(dir: string | null, id: string): string | null {
+  if (dir === null || !RECORDING_ID.test(id)) return null;
+  return join(dir, id + RECORDING_EXT);
 }
 
 function matches(e: RecordingEntry, f: RecordingFilter | null | undefined): boolean {

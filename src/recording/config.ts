@@ -28,7 +28,7 @@ export const recordingSchema = z
     includeInput: z.boolean().default(false),
     retention: z
       .object({
-        /** Recordings older than this many hours are deleted (checked at start-up, hourly and after each recording). @default 720 (30 days) */
+        /** Recordings older than this many hours are deleted (checked at start-up, at a reload, hourly and after each recording). @default 720 (30 days) */
         maxAgeHours: z.number().int().min(1).default(720),
         /** The oldest finished recordings are deleted while all of them together are larger than this, bytes. @default 10737418240 (10 GiB) */
         maxTotalBytes: z.number().int().min(1024).default(10 * 1024 * 1024 * 1024),

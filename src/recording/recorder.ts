@@ -7,6 +7,10 @@
  * console the stream's own queue grows; past `recording.maxBufferedBytes` the recording fails as
  * `disk_too_slow` (an RFB stream with a gap cannot be replayed past it, so nothing is dropped
  * silently), and `onRecordingFailure` decides whether the console goes on.
+ *
+ * A reload (`prepareReload`) applies to consoles opened after it: each recorder keeps the section it
+ * started under (its directory, buffer bound, disk guard and failure policy), so a live console's
+ * recording is never switched half-way.
  */
 import { createWriteStream, mkdirSync, statfsSync, type WriteStream } from 'node:fs';
 import { readdir, readFile, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
@@ -89,9 +93,30 @@ export interface RecorderServiceOptions {
   now: () => number;
 }
 
+/** Is there at least `minFreeBytes` free on `dir`'s file system? An unreadable directory has none. */
+function enoughSpaceSync(dir: string, minFreeBytes: number): boolean {
+  if (minFreeBytes === 0) return true;
+  try {
+    const s = statfsSync(dir);
+    return s.bavail * s.bsize >= minFreeBytes;
+  } catch {
+    return false;
+  }
+}
+
+async function enoughSpace(dir: string, minFreeBytes: number): Promise<boolean> {
+  if (minFreeBytes === 0) return true;
+  try {
+    const s = await statfs(dir);
+    return s.bavail * s.bsize >= minFreeBytes;
+  } catch {
+    return false;
+  }
+}
+
 export class RecordingService {
-  readonly dir: string | null;
-  readonly #cfg: RecordingConfig;
+  /** The section in force: what consoles opened from now on are recorded under. */
+  #cfg: RecordingConfig;
   readonly #logger: Logger;
   readonly #now: () => number;
   readonly #metrics: RecordingMetrics;
@@ -102,20 +127,45 @@ export class RecordingService {
 
   constructor(opts: RecorderServiceOptions) {
     this.#cfg = opts.config;
-    this.dir = opts.config.dir ?? null;
     this.#logger = opts.logger.child({ component: 'recording' });
     this.#now = opts.now;
     this.#metrics = new RecordingMetrics(opts.metrics ?? null);
-    if (this.dir !== null) {
-      mkdirSync(this.dir, { recursive: true });
-      void this.sweep();
-      this.#sweepTimer = setInterval(() => void this.sweep(), 3_600_000);
-      this.#sweepTimer.unref();
-    }
+    if (opts.config.dir !== undefined) mkdirSync(opts.config.dir, { recursive: true });
+    this.#startSweeping();
   }
 
-  get enabled(): boolean {
-    return this.dir !== null;
+  /** The directory new recordings go to (and `consoleRecordings` lists); null while recording is off. */
+  get dir(): string | null {
+    return this.#cfg.dir ?? null;
+  }
+
+  /**
+   * The first half of a reload: creates a new directory, and throws (changing nothing) when it
+   * cannot. Returns the second half, which makes `next` the section consoles opened from then on
+   * are recorded under; live recorders keep theirs. A directory left behind is no longer listed or
+   * swept; the recordings still being written to it finish there.
+   */
+  prepareReload(next: RecordingConfig): () => void {
+    if (next.dir !== undefined && next.dir !== this.#cfg.dir) mkdirSync(next.dir, { recursive: true });
+    return () => {
+      this.#cfg = next;
+      this.#stopSweeping();
+      this.#startSweeping();
+    };
+  }
+
+  /** Retention now (the limits or the directory may be new) and hourly, while there is a directory. */
+  #startSweeping(): void {
+    if (this.dir === null) return;
+    // A sweep already under way read the section it started with: the new one runs after it.
+    void (this.#sweeping ?? Promise.resolve()).then(() => this.sweep());
+    this.#sweepTimer = setInterval(() => void this.sweep(), 3_600_000);
+    this.#sweepTimer.unref();
+  }
+
+  #stopSweeping(): void {
+    if (this.#sweepTimer) clearInterval(this.#sweepTimer);
+    this.#sweepTimer = null;
   }
 
   /**
@@ -123,24 +173,22 @@ export class RecordingService {
    * (used when `onRecordingFailure` is `close-console`).
    */
   recorderFor(subject: RecordingSubject, failConsole: () => void): SessionRecorder | null {
-    const dir = this.dir;
-    if (dir === null || !matchesRules(this.#cfg.rules, subject)) return null;
-    if (!this.#enoughSpaceSync(dir)) {
+    const cfg = this.#cfg;
+    const dir = cfg.dir;
+    if (dir === undefined || !matchesRules(cfg.rules, subject)) return null;
+    if (!enoughSpaceSync(dir, cfg.minFreeBytes)) {
       this.#metrics.failures.inc({ reason: 'disk_full' });
-      this.#logger.warn({ sessionId: subject.sessionId, vmId: subject.vmId, minFreeBytes: this.#cfg.minFreeBytes }, 'console recording not started: disk guard');
-      if (this.#cfg.onRecordingFailure === 'close-console') failConsole();
+      this.#logger.warn({ sessionId: subject.sessionId, vmId: subject.vmId, minFreeBytes: cfg.minFreeBytes }, 'console recording not started: disk guard');
+      if (cfg.onRecordingFailure === 'close-console') failConsole();
       return null;
     }
     const id = this.#ulid(this.#now());
     this.#metrics.started.inc();
     this.#active.add(id);
-    return new FileRecorder(this, id, subject, failConsole);
+    return new FileRecorder(this, { ...cfg, dir }, id, subject, failConsole);
   }
 
   /** @internal used by FileRecorder */
-  get cfg(): RecordingConfig {
-    return this.#cfg;
-  }
   get logger(): Logger {
     return this.#logger;
   }
@@ -155,34 +203,14 @@ export class RecordingService {
     void this.sweep();
   }
 
-  #enoughSpaceSync(dir: string): boolean {
-    if (this.#cfg.minFreeBytes === 0) return true;
-    try {
-      const s = statfsSync(dir);
-      return s.bavail * s.bsize >= this.#cfg.minFreeBytes;
-    } catch {
-      return false;
-    }
-  }
-
-  async enoughSpace(): Promise<boolean> {
-    if (this.dir === null || this.#cfg.minFreeBytes === 0) return true;
-    try {
-      const s = await statfs(this.dir);
-      return s.bavail * s.bsize >= this.#cfg.minFreeBytes;
-    } catch {
-      return false;
-    }
-  }
-
   /** Retention: delete finished recordings past `maxAgeHours`, then the oldest while over `maxTotalBytes`. */
   sweep(): Promise<void> {
     return (this.#sweeping ??= this.#sweep().finally(() => (this.#sweeping = null)));
   }
 
   async #sweep(): Promise<void> {
-    const dir = this.dir;
-    if (dir === null) return;
+    const { dir, retention } = this.#cfg;
+    if (dir === undefined) return;
     try {
       const names = (await readdir(dir)).filter((n) => n.endsWith(RECORDING_EXT));
       const entries: { id: string; mtimeMs: number; size: number }[] = [];
@@ -197,10 +225,10 @@ export class RecordingService {
         }
       }
       entries.sort((a, b) => a.mtimeMs - b.mtimeMs);
-      const cutoff = this.#now() - this.#cfg.retention.maxAgeHours * 3_600_000;
+      const cutoff = this.#now() - retention.maxAgeHours * 3_600_000;
       let total = entries.reduce((n, e) => n + e.size, 0);
       for (const e of entries) {
-        const reason = e.mtimeMs < cutoff ? 'age' : total > this.#cfg.retention.maxTotalBytes ? 'size' : null;
+        const reason = e.mtimeMs < cutoff ? 'age' : total > retention.maxTotalBytes ? 'size' : null;
         if (reason === null) continue;
         await rm(join(dir, e.id + RECORDING_EXT), { force: true });
         await rm(join(dir, e.id + STATUS_EXT), { force: true });
@@ -214,14 +242,17 @@ export class RecordingService {
   }
 
   close(): void {
-    if (this.#sweepTimer) clearInterval(this.#sweepTimer);
-    this.#sweepTimer = null;
+    this.#stopSweeping();
   }
 }
+
+/** The section a recorder started under, with its directory. */
+type RecorderConfig = RecordingConfig & { dir: string };
 
 class FileRecorder implements SessionRecorder {
   readonly includeInput: boolean;
   readonly #svc: RecordingService;
+  readonly #cfg: RecorderConfig;
   readonly #status: RecordingStatus;
   readonly #startMs: number;
   readonly #statusPath: string;
@@ -231,10 +262,11 @@ class FileRecorder implements SessionRecorder {
   /** Status writes in order: the start's never lands after the end's. */
   #statusWrite: Promise<void> = Promise.resolve();
 
-  constructor(svc: RecordingService, id: string, subject: RecordingSubject, failConsole: () => void) {
+  constructor(svc: RecordingService, cfg: RecorderConfig, id: string, subject: RecordingSubject, failConsole: () => void) {
     this.#svc = svc;
+    this.#cfg = cfg;
     this.#failConsole = failConsole;
-    this.includeInput = svc.cfg.includeInput;
+    this.includeInput = cfg.includeInput;
     this.#startMs = svc.now();
     const header: RecordingHeader = {
       format: RECORDING_FORMAT,
@@ -250,7 +282,7 @@ class FileRecorder implements SessionRecorder {
     };
     const { format: _f, version: _v, ...rest } = header;
     this.#status = { ...rest, state: 'recording', endedAt: null, durationMs: null, bytes: 0, frames: 0, failure: null };
-    const dir = svc.dir!;
+    const dir = cfg.dir;
     this.#statusPath = join(dir, id + STATUS_EXT);
     this.#stream = createWriteStream(join(dir, id + RECORDING_EXT), { flags: 'wx' });
     this.#stream.on('error', (err: NodeJS.ErrnoException) => this.#fail(err.code === 'ENOSPC' ? 'disk_full' : 'write_error', err.code ?? null));
@@ -277,14 +309,14 @@ class FileRecorder implements SessionRecorder {
     this.#write(frameHead(direction, this.#svc.now() - this.#startMs, chunk.length));
     this.#write(chunk);
     this.#status.frames++;
-    if (stream.writableLength > this.#svc.cfg.maxBufferedBytes) {
+    if (stream.writableLength > this.#cfg.maxBufferedBytes) {
       this.#fail('disk_too_slow', null);
       return;
     }
     this.#sinceDiskCheck += chunk.length;
     if (this.#sinceDiskCheck >= CHECK_DISK_EVERY_BYTES) {
       this.#sinceDiskCheck = 0;
-      void this.#svc.enoughSpace().then((ok) => {
+      void enoughSpace(this.#cfg.dir, this.#cfg.minFreeBytes).then((ok) => {
         if (!ok) this.#fail('disk_full', 'minFreeBytes');
       });
     }
@@ -300,7 +332,7 @@ class FileRecorder implements SessionRecorder {
     this.#status.state = 'failed';
     this.#status.failure = reason;
     this.#svc.metrics.failures.inc({ reason });
-    const closeConsole = this.#svc.cfg.onRecordingFailure === 'close-console';
+    const closeConsole = this.#cfg.onRecordingFailure === 'close-console';
     this.#svc.logger.warn({ recordingId: this.id, sessionId: this.#status.sessionId, reason, detail, closeConsole }, 'console recording failed');
     this.#closeFile();
     if (closeConsole) this.#failConsole();

@@ -8,7 +8,7 @@
 import { createReadStream } from 'node:fs';
 import express from 'express';
 import { novncDir } from '../demo/routes.js';
-import type { RecordingCatalog } from './catalog.js';
+import type { RecordingCatalog, RecordingEntry } from './catalog.js';
 import { PLAYER_JS, playerPage } from './player.js';
 
 export function mountRecordings(app: express.Express, catalog: RecordingCatalog): void {
@@ -19,16 +19,18 @@ export function mountRecordings(app: express.Express, catalog: RecordingCatalog)
   const notFound = (res: express.Response): void => {
     res.status(404).json({ error: 'not found', code: 'NOT_FOUND' });
   };
-  const check = async (req: express.Request): Promise<string | null> => {
+  // The entry and its file, read once: a reload may change the directory, retention may delete the file.
+  const check = async (req: express.Request): Promise<{ id: string; path: string; entry: RecordingEntry } | null> => {
     const id = String(req.params.id ?? '');
-    if (catalog.filePath(id) === null || !catalog.verify(id, req.query.t)) return null;
+    const path = catalog.filePath(id);
+    if (path === null || !catalog.verify(id, req.query.t)) return null;
     const entry = await catalog.get(id);
-    return entry === null ? null : id;
+    return entry === null ? null : { id, path, entry };
   };
   app.get('/recordings/:id', async (req, res) => {
-    const id = await check(req);
-    if (id === null) return notFound(res);
-    const entry = (await catalog.get(id))!;
+    const found = await check(req);
+    if (found === null) return notFound(res);
+    const { id, entry } = found;
     res
       .type('html')
       .set('Cache-Control', 'no-store')
@@ -36,9 +38,9 @@ export function mountRecordings(app: express.Express, catalog: RecordingCatalog)
       .send(playerPage({ id, state: entry.state, problem: entry.state === 'corrupt' ? entry.failure : null }));
   });
   app.get('/recordings/:id/data', async (req, res) => {
-    const id = await check(req);
-    if (id === null) return notFound(res);
-    const stream = createReadStream(catalog.filePath(id)!);
+    const found = await check(req);
+    if (found === null) return notFound(res);
+    const stream = createReadStream(found.path);
     stream.on('error', () => {
       if (!res.headersSent) notFound(res);
       else res.destroy();

@@ -14,6 +14,7 @@ import { closed, mustOpen } from '../helpers/ws.js';
 import { newKey } from '../auth/helpers.js';
 import { ConsoleCloseCode } from '../../src/websocket-codes.js';
 import { FRAME_HEAD_BYTES } from '../../src/recording/format.js';
+import { validateConfig, type GatewayConfig } from '../../src/config.js';
 
 let env: TowerGateway | undefined;
 const dirs: string[] = [];
@@ -293,5 +294,93 @@ describe('recordings over GraphQL', () => {
     const page = await fetch((byId.get(badId) as any).playbackUrl);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('This recording cannot be played: header is not valid JSON');
+  });
+});
+
+describe('recording after a reload', () => {
+  /** The running config with another `recording` section, validated as a reloaded file would be. */
+  function withRecording(e: TowerGateway, recording: Record<string, unknown>): GatewayConfig {
+    return validateConfig({ ...e.gateway.config(), recording });
+  }
+
+  /** A console past its handshake, left open. */
+  async function openLive(e: TowerGateway, vmId: string): Promise<{ ws: WebSocket; rfb: RfbTestClient }> {
+    const r: any = await e.gql(OPEN, { id: vmId });
+    expect(r.errors).toBeUndefined();
+    const ws = await mustOpen(r.data.openConsole.url);
+    return { ws, rfb: await RfbTestClient.handshake(createWebSocketStream(ws)) };
+  }
+
+  async function listed(e: TowerGateway): Promise<Array<{ vmId: string; state: string; failure: string | null; includesInput: boolean }>> {
+    const r: any = await e.gql(LIST);
+    expect(r.errors).toBeUndefined();
+    return r.data.consoleRecordings.nodes.map(({ vmId, state, failure, includesInput }: any) => ({ vmId, state, failure, includesInput }));
+  }
+
+  it('rules, includeInput and maxBufferedBytes apply to consoles opened after it; a live console keeps the recorder it had', async () => {
+    const dir = tempDir();
+    env = await startTowerGateway({ config: { recording: { dir, rules: [{ vmIds: ['tower:*'] }] } } });
+    const { web, db } = await vmIds(env);
+    const live = await openLive(env, web);
+
+    const report = await env.gateway.reload(withRecording(env, { dir, rules: [{ vmIds: [db] }], includeInput: true, maxBufferedBytes: 65536 }));
+    expect(report.needsRestart).toEqual([]);
+    // Opened after the reload: web is no longer selected; db is, with input, and a full-screen
+    // update (640x400x4 bytes) is more than the new 64 KiB bound.
+    expect((await useConsole(env, web, { key: true })).code).toBe(1000);
+    expect((await useConsole(env, db, { key: true })).code).toBe(1000);
+    // The live console: still recorded as before, without input and under the 4 MiB bound.
+    live.rfb.send(keyEventMessage(true, 0x70), keyEventMessage(false, 0x70));
+    live.rfb.requestUpdate(false);
+    await live.rfb.readUpdate();
+    const done = closed(live.ws);
+    live.ws.close(1000);
+    await done;
+
+    await settled(dir);
+    expect(await listed(env)).toEqual([
+      { vmId: db, state: 'FAILED', failure: 'disk_too_slow', includesInput: true },
+      { vmId: web, state: 'COMPLETE', failure: null, includesInput: false },
+    ]);
+  });
+
+  it('turns recording on, moves it to another directory and turns it off; a live recording finishes where it started', async () => {
+    const first = tempDir();
+    const second = tempDir();
+    env = await startTowerGateway();
+    const { web, db } = await vmIds(env);
+    await useConsole(env, web);
+    expect(await listed(env)).toEqual([]);
+
+    expect((await env.gateway.reload(withRecording(env, { dir: first }))).needsRestart).toEqual([]);
+    const live = await openLive(env, web);
+
+    // A directory that cannot be created: the reload is refused and the running config kept.
+    const blocked = join(tempDir(), 'a-file');
+    writeFileSync(blocked, '');
+    await expect(env.gateway.reload(withRecording(env, { dir: join(blocked, 'recordings') }))).rejects.toThrow();
+    expect(env.gateway.config().recording.dir).toBe(first);
+
+    await env.gateway.reload(withRecording(env, { dir: second }));
+    await useConsole(env, db);
+    const [moved] = await settled(second);
+    expect(moved).toMatchObject({ vmId: db, state: 'complete' });
+    // The listing reads the directory in force.
+    expect(await listed(env)).toEqual([{ vmId: db, state: 'COMPLETE', failure: null, includesInput: false }]);
+
+    live.rfb.requestUpdate(false);
+    await live.rfb.readUpdate();
+    const done = closed(live.ws);
+    live.ws.close(1000);
+    await done;
+    const [kept] = await settled(first);
+    expect(kept).toMatchObject({ vmId: web, state: 'complete' });
+    expect(readdirSync(second)).toHaveLength(2);
+
+    await env.gateway.reload(withRecording(env, {}));
+    await useConsole(env, web);
+    expect(await listed(env)).toEqual([]);
+    expect(readdirSync(first)).toHaveLength(2);
+    expect(readdirSync(second)).toHaveLength(2);
   });
 });

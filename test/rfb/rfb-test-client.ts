@@ -160,8 +160,11 @@ export class RfbTestClient {
     this.image = new Uint32Array(serverInit.width * serverInit.height);
   }
 
-  /** Handshakes (None or VNC Authentication), sends ClientInit and reads ServerInit. */
-  static async handshake(stream: Duplex, options: { password?: string | null } = {}): Promise<RfbTestClient> {
+  /**
+   * Handshakes (None or VNC Authentication), sends ClientInit and reads ServerInit. `shared: false`
+   * asks the server for exclusive access, as noVNC does when not told `shared`.
+   */
+  static async handshake(stream: Duplex, options: { password?: string | null; shared?: boolean } = {}): Promise<RfbTestClient> {
     const reader = new StreamReader(stream);
     const auth = new UpstreamVncAuthenticator({ password: options.password ?? null });
     for (;;) {
@@ -172,7 +175,7 @@ export class RfbTestClient {
         break;
       }
     }
-    stream.write(Buffer.from([1])); // ClientInit, shared
+    stream.write(Buffer.from([options.shared === false ? 0 : 1])); // ClientInit's shared flag
     return new RfbTestClient(stream, reader, await readServerInit(reader));
   }
 
