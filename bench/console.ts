@@ -131,35 +131,24 @@ async function runChild(kind: string, args: string[]): Promise<void> {
     await once(wss, 'listening');
     port = (wss.address() as AddressInfo).port;
   } else if (kind === 'gateway') {
+    // The whole gateway as `console-gateway --config` builds it (GraphQL, metrics, the request-id
+    // context, audit lines at info level), not the console endpoint alone: what a user runs.
     // args: the token file, then (for the recording row) a recording directory.
+    const { startGateway } = await import('../src/app.js');
+    const { validateConfig } = await import('../src/config.js');
+    const { createLogger } = await import('../src/logger.js');
     const { pino } = await import('pino');
-    const { createConsoleEndpoint } = await import('../src/console/endpoint.js');
-    const { TicketService } = await import('../src/console/tickets.js');
-    const { TokenFileResolver } = await import('../src/upstreams/tokenfile/resolver.js');
-    const { RecordingService } = await import('../src/recording/recorder.js');
-    const { recordingSchema } = await import('../src/recording/config.js');
-    const logger = pino({ level: 'silent' });
-    const tokenFile = new TokenFileResolver({ path: args[0] ?? '', logger });
-    const recordings = args[1] ? new RecordingService({ config: recordingSchema.parse({ dir: args[1] }), logger, now: Date.now }) : null;
-    const endpoint = createConsoleEndpoint({
-      tickets: new TicketService(),
-      resolveTarget: async () => {
-        throw new Error('bench uses token-file targets only');
-      },
-      tokenFile,
-      logger,
-      ...(recordings
-        ? {
-            recorderFor: (identity, provider, failConsole) =>
-              recordings.recorderFor({ sessionId: identity.sessionId, vmId: identity.vmId, caller: identity.caller, provider }, failConsole),
-          }
-        : {}),
+    const config = validateConfig({
+      server: { host: '127.0.0.1', port: 0 },
+      // A provider is required; this one is never asked (consoles come from the token file).
+      providers: [{ name: 'unused', kind: 'cloudtower', url: 'http://127.0.0.1:9', token: 'unused' }],
+      console: { tokenFile: args[0] },
+      // The memory phase holds 10,000 consoles; the default cap is 500.
+      limits: { maxConsoles: 100_000 },
+      ...(args[1] ? { recording: { dir: args[1] } } : {}),
     });
-    const server = createHttpServer((_req, res) => res.writeHead(404).end());
-    server.on('upgrade', (req, socket, head: Buffer) => endpoint.handleUpgrade(req, socket, head));
-    server.listen(0, '127.0.0.1', 2048);
-    await once(server, 'listening');
-    port = (server.address() as AddressInfo).port;
+    const gateway = await startGateway(config, { logger: createLogger('info', pino.destination('/dev/null')) });
+    port = Number(new URL(gateway.url).port);
   } else {
     throw new Error(`unknown child kind ${kind}`);
   }
