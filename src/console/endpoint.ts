@@ -17,6 +17,7 @@ import { ErrorCode, GatewayError } from '../errors.js';
 import { ConsoleMetrics } from './metrics.js';
 import { recordConsoleSessionSpan } from '../observability/tracing.js';
 import { ConsoleSession } from './session.js';
+import { DROPPED_INPUT_TYPES, noDroppedInput } from './view-only.js';
 import type { SessionIdentity } from './session.js';
 import { isTicketError } from './tickets.js';
 import type { TicketRecord } from './tickets.js';
@@ -55,11 +56,14 @@ export function createConsoleEndpoint(options: ConsoleEndpointOptions): ConsoleE
     ? new ConsoleMetrics(options.metrics, () => {
         let bytesToUpstream = 0;
         let bytesToClient = 0;
+        const droppedInput = noDroppedInput();
         for (const s of sessions) {
           bytesToUpstream += s.bytesToUpstream;
           bytesToClient += s.bytesToClient;
+          const dropped = s.droppedInput;
+          if (dropped) for (const type of DROPPED_INPUT_TYPES) droppedInput[type] += dropped[type];
         }
-        return { sessions: sessions.size, bytesToUpstream, bytesToClient };
+        return { sessions: sessions.size, bytesToUpstream, bytesToClient, droppedInput };
       })
     : null;
 

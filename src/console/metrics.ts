@@ -4,11 +4,14 @@
  */
 import { Counter, Gauge, Histogram } from 'prom-client';
 import type { Registry } from 'prom-client';
+import { DROPPED_INPUT_TYPES, noDroppedInput, type DroppedInputCounts } from './view-only.js';
 
 export interface LiveTotals {
   sessions: number;
   bytesToUpstream: number;
   bytesToClient: number;
+  /** Input the open view-only sessions dropped so far, by kind. */
+  droppedInput: DroppedInputCounts;
 }
 
 export class ConsoleMetrics {
@@ -20,6 +23,8 @@ export class ConsoleMetrics {
   /** Bytes of sessions that have ended; live sessions are added at scrape time. */
   #endedToUpstream = 0;
   #endedToClient = 0;
+  /** Input dropped by view-only sessions that have ended; live sessions are added at scrape time. */
+  readonly #endedDropped: DroppedInputCounts = noDroppedInput();
 
   constructor(registry: Registry, live: () => LiveTotals) {
     const registers = [registry];
@@ -43,6 +48,18 @@ export class ConsoleMetrics {
         this.reset();
         this.inc({ direction: 'client_to_upstream' }, done.up + now.bytesToUpstream);
         this.inc({ direction: 'upstream_to_client' }, done.down + now.bytesToClient);
+      },
+    });
+    const endedDropped = this.#endedDropped;
+    new Counter({
+      name: 'console_view_only_input_dropped_total',
+      help: 'Input messages view-only consoles dropped, by type (key, pointer, cut_text, qemu_key, set_desktop_size, xvp).',
+      labelNames: ['type'],
+      registers,
+      collect() {
+        const now = live().droppedInput;
+        this.reset();
+        for (const type of DROPPED_INPUT_TYPES) this.inc({ type }, endedDropped[type] + now[type]);
       },
     });
     this.#duration = new Histogram({
@@ -88,9 +105,10 @@ export class ConsoleMetrics {
     this.#upgradesRefused.inc({ reason });
   }
 
-  sessionEnded(s: { durationMs: number; bytesToUpstream: number; bytesToClient: number; closeCode: number }): void {
+  sessionEnded(s: { durationMs: number; bytesToUpstream: number; bytesToClient: number; closeCode: number; droppedInput: DroppedInputCounts | null }): void {
     this.#endedToUpstream += s.bytesToUpstream;
     this.#endedToClient += s.bytesToClient;
+    if (s.droppedInput) for (const type of DROPPED_INPUT_TYPES) this.#endedDropped[type] += s.droppedInput[type];
     this.#duration.observe(s.durationMs / 1000);
     this.#sessionsClosed.inc({ code: String(s.closeCode) });
   }

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { SessionRecorder } from '../recording/recorder.js';
 import type { ConsoleTarget } from '../upstreams/types.js';
 import type { LegOptions } from './legs/types.js';
+import type { DroppedInputCounts } from './view-only.js';
 import type { ConsoleSession } from './session.js';
 
 export type ResolvedTarget = ConsoleTarget & { provider: string };
@@ -46,6 +47,12 @@ export interface SessionSummary extends SessionIdentity {
   peakBufferedToUpstream: number;
   /** The session's recording (`consoleRecording(id)`), or null when it was not recorded. */
   recordingId: string | null;
+  /**
+   * A view-only session's browser input that was dropped, by kind (`key`, `pointer`, `cut_text`,
+   * `qemu_key`, `set_desktop_size`, `xvp`): an observer that tried to type or click shows here.
+   * null for interactive sessions.
+   */
+  droppedInput: DroppedInputCounts | null;
 }
 
 export type BackpressureDirection = 'toClient' | 'toUpstream';

@@ -27,7 +27,7 @@ import type { LegClosed, LegEvents, LegOptions, UpstreamLeg } from './legs/types
 import { connectTcpLeg } from './legs/tcp.js';
 import { connectWebSocketLeg } from './legs/websocket.js';
 import { RfbBridge } from './rfb-bridge.js';
-import { ViewOnlyFilter } from './view-only.js';
+import { ViewOnlyFilter, type DroppedInputCounts } from './view-only.js';
 import type { SessionRecorder } from '../recording/recorder.js';
 
 export type { BackpressureDirection, ResolvedTarget, SessionHooks, SessionIdentity, SessionOptions, SessionSummary } from './session-record.js';
@@ -380,6 +380,11 @@ export class ConsoleSession {
     return this.#viewOnly?.dropped ?? 0;
   }
 
+  /** What a view-only session dropped, by kind of input; null for interactive sessions. */
+  get droppedInput(): Readonly<DroppedInputCounts> | null {
+    return this.#viewOnly?.inputByType ?? null;
+  }
+
   readonly #onClientError = (err: Error & { code?: string }): void => {
     // `ws` closes the connection itself after a receiver error; record why, in its code.
     const code = wsErrorCloseCode(err.code);
@@ -625,6 +630,7 @@ export class ConsoleSession {
       peakBufferedToClient: this.#peakToClient,
       peakBufferedToUpstream: this.#peakToUpstream,
       recordingId: this.recordingId,
+      droppedInput: this.#viewOnly ? { ...this.#viewOnly.inputByType } : null,
     });
     this.#resolveEnded();
   }

@@ -18,6 +18,18 @@
 
 export type ViewOnlyFailure = 'unknown-message' | 'unsupported-handshake';
 
+/** The kinds of input message a view-only session drops (the `type` label of `console_view_only_input_dropped_total`). */
+export const DROPPED_INPUT_TYPES = ['key', 'pointer', 'cut_text', 'qemu_key', 'set_desktop_size', 'xvp'] as const;
+export type DroppedInputType = (typeof DROPPED_INPUT_TYPES)[number];
+export type DroppedInputCounts = Record<DroppedInputType, number>;
+
+export function noDroppedInput(): DroppedInputCounts {
+  return { key: 0, pointer: 0, cut_text: 0, qemu_key: 0, set_desktop_size: 0, xvp: 0 };
+}
+
+/** RFB client message type -> its input kind; QEMU's (255) is input only as its extended key event (submessage 0). */
+const INPUT_TYPE: Partial<Record<number, DroppedInputType>> = { 4: 'key', 5: 'pointer', 6: 'cut_text', 250: 'xvp', 251: 'set_desktop_size' };
+
 /** Dropped messages are skipped as they stream: a large clipboard is never buffered whole. */
 const enum Phase {
   Version,
@@ -45,6 +57,8 @@ export class ViewOnlyFilter {
   #skip = 0;
   /** Input messages seen so far: dropped by `feed`, only counted by `observe`. */
   input = 0;
+  /** `input` by kind. */
+  readonly inputByType: DroppedInputCounts = noDroppedInput();
   failure: ViewOnlyFailure | null = null;
 
   /** What may go upstream (possibly empty), or null: the session must close (4012). */
@@ -128,6 +142,7 @@ export class ViewOnlyFilter {
         if (avail < 8) return 0;
         const length = Math.abs(buf.readInt32BE(at + 4));
         this.input++;
+        this.inputByType.cut_text++;
         this.#skip = 8 + length;
         return SKIPPING;
       }
@@ -188,8 +203,10 @@ export class ViewOnlyFilter {
         break;
     }
     const type = msg[0]!;
-    if (type === 4 || type === 5 || type === 250 || type === 251 || (type === 255 && msg[1] === 0)) {
+    const input = type === 255 ? (msg[1] === 0 ? 'qemu_key' : undefined) : INPUT_TYPE[type];
+    if (input !== undefined) {
       this.input++;
+      this.inputByType[input]++;
       return false;
     }
     return msg;

@@ -55,7 +55,13 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<RunningEmbed
         if (vm.vdrpIP !== null) await consoles.add(`abiquo/${ent.id}/${vm.id}`, { name: vm.label ?? vm.name, ...(vm.password ? { password: vm.password } : {}) });
       }
     }
-    const abiquo = await startAbiquoSimulator({ data: abiquoData, ...ABIQUO_USER, consoleFor: (vm, ent) => consoles.locate(`abiquo/${ent}/${vm.id}`) });
+    const abiquo = await startAbiquoSimulator({
+      data: abiquoData,
+      ...ABIQUO_USER,
+      consoleFor: (vm, ent) => consoles.locate(`abiquo/${ent}/${vm.id}`),
+      // A powered-off VM (db-1) has no VNC server, as on a real host.
+      consolePower: (vm, ent, on) => consoles.setPowered(`abiquo/${ent}/${vm.id}`, on),
+    });
     started.push(abiquo);
 
     const drp = await startDrpSimulator({ users: { [DRP_USER.username]: DRP_USER.password }, autoEmitEveryMs: opts.drpEventEveryMs ?? 15_000 });

@@ -39,6 +39,30 @@ function clientCutText(text: string): Buffer {
   return Buffer.concat([header, body]);
 }
 
+/** `console_view_only_input_dropped_total` by type, read from the gateway's /metrics. */
+async function droppedMetric(t: TowerGateway): Promise<Record<string, number>> {
+  const text = await (await fetch(`${t.gateway.url}/metrics`)).text();
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(/^console_view_only_input_dropped_total\{type="([a-z_]+)"\} (\d+)$/gm)) out[m[1]!] = Number(m[2]);
+  return out;
+}
+
+/** Resolves with the next `consoles.closed` event, published after the session's audit line. */
+function nextConsoleClosed(t: TowerGateway): Promise<unknown> {
+  const sub = t.gateway.gateway.events.subscribe({ sources: ['GATEWAY'] });
+  return (async () => {
+    try {
+      for (;;) {
+        const { value, done } = await sub.next();
+        if (done) throw new Error('bus closed');
+        if (value.type === 'consoles' && value.action === 'closed') return value;
+      }
+    } finally {
+      await sub.return?.();
+    }
+  })();
+}
+
 async function webConsole(): Promise<{ env: TowerGateway; vmId: string; key: string }> {
   const started = await startTowerGateway();
   const vm = started.sim.listVms().find((v) => v.name === 'web-01')!;
@@ -82,20 +106,6 @@ describe('view-only consoles', () => {
     user.rfb.close();
   });
 
-  it('closes a view-only session that sends an unknown message type with 4012, and the interactive session stays', async () => {
-    const w = await webConsole();
-    env = w.env;
-    const observer = await openRfb(((await env.gql(OPEN, { id: w.vmId, viewOnly: true })) as any).data.openConsole.url);
-    const user = await openRfb(((await env.gql(OPEN, { id: w.vmId })) as any).data.openConsole.url);
-    const ended = closed(observer.ws);
-    observer.rfb.send(Buffer.from([99, 0, 0, 0]));
-    expect(await ended).toEqual({ code: ConsoleCloseCode.ViewOnlyUnknownMessage, reason: 'view-only: unknown message' });
-    user.rfb.requestUpdate(false);
-    expect((await user.rfb.readUpdate()).length).toBeGreaterThan(0);
-    expect(user.ws.readyState).toBe(WebSocket.OPEN);
-    user.rfb.close();
-  });
-
   it('drops input on a VNC-password console too, where the gateway does the RFB handshake itself', async () => {
     const farm = new ConsoleFarm();
     const data = defaultAbiquoData();
@@ -119,6 +129,41 @@ describe('view-only consoles', () => {
       await abiquo.close();
       await farm.close();
     }
+  });
+
+  it('counts dropped input by type in console_view_only_input_dropped_total (while open and once ended) and in the audit line', async () => {
+    const w = await webConsole();
+    env = w.env;
+    const observer = await openRfb(((await env.gql(OPEN, { id: w.vmId, viewOnly: true })) as any).data.openConsole.url);
+    observer.rfb.send(
+      keyEventMessage(true, 0x61),
+      keyEventMessage(false, 0x61),
+      pointerEventMessage(0, 1, 1),
+      pointerEventMessage(1, 2, 2),
+      pointerEventMessage(0, 3, 3),
+      clientCutText('pasted'),
+      qemuExtendedKey(true, 0x62, 0x30),
+    );
+    observer.rfb.requestUpdate(false);
+    await observer.rfb.readUpdate(); // answers a request sent after the input: the gateway has read all of it
+    const expected = { key: 2, pointer: 3, cut_text: 1, qemu_key: 1, set_desktop_size: 0, xvp: 0 };
+    expect(await droppedMetric(env)).toEqual(expected);
+
+    const ended = nextConsoleClosed(env);
+    observer.ws.close(1000);
+    await ended;
+    const audit = env.logs.records().find((r) => r.msg === 'console session');
+    expect(audit).toMatchObject({ viewOnly: true, droppedInput: expected });
+    // Counted once: the ended session's counts replace its live ones.
+    expect(await droppedMetric(env)).toEqual(expected);
+
+    const interactive = await openRfb(((await env.gql(OPEN, { id: w.vmId })) as any).data.openConsole.url);
+    interactive.rfb.send(keyEventMessage(true, 0x61));
+    const endedToo = nextConsoleClosed(env);
+    interactive.ws.close(1000);
+    await endedToo;
+    expect(env.logs.records().filter((r) => r.msg === 'console session').map((r) => r.droppedInput)).toEqual([expected, null]);
+    expect(await droppedMetric(env)).toEqual(expected);
   });
 
   it('is GATEWAY-only: a view-only DIRECT console is BAD_USER_INPUT', async () => {

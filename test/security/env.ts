@@ -56,7 +56,7 @@ export async function startSecurityEnv(): Promise<SecurityEnv> {
       if (vm.vdrpIP !== null) await consoles.add(`abiquo/${ent.id}/${vm.id}`, { name: vm.label ?? vm.name, ...(vm.password ? { password: vm.password } : {}) });
     }
   }
-  const abiquo = await startAbiquoSimulator({ data, username: 'gw', password: ABIQUO_PASSWORD, consoleFor: (vm, ent) => consoles.locate(`abiquo/${ent}/${vm.id}`) });
+  const abiquo = await startAbiquoSimulator({ data, username: 'gw', password: ABIQUO_PASSWORD, consoleFor: (vm, ent) => consoles.locate(`abiquo/${ent}/${vm.id}`), consolePower: (vm, ent, on) => consoles.setPowered(`abiquo/${ent}/${vm.id}`, on) });
   const drp = await startDrpSimulator({ users: { gw: DRP_PASSWORD }, autoEmitEveryMs: 0 });
 
   const logs = captureLogger('trace');

@@ -30,6 +30,23 @@ export interface AbiquoSimEnterprise {
   vms: AbiquoSimVm[];
 }
 
+/**
+ * States in which the hypervisor runs the VM's process, and with it the VNC server behind
+ * vdrpIP:vdrpPort. PAUSED pauses the guest, not the process: its display stays (a frozen screen).
+ * LOCKED (an operation under way) and UNKNOWN say what Abiquo knows, not what the hypervisor does;
+ * the VM is taken to keep running (*unverified*). NOT_ALLOCATED, ALLOCATED and CONFIGURED VMs were
+ * never started on a hypervisor, OFF ones were stopped: nothing listens for them.
+ */
+const STATES_WITH_A_PROCESS: ReadonlySet<string> = new Set(['ON', 'PAUSED', 'LOCKED', 'UNKNOWN']);
+
+/**
+ * Whether a VNC server listens at the VM's remote desktop address: it has one, it is enabled (a
+ * disabled remote desktop means the hypervisor was told to open none) and the VM's process runs.
+ */
+export function vncListening(vm: AbiquoSimVm): boolean {
+  return vm.vdrpIP !== null && vm.vdrpEnabled && STATES_WITH_A_PROCESS.has(vm.state);
+}
+
 function uuidFor(n: number): string {
   const hex = n.toString(16).padStart(12, '0');
   return `6d7e8f90-0000-4000-8000-${hex}`;

@@ -39,6 +39,14 @@ export interface AbiquoSimulatorOptions {
    * answer instead of the data set. VMs without a vdrp address keep none. Return null to keep the data's.
    */
   consoleFor?: (vm: AbiquoSimVm, enterpriseId: number) => { host: string; port: number } | null;
+  /**
+   * The hypervisor's side of each console: told whether a VNC server listens for the VM
+   * (`vncListening`: a remote desktop address, enabled, and a state whose process runs), for every VM
+   * with an address when the simulator starts and again whenever a control method changes a VM. With
+   * a console farm: `(vm, ent, on) => farm.setPowered(key, on)`, so a powered-off VM's console closes
+   * every connection and one powered off while in use drops its clients, as on a real host.
+   */
+  consolePower?: (vm: AbiquoSimVm, enterpriseId: number, listening: boolean) => void;
 }
 
 export interface AbiquoSimStats {

@@ -6,7 +6,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { defaultAbiquoData, simVm, type AbiquoSimEnterprise, type AbiquoSimVm } from './data.js';
+import { defaultAbiquoData, simVm, vncListening, type AbiquoSimEnterprise, type AbiquoSimVm } from './data.js';
 import { enterpriseEntity, pageLinks, vmEntity } from './entities.js';
 import { renderVmEvent, type AbiquoEventFormat } from './events.js';
 import { renderCollection, renderErrors, renderMalformed, type SimEntity } from './render.js';
@@ -61,6 +61,7 @@ export class AbiquoSimulator {
     });
     const sim = new AbiquoSimulator(server, opts);
     server.on('request', (req, res) => sim.#handle(req, res));
+    for (const ent of sim.#data) for (const vm of ent.vms) if (vm.vdrpIP !== null) sim.#power(ent.id, vm);
     return sim;
   }
 
@@ -107,14 +108,29 @@ export class AbiquoSimulator {
   putVm(enterpriseId: number, vm: AbiquoSimVm): void {
     const ent = this.#enterprise(enterpriseId);
     const i = ent.vms.findIndex((v) => v.id === vm.id);
-    if (i >= 0) ent.vms[i] = structuredClone(vm);
-    else ent.vms.push(structuredClone(vm));
+    const stored = structuredClone(vm);
+    if (i >= 0) ent.vms[i] = stored;
+    else ent.vms.push(stored);
+    this.#power(enterpriseId, stored);
   }
 
-  /** Remove a VM without emitting events. */
+  /** Remove a VM without emitting events; its console stops listening. */
   removeVm(enterpriseId: number, vmId: number): void {
     const ent = this.#enterprise(enterpriseId);
+    const gone = ent.vms.filter((v) => v.id === vmId);
     ent.vms = ent.vms.filter((v) => v.id !== vmId);
+    for (const vm of gone) this.#opts.consolePower?.(vm, enterpriseId, false);
+  }
+
+  /**
+   * Change a VM's state without emitting events (a power action seen by a consumer only on its next
+   * read). Powering off (OFF) or back to an undeployed state stops the VM's VNC server: see `consolePower`.
+   */
+  setVmState(enterpriseId: number, vmId: number, state: AbiquoSimVm['state']): void {
+    const vm = this.#enterprise(enterpriseId).vms.find((v) => v.id === vmId);
+    if (!vm) throw new Error(`no VM ${vmId} in enterprise ${enterpriseId}`);
+    vm.state = state;
+    this.#power(enterpriseId, vm);
   }
 
   /**
@@ -135,6 +151,7 @@ export class AbiquoSimulator {
     if (!vm) throw new Error(`no VM ${vmId} in enterprise ${enterpriseId}`);
     this.emitVmEvent(enterpriseId, vmId, 'UNDEPLOY');
     Object.assign(vm, { state: 'NOT_ALLOCATED', vdrpIP: null, vdrpPort: null });
+    this.#opts.consolePower?.(vm, enterpriseId, false);
     this.emitVmEvent(enterpriseId, vmId, 'UNDEPLOY_FINISH');
   }
 
@@ -195,6 +212,11 @@ export class AbiquoSimulator {
 
   #base(): string {
     return (this.#opts.publicBaseUrl ?? this.url).replace(/\/+$/, '') + '/api';
+  }
+
+  /** Tell the VM's console whether its VNC server listens now. */
+  #power(enterpriseId: number, vm: AbiquoSimVm): void {
+    this.#opts.consolePower?.(vm, enterpriseId, vncListening(vm));
   }
 
   /** Where the VM's console really listens, when a console farm serves it; null to advertise its own vdrpIP/vdrpPort. */

@@ -55,6 +55,8 @@ export function resolveVnc(input: { vm?: unknown }, resolver: VncResolver): VncA
   if (!where.id && !where.local_id) throw new VmNotFoundError('vm: give id or local_id');
   const vm = resolver.findVm(where);
   if (!vm) throw new VmNotFoundError(`Vm not found: ${JSON.stringify({ id: where.id, local_id: where.local_id })}`);
+  // Answered whatever the VM's status: seed 000 and UPSTREAMS.md describe no refusal, and the answer
+  // is only credentials. A stopped VM's console is refused where it would live, at websockify.
   return resolver.issueVnc(vm);
 }
 

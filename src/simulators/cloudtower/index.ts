@@ -16,7 +16,7 @@ import { VncCredentialStore } from './vnc-credentials.js';
 import type { VncAnswer } from './vnc-credentials.js';
 import { defaultCloudTowerVms, makeSimulatedVm, toApiVm } from './vms.js';
 import type { CloudTowerVm, CloudTowerVmStatus, SimulatedVm } from './vms.js';
-import { Websockify } from './websockify.js';
+import { Websockify, hasConsoleProcess } from './websockify.js';
 import type { ConsoleLocator, WebsockifyLogEntry } from './websockify.js';
 import type { VmWhereUnique } from './graphql.js';
 
@@ -30,7 +30,7 @@ export type { RestErrorBody } from './http.js';
 export type { VncAnswer, WebsockifyUrlForm } from './vnc-credentials.js';
 export { randomRawToken, randomTowerToken } from './vnc-credentials.js';
 export type { ConsoleEndpoint, ConsoleLocator, WebsockifyLogEntry } from './websockify.js';
-export { CLOSE_CONSOLE_UNAVAILABLE } from './websockify.js';
+export { CLOSE_CONSOLE_UNAVAILABLE, CLOSE_TARGET_CLOSED, hasConsoleProcess } from './websockify.js';
 export { CLOUDTOWER_GRAPHQL_SDL } from './graphql.js';
 
 /** The default user: CloudTower's documented demo-style admin. */
@@ -144,11 +144,16 @@ export class CloudTowerSimulator {
     this.#vncCredentials.clear();
   }
 
-  /** Change a VM's status, by `id` or `local_id`. Throws when no VM matches. */
+  /**
+   * Change a VM's status, by `id` or `local_id`. Throws when no VM matches. Stopping (or deleting) a
+   * VM ends its hypervisor process: its open consoles drop (websockify closes them, 1000 "Target
+   * closed") and websockify refuses new ones until it runs again.
+   */
   setVmStatus(idOrLocalId: string, status: CloudTowerVmStatus): void {
     const vm = this.#vms.find((v) => v.id === idOrLocalId || v.local_id === idOrLocalId);
     if (!vm) throw new Error(`no simulated VM ${idOrLocalId}`);
     vm.status = status;
+    if (!hasConsoleProcess(status)) this.#websockify.dropVm(vm.id);
   }
 
   /** Append a VM (missing fields get defaults, see makeSimulatedVm). Returns the stored VM's API view. */
@@ -159,11 +164,12 @@ export class CloudTowerSimulator {
     return toApiVm(full);
   }
 
-  /** Remove a VM by `id`; false when there was none. Its console credentials stop working. */
+  /** Remove a VM by `id`; false when there was none. Its console credentials stop working and its open consoles drop. */
   removeVm(id: string): boolean {
     const index = this.#vms.findIndex((v) => v.id === id);
     if (index < 0) return false;
     this.#vms.splice(index, 1);
+    this.#websockify.dropVm(id);
     return true;
   }
 

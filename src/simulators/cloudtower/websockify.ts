@@ -47,6 +47,18 @@ export const WEBSOCKIFY_PATHS = new Set(['/websockify', '/websockify/']);
 /** Close code when the console cannot be reached after the handshake (websockify closes the same way). */
 export const CLOSE_CONSOLE_UNAVAILABLE = 1011;
 
+/** websockify's close when its target (the VNC server) closed: `CClose(1000, "Target closed")`. */
+export const CLOSE_TARGET_CLOSED = { code: 1000, reason: 'Target closed' } as const;
+
+/**
+ * Whether a VM in this status has a hypervisor process, and so a VNC server to bridge to. A stopped or
+ * deleted VM has none. SUSPENDED keeps it: suspending pauses the guest while the QEMU process, and its
+ * VNC server showing the frozen screen, stay up (*unverified* for CloudTower; libvirt's suspend does so).
+ */
+export function hasConsoleProcess(status: SimulatedVm['status']): boolean {
+  return status !== 'STOPPED' && status !== 'DELETED';
+}
+
 export interface WebsockifyOptions {
   credentials: VncCredentialStore;
   vmById(id: string): SimulatedVm | undefined;
@@ -115,7 +127,7 @@ export function bridge(ws: WebSocket, tcp: net.Socket, highWaterMark: number): v
   });
   tcp.on('drain', () => ws.resume());
   tcp.on('close', () => {
-    if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) ws.close(1000);
+    if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) ws.close(CLOSE_TARGET_CLOSED.code, CLOSE_TARGET_CLOSED.reason);
   });
   tcp.on('error', () => tcp.destroy());
   ws.on('close', () => {
@@ -129,7 +141,8 @@ export function bridge(ws: WebSocket, tcp: net.Socket, highWaterMark: number): v
 export class Websockify {
   readonly #options: WebsockifyOptions;
   readonly #wss: WebSocketServer;
-  readonly #consoleSockets = new Set<net.Socket>();
+  /** Console sockets of the sessions bridged now, by the VM they belong to. */
+  readonly #consoleSockets = new Map<string, Set<net.Socket>>();
 
   constructor(options: WebsockifyOptions) {
     this.#options = options;
@@ -179,13 +192,17 @@ export class Websockify {
     try {
       // A powered-off or deleted VM has no QEMU process, so no VNC server to bridge to: websockify
       // upgrades and closes, as it does for any unreachable target (*unverified* for CloudTower).
-      target = vm.status === 'STOPPED' || vm.status === 'DELETED' ? null : (this.#options.consoleFor?.(toApiVm(vm)) ?? null);
+      target = hasConsoleProcess(vm.status) ? (this.#options.consoleFor?.(toApiVm(vm)) ?? null) : null;
     } catch {
       target = null; // a faulty locator is an unreachable console, not a crashed simulator
     }
-    const tcp = target ? await connectConsole(target) : null;
-    if (tcp) this.#consoleSockets.add(tcp);
-    tcp?.on('close', () => this.#consoleSockets.delete(tcp));
+    let tcp = target ? await connectConsole(target) : null;
+    // Stopped while the console was being dialled: its process is gone.
+    if (tcp && !hasConsoleProcess(vm.status)) {
+      tcp.destroy();
+      tcp = null;
+    }
+    if (tcp) this.#track(vm.id, tcp);
     if (socket.destroyed) {
       tcp?.destroy();
       return;
@@ -209,10 +226,28 @@ export class Websockify {
     });
   }
 
+  /**
+   * The VM's process ended (stopped, deleted): its VNC server's connections close, and websockify
+   * closes each bridged WebSocket as it does when a target closes (1000 "Target closed").
+   */
+  dropVm(vmId: string): void {
+    for (const tcp of this.#consoleSockets.get(vmId) ?? []) tcp.destroy();
+  }
+
   /** Drop every console session. */
   close(): void {
     for (const ws of this.#wss.clients) ws.terminate();
-    for (const tcp of this.#consoleSockets) tcp.destroy();
+    for (const sockets of this.#consoleSockets.values()) for (const tcp of sockets) tcp.destroy();
     this.#wss.close();
+  }
+
+  #track(vmId: string, tcp: net.Socket): void {
+    let sockets = this.#consoleSockets.get(vmId);
+    if (!sockets) this.#consoleSockets.set(vmId, (sockets = new Set()));
+    sockets.add(tcp);
+    tcp.on('close', () => {
+      sockets.delete(tcp);
+      if (sockets.size === 0 && this.#consoleSockets.get(vmId) === sockets) this.#consoleSockets.delete(vmId);
+    });
   }
 }

@@ -9,6 +9,8 @@ export interface FarmConsoleOptions {
   name: string;
   /** VNC password; without it the console offers security type None. */
   password?: string;
+  /** Whether the VM runs at the start (a powered-off VM's console closes every connection). @default true */
+  powered?: boolean;
 }
 
 export class ConsoleFarm {
@@ -18,7 +20,7 @@ export class ConsoleFarm {
   async add(key: string, opts: FarmConsoleOptions): Promise<{ host: string; port: number }> {
     let server = this.#servers.get(key);
     if (!server) {
-      server = await startRfbServer({ name: opts.name, ...(opts.password ? { password: opts.password } : {}) });
+      server = await startRfbServer({ name: opts.name, powered: opts.powered ?? true, ...(opts.password ? { password: opts.password } : {}) });
       this.#servers.set(key, server);
     }
     return { host: server.host, port: server.port };
@@ -27,6 +29,11 @@ export class ConsoleFarm {
   locate(key: string): { host: string; port: number } | null {
     const server = this.#servers.get(key);
     return server ? { host: server.host, port: server.port } : null;
+  }
+
+  /** Power `key`'s VM on or off (RfbServer.setPowered); a key with no console is ignored. */
+  setPowered(key: string, on: boolean): void {
+    this.#servers.get(key)?.setPowered(on);
   }
 
   server(key: string): RfbServer | undefined {

@@ -40,6 +40,8 @@ export interface RfbServerOptions {
   randomBytes?: (size: number) => Buffer;
   /** Called for each key, pointer and clipboard message any client sends (also emitted as 'input'). */
   onInput?: (event: RfbInputEvent) => void;
+  /** Whether the VM this console belongs to runs at the start; see `setPowered`. @default true */
+  powered?: boolean;
 }
 
 export interface RfbServerEvents {
@@ -71,6 +73,7 @@ export class RfbServer extends EventEmitter<RfbServerEvents> {
   #ticks = 0;
   #renderScheduled = false;
   #closed = false;
+  #powered: boolean;
 
   /** Builds the server without listening; use `startRfbServer` for a TCP listener, or just `attach`. */
   constructor(options: RfbServerOptions) {
@@ -84,6 +87,7 @@ export class RfbServer extends EventEmitter<RfbServerEvents> {
       throw new RangeError(`framebuffer size must be 1..${MAX_DIMENSION} pixels each way`);
     }
     this.#now = options.now ?? Date.now;
+    this.#powered = options.powered ?? true;
     this.#framebuffer = new Framebuffer(this.width, this.height, ScreenColour.Background);
     this.#screen = new ConsoleScreen(this.#framebuffer, options.name);
     this.#screen.setTime(0, this.#now());
@@ -103,6 +107,27 @@ export class RfbServer extends EventEmitter<RfbServerEvents> {
   /** Open client connections, TCP and attached streams alike. */
   get connectionCount(): number {
     return this.#connections.size;
+  }
+
+  /** Whether the VM runs, so that its console is served (`setPowered`). */
+  get powered(): boolean {
+    return this.#powered;
+  }
+
+  /**
+   * Power the VM off or on. A hypervisor runs a VM's VNC server inside the VM's own process (QEMU),
+   * so a powered-off VM has none: powering off drops every open connection as the process exits,
+   * and until it is powered on again each new connection is closed before the RFB banner. A real
+   * host would refuse the connection outright (no listener); the port is kept here so the VM comes
+   * back on the same one, as it does on a real host, and a client sees the same thing either way:
+   * no console, not one byte of RFB.
+   */
+  setPowered(on: boolean): void {
+    if (this.#powered === on) return;
+    this.#powered = on;
+    if (on) return;
+    for (const { stream } of this.#connections) stream.destroy();
+    this.#connections.clear();
   }
 
   /** Where the name, status line and input lines are drawn. */
@@ -128,7 +153,7 @@ export class RfbServer extends EventEmitter<RfbServerEvents> {
 
   /** Serves RFB on an already-connected duplex stream, starting with the server's version banner. */
   attach(stream: Duplex): void {
-    if (this.#closed) {
+    if (this.#closed || !this.#powered) {
       stream.destroy();
       return;
     }

@@ -2,13 +2,14 @@ import net from 'node:net';
 import { EventEmitter, once } from 'node:events';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
-import { CLOSE_CONSOLE_UNAVAILABLE, startCloudTowerSimulator } from '../../../src/simulators/cloudtower/index.js';
+import { CLOSE_CONSOLE_UNAVAILABLE, CLOSE_TARGET_CLOSED, startCloudTowerSimulator } from '../../../src/simulators/cloudtower/index.js';
 import type { CloudTowerSimulator, CloudTowerSimulatorOptions, VncAnswer } from '../../../src/simulators/cloudtower/index.js';
 import { bridge } from '../../../src/simulators/cloudtower/websockify.js';
 import { mustOpen, openWs } from '../../helpers/ws.js';
 
 const WEB01 = 'clsim0vm000web01000000001';
 const WIN = 'clsim0vm000win01000000004';
+const SUSPENDED = 'clsim0vm000test1000000005';
 
 let sim: CloudTowerSimulator | undefined;
 const cleanups: (() => void | Promise<void>)[] = [];
@@ -221,6 +222,40 @@ describe('CloudTower simulator: websockify', () => {
     const [code] = (await once(ws, 'close')) as [number];
     expect(code).toBe(CLOSE_CONSOLE_UNAVAILABLE);
     expect(consoleFor).not.toHaveBeenCalled();
+  });
+
+  it("serves a suspended VM's console (its process, and the frozen screen, stay up); refuses a deleted one's", async () => {
+    const echo = await startEchoServer();
+    const { s, token } = await start({ consoleFor: () => ({ host: '127.0.0.1', port: echo.port }) });
+    const suspended = await mustOpen(directUrl(s, await vnc(s, token, SUSPENDED)), { protocols: BOTH, track: sockets });
+    expect(await roundTrip(suspended, Buffer.from('z'))).toEqual(Buffer.from('z'));
+    const credentials = await vnc(s, token, WEB01);
+    s.setVmStatus(WEB01, 'DELETED');
+    const deleted = await mustOpen(directUrl(s, credentials), { protocols: BOTH, track: sockets });
+    expect(((await once(deleted, 'close')) as [number])[0]).toBe(CLOSE_CONSOLE_UNAVAILABLE);
+    expect(echo.connections).toHaveLength(1);
+  });
+
+  it('a VM stopped while its console is open: the console connection ends and the WebSocket closes as websockify does (1000 "Target closed"); other VMs stay', async () => {
+    const echo = await startEchoServer();
+    const { s, token } = await start({ consoleFor: () => ({ host: '127.0.0.1', port: echo.port }) });
+    const web = await mustOpen(directUrl(s, await vnc(s, token, WEB01)), { protocols: BOTH, track: sockets });
+    const other = await mustOpen(towerUrl(s, await vnc(s, token, SUSPENDED)), { protocols: BOTH, track: sockets });
+    await roundTrip(web, Buffer.from('a'));
+    await roundTrip(other, Buffer.from('b'));
+    const closing = once(web, 'close');
+    s.setVmStatus(WEB01, 'STOPPED');
+    const [code, reason] = (await closing) as [number, Buffer];
+    expect({ code, reason: reason.toString() }).toEqual(CLOSE_TARGET_CLOSED);
+    expect(await roundTrip(other, Buffer.from('c'))).toEqual(Buffer.from('c'));
+
+    // Running again: a new console opens; a removed VM's open console drops too.
+    s.setVmStatus(WEB01, 'RUNNING');
+    const again = await mustOpen(directUrl(s, await vnc(s, token, WEB01)), { protocols: BOTH, track: sockets });
+    await roundTrip(again, Buffer.from('d'));
+    const removed = once(again, 'close');
+    s.removeVm(WEB01);
+    expect(((await removed) as [number])[0]).toBe(CLOSE_TARGET_CLOSED.code);
   });
 
   it('closes the WebSocket when the console ends, and ends the console when the WebSocket closes', async () => {
