@@ -20,10 +20,10 @@ body{font-family:system-ui,sans-serif;margin:0;background:#222;color:#eee}
 </style></head>
 <body data-player="loading" data-recording-id="${escapeHtml(opts.id)}" data-recording-state="${escapeHtml(opts.state)}">
 <div id="bar">
-<button id="play" type="button">Play</button>
-<button id="pause" type="button">Pause</button>
-<label>Speed <select id="speed"><option value="0.5">0.5×</option><option value="1" selected>1×</option><option value="2">2×</option><option value="4">4×</option><option value="16">16×</option></select></label>
-<input id="seek" type="range" min="0" max="0" value="0" step="100" aria-label="Position">
+<button id="play" type="button" disabled>Play</button>
+<button id="pause" type="button" disabled>Pause</button>
+<label>Speed <select id="speed" disabled><option value="0.5">0.5×</option><option value="1" selected>1×</option><option value="2">2×</option><option value="4">4×</option><option value="16">16×</option></select></label>
+<input id="seek" type="range" min="0" max="0" value="0" step="100" aria-label="Position" disabled>
 <span id="position">0.0 s / 0.0 s</span>
 <span id="status"${opts.problem ? ' data-kind="error"' : ''}>${opts.problem ? `This recording cannot be played: ${escapeHtml(opts.problem)}` : ''}</span>
 </div>
@@ -184,6 +184,8 @@ async function main() {
   speedEl.onchange = () => { player.speed = Number(speedEl.value); };
   seekEl.oninput = () => player.seek(Number(seekEl.value));
   player.show();
+  // The controls stay disabled on a page that cannot play (a damaged file, a failed fetch): nothing to control.
+  for (const control of document.querySelectorAll('#bar button, #bar select, #bar input')) control.disabled = false;
   body.dataset.player = 'ready';
   body.dataset.truncated = String(recording.truncated);
 }

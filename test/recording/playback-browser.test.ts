@@ -8,28 +8,20 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { startTowerGateway, type TowerGateway } from '../helpers/gateway.js';
-import { CHROMIUM, CHROMIUM_ARGS, SCREENSHOT_DIR } from '../helpers/browser.js';
+import { CHROMIUM, SCREENSHOT_DIR, canvasPixels, launchChromium } from '../helpers/browser.js';
+import { listedRecordings } from '../helpers/recordings.js';
 
 let browser: Browser | undefined;
 let env: TowerGateway | undefined;
 let dir = '';
 
-/** The canvas's pixels, as a plain array (RGBA). */
-async function canvasPixels(page: Page, selector: string): Promise<{ width: number; height: number; data: number[] }> {
-  return page.evaluate((sel) => {
-    const canvas = document.querySelector(sel) as HTMLCanvasElement;
-    const d = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height);
-    return { width: d.width, height: d.height, data: Array.from(d.data) };
-  }, selector);
-}
-
 describe.runIf(existsSync(CHROMIUM))('recording playback in Chromium', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'cg-rec-browser-'));
     env = await startTowerGateway({ config: { recording: { dir } } });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
     mkdirSync(SCREENSHOT_DIR, { recursive: true });
   }, 60_000);
 
@@ -85,14 +77,7 @@ describe.runIf(existsSync(CHROMIUM))('recording playback in Chromium', () => {
     await live.close();
 
     // The recording, found and played over the public interface.
-    let node: any;
-    for (let i = 0; i < 200; i++) {
-      const listed: any = await env!.gql('{ consoleRecordings { nodes { id state durationMs playbackUrl } } }');
-      node = listed.data.consoleRecordings.nodes[0];
-      if (node?.state === 'COMPLETE') break;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    expect(node.state).toBe('COMPLETE');
+    const node = (await listedRecordings(env!.gateway.url, (nodes) => nodes[0]?.state === 'COMPLETE'))[0]!;
     const player = await browser!.newPage();
     await player.goto(node.playbackUrl);
     await player.waitForSelector('body[data-player="ready"]', { timeout: 15_000 });

@@ -7,6 +7,7 @@ const statusEl = $('status');
 const vmsEl = $('vms');
 const titleEl = $('console-title');
 const screenEl = $('screen');
+const consoleFrameEl = $('console-frame');
 const closeReasonEl = $('close-reason');
 const viewOnlyEl = $('view-only');
 const clipboardEl = $('clipboard');
@@ -29,6 +30,8 @@ const CLOSE_TEXT = { 1000: 'closed normally', 1001: 'the gateway is going away',
 
 /** The console now on screen: its VM, whether it is view-only, its noVNC instance and WebSocket. */
 let current = null;
+/** VM names by id, from the last listing: the recordings pane names VMs the way the list does. */
+const vmNames = new Map();
 
 async function graphql(query, variables) {
   const res = await fetch('/graphql', {
@@ -54,6 +57,7 @@ async function loadVms() {
   const { data, errors } = await graphql('{ vms(first: 200) { nodes { id name status provider { name kind } } } }');
   vmsEl.replaceChildren();
   for (const vm of data.vms.nodes) {
+    vmNames.set(vm.id, vm.name);
     const tr = el('tr');
     tr.dataset.vmId = vm.id;
     tr.dataset.status = vm.status;
@@ -87,7 +91,8 @@ function setConsoleButtons(state) {
   const live = state === 'connected';
   buttons.reconnect.disabled = !current;
   buttons.disconnect.disabled = !live;
-  buttons.fullscreen.disabled = !live;
+  // Leaving fullscreen stays possible after the console ends.
+  buttons.fullscreen.disabled = !live && !document.fullscreenElement;
   buttons.ctrlAltDel.disabled = !live || current.viewOnly;
   buttons.clipboardSend.disabled = !live || current.viewOnly;
   document.body.dataset.console = state;
@@ -103,7 +108,7 @@ async function openConsole(vm, viewOnly = viewOnlyEl.checked) {
     current.rfb.disconnect();
   }
   const mode = viewOnly ? ' (view-only)' : '';
-  current = { vm, viewOnly, rfb: null, socket: null, superseded: false };
+  current = { vm, viewOnly, rfb: null, socket: null, superseded: false, disconnectedHere: false };
   const session = current;
   titleEl.textContent = `${vm.name}${mode}: asking for a console…`;
   titleEl.className = '';
@@ -137,10 +142,12 @@ async function openConsole(vm, viewOnly = viewOnlyEl.checked) {
       if (session !== current || session.superseded) return;
       const close = session.close;
       titleEl.textContent = `${vm.name}${mode}: disconnected${e.detail.clean ? '' : ' (connection lost)'}`;
-      closeReasonEl.textContent = close ? closeText(close.code, close.reason) : 'closed';
+      // Closed from this page the socket reports 1005 (no code sent): say what happened instead.
+      closeReasonEl.textContent = session.disconnectedHere ? 'closed: you disconnected' : close ? closeText(close.code, close.reason) : 'closed';
       closeReasonEl.dataset.code = close ? String(close.code) : '';
       session.rfb = null;
       setConsoleButtons('disconnected');
+      recordingsAfterClose();
     });
     rfb.addEventListener('clipboard', (e) => {
       clipboardEl.value = e.detail.text;
@@ -159,9 +166,23 @@ async function openConsole(vm, viewOnly = viewOnlyEl.checked) {
 }
 
 buttons.reconnect.addEventListener('click', () => current && openConsole(current.vm, viewOnlyEl.checked));
-buttons.disconnect.addEventListener('click', () => current?.rfb?.disconnect());
+buttons.disconnect.addEventListener('click', () => {
+  if (!current?.rfb) return;
+  current.disconnectedHere = true;
+  current.rfb.disconnect();
+});
 buttons.ctrlAltDel.addEventListener('click', () => current?.rfb?.sendCtrlAltDel());
-buttons.fullscreen.addEventListener('click', () => screenEl.requestFullscreen?.());
+buttons.fullscreen.addEventListener('click', () => {
+  if (document.fullscreenElement) document.exitFullscreen();
+  else consoleFrameEl.requestFullscreen?.();
+});
+// The browser also leaves fullscreen by itself (Escape): the button follows the document, not its own clicks.
+document.addEventListener('fullscreenchange', () => {
+  const on = document.fullscreenElement === consoleFrameEl;
+  buttons.fullscreen.textContent = on ? 'exit fullscreen' : 'fullscreen';
+  buttons.fullscreen.setAttribute('aria-pressed', String(on));
+  setConsoleButtons(document.body.dataset.console);
+});
 buttons.clipboardSend.addEventListener('click', () => current?.rfb?.clipboardPasteFrom(clipboardEl.value));
 // Changing the mode of a live console reconnects it in the new mode (a new ticket, a new session).
 viewOnlyEl.addEventListener('change', () => {
@@ -213,6 +234,9 @@ function followEvents() {
           lastId = data.events.id;
           showEvent(data.events);
           if (data.events.source === 'ABIQUO') reloadVmsSoon();
+          // Any console, not only this page's: every one opened or closed may start or finish a recording.
+          if (data.events.type === 'consoles' && data.events.action === 'opened') reloadRecordingsSoon();
+          if (data.events.type === 'consoles' && data.events.action === 'closed') recordingsAfterClose();
         },
         // EVENTS_EXPIRED and the like: start again from now.
         error: (err) => {
@@ -228,54 +252,81 @@ function followEvents() {
 }
 
 // ---- recordings -------------------------------------------------------------------------------------
-// `consoleRecordings` arrives with the recording work (issue 13). Until this gateway's schema has it the
-// pane says so; it asks the schema (introspection) instead of guessing, and shows only fields it has.
 
-const RECORDING_FIELDS = ['id', 'vmId', 'caller', 'startedAt', 'endedAt', 'bytes', 'playbackUrl', 'url'];
+const recordingsEl = $('recordings');
+const RECORDING_STATE_TEXT = { RECORDING: 'recording…', FAILED: 'stopped early', CORRUPT: 'cannot be played' };
+
+function duration(ms) {
+  if (ms == null) return '';
+  return ms < 60_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
+}
+
+function showRecording(r) {
+  const li = el('li');
+  li.dataset.recordingId = r.id;
+  li.dataset.state = r.state;
+  const a = el('a', vmNames.get(r.vmId) ?? r.vmId ?? r.id);
+  a.href = r.playbackUrl;
+  a.target = '_blank';
+  a.rel = 'noopener';
+  a.title = r.vmId ?? r.id;
+  // The URL's signed token expires (recording.playbackUrlTtlSeconds, 10 s at the least): ask for a fresh one on click.
+  a.addEventListener('click', async (e) => {
+    e.preventDefault();
+    const fresh = await graphql('query($id: ID!) { consoleRecording(id: $id) { playbackUrl } }', { id: r.id }).catch(() => null);
+    window.open(fresh?.data?.consoleRecording?.playbackUrl ?? r.playbackUrl, '_blank', 'noopener');
+  });
+  li.append(a, el('span', [new Date(r.startedAt).toLocaleString(), duration(r.durationMs)].filter(Boolean).join(' · '), 'meta'));
+  if (r.state !== 'COMPLETE') li.append(el('span', RECORDING_STATE_TEXT[r.state] + (r.failure ? ` (${r.failure})` : ''), 'state'));
+  return li;
+}
+
+/** Polls left to catch a recording's end: its status reaches the disk a moment after `consoles.closed`. */
+let settlePolls = 0;
+let recordingsTimer = null;
 
 async function loadRecordings() {
-  const pane = $('recordings');
-  const { data } = await graphql('{ __type(name: "Query") { fields { name type { name kind ofType { name kind } } } } }');
-  const field = data.__type?.fields.find((f) => f.name === 'consoleRecordings');
-  if (!field) {
-    pane.textContent = 'This gateway has no recordings API (consoleRecordings) yet.';
-    pane.dataset.state = 'unsupported';
-    return;
-  }
-  const typeName = field.type.name ?? field.type.ofType?.name;
-  const nodeType = await graphql('query($t: String!) { __type(name: $t) { fields { name type { name kind ofType { name kind ofType { name kind ofType { name } } } } } } }', { t: typeName });
-  const nodesField = nodeType.data.__type.fields.find((f) => f.name === 'nodes');
-  const unwrap = (t) => (t.ofType ? unwrap(t.ofType) : t);
-  const itemType = nodesField ? unwrap(nodesField.type).name : typeName;
-  const item = await graphql('query($t: String!) { __type(name: $t) { fields { name } } }', { t: itemType });
-  const have = new Set(item.data.__type.fields.map((f) => f.name));
-  const fields = RECORDING_FIELDS.filter((f) => have.has(f));
-  const query = nodesField ? `{ consoleRecordings(first: 50) { nodes { ${fields.join(' ')} } } }` : `{ consoleRecordings(first: 50) { ${fields.join(' ')} } }`;
-  const { data: list, errors } = await graphql(query);
-  const recordings = nodesField ? list.consoleRecordings?.nodes ?? [] : list.consoleRecordings ?? [];
-  pane.replaceChildren();
-  pane.dataset.state = 'listed';
-  if (errors?.length) pane.append(el('p', errors.map((e) => e.extensions?.code ?? e.message).join('; '), 'error'));
-  if (recordings.length === 0) pane.append(el('p', 'no recordings'));
+  const { data, errors } = await graphql('{ consoleRecordings(first: 50) { nodes { id vmId startedAt durationMs state failure playbackUrl } } }');
+  const recordings = data.consoleRecordings.nodes;
+  recordingsEl.replaceChildren();
+  recordingsEl.className = '';
+  if (errors?.length) recordingsEl.append(el('p', errors.map((e) => e.extensions?.code ?? e.message).join('; '), 'error'));
   const ul = el('ul');
-  for (const r of recordings) {
-    const li = el('li');
-    const a = el('a', `${r.vmId ?? r.id}${r.startedAt ? ` ${new Date(r.startedAt).toLocaleString()}` : ''}`);
-    a.href = r.playbackUrl ?? r.url ?? `/recordings/${encodeURIComponent(r.id)}`;
-    a.target = '_blank';
-    li.append(a);
-    ul.append(li);
+  ul.append(...recordings.map(showRecording));
+  recordingsEl.append(recordings.length > 0 ? ul : el('p', 'no recordings yet (consoles are recorded once the gateway has recording.dir set)', 'hint'));
+  recordingsEl.dataset.state = 'listed';
+  if (settlePolls > 0 && recordings.some((r) => r.state === 'RECORDING')) {
+    settlePolls--;
+    reloadRecordingsSoon(500);
   }
-  pane.append(ul);
 }
+
+function reloadRecordingsSoon(delayMs = 250) {
+  clearTimeout(recordingsTimer);
+  recordingsTimer = setTimeout(() => loadRecordings().catch(showRecordingsError), delayMs);
+}
+
+/** A console ended: list again until its recording is no longer RECORDING (a few tries, then the next event or interval). */
+function recordingsAfterClose() {
+  settlePolls = 8;
+  reloadRecordingsSoon();
+}
+
+function showRecordingsError(err) {
+  // FORBIDDEN: this caller is not in auth.recordingViewers.
+  recordingsEl.textContent = `could not list recordings: ${err.message}`;
+  recordingsEl.className = 'error';
+  recordingsEl.dataset.state = 'error';
+}
+setInterval(() => reloadRecordingsSoon(0), 60_000);
 
 // ---- start ------------------------------------------------------------------------------------------
 
-loadVms().catch((err) => {
-  statusEl.textContent = `could not list VMs: ${err.message}`;
-  statusEl.className = 'error';
-});
+// Recordings after VMs: the pane names each recording's VM as the list does.
+loadVms()
+  .catch((err) => {
+    statusEl.textContent = `could not list VMs: ${err.message}`;
+    statusEl.className = 'error';
+  })
+  .finally(() => loadRecordings().catch(showRecordingsError));
 followEvents();
-loadRecordings().catch((err) => {
-  $('recordings').textContent = `could not list recordings: ${err.message}`;
-});
