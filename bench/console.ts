@@ -633,7 +633,50 @@ export async function runConsoleBench(options: ConsoleBenchOptions = {}): Promis
   }
   print('');
   for (const line of formatTable(results, counts)) print(line);
+  const targets = formatTargets(results, counts);
+  if (targets.length > 0) {
+    print('');
+    for (const line of targets) print(line);
+  }
   return results;
+}
+
+/** Issue 13's targets for the gateway, as ratios to the rows of this run (those that ran). */
+function formatTargets(results: ServerResult[], counts: number[]): string[] {
+  const row = (name: string): ServerResult | undefined => results.find((r) => r.name === name && r.status === 'ok');
+  const gateway = row('gateway console proxy');
+  if (!gateway) return [];
+  const lines: string[] = ['target (issue 13)                                   measured'];
+  const check = (what: string, measured: string, met: boolean): void => {
+    lines.push(`${what.padEnd(52)}${measured.padEnd(34)}${met ? 'met' : 'MISSED'}`);
+  };
+  const websockify = row('websockify (Debian)');
+  const pipe = row('bare Node ws->tcp pipe (reference)');
+  const recording = row('gateway, recording on');
+  const mibps = gateway.throughputMiBps;
+  if (mibps !== undefined && websockify?.throughputMiBps !== undefined) {
+    const x = mibps / websockify.throughputMiBps;
+    check('throughput >= 1.6x websockify', `${x.toFixed(2)}x (${mibps.toFixed(0)} / ${websockify.throughputMiBps.toFixed(0)} MiB/s)`, x >= 1.6);
+  }
+  if (mibps !== undefined && pipe?.throughputMiBps !== undefined) {
+    const x = mibps / pipe.throughputMiBps;
+    check('throughput >= 0.9x the bare Node pipe', `${x.toFixed(2)}x (${mibps.toFixed(0)} / ${pipe.throughputMiBps.toFixed(0)} MiB/s)`, x >= 0.9);
+  }
+  if (gateway.latencyP99Us !== undefined && websockify?.latencyP99Us !== undefined) {
+    check('p99 round trip <= websockify', `${gateway.latencyP99Us.toFixed(0)} vs ${websockify.latencyP99Us.toFixed(0)} us`, gateway.latencyP99Us <= websockify.latencyP99Us);
+  }
+  if (mibps !== undefined && recording?.throughputMiBps !== undefined) {
+    const loss = 1 - recording.throughputMiBps / mibps;
+    check('recording on: <= 15 % less throughput', `${(loss * 100).toFixed(1)} % (${recording.throughputMiBps.toFixed(0)} MiB/s)`, loss <= 0.15);
+  }
+  for (const n of counts) {
+    const off = gateway.memory?.find((m) => m.wanted === n)?.bytesPerConnection;
+    const on = recording?.memory?.find((m) => m.wanted === n)?.bytesPerConnection;
+    if (off == null || on == null) continue;
+    const more = (on - off) / 1024;
+    check(`recording on: <= 16 KiB more per idle console @${n}`, `${more.toFixed(1)} KiB (${(on / 1024).toFixed(1)} vs ${(off / 1024).toFixed(1)})`, more <= 16);
+  }
+  return lines.length > 1 ? lines : [];
 }
 
 function formatTable(results: ServerResult[], counts: number[]): string[] {
