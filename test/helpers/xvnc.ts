@@ -7,7 +7,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
+import { freePort } from './ports.js';
 
 export const XTIGERVNC = '/usr/bin/Xtigervnc';
 export const XEV = '/usr/bin/xev';
@@ -30,16 +31,6 @@ export interface XtigervncOptions {
 
 /** How long the server may take to report its display and answer with its RFB greeting, ms. */
 const START_DEADLINE_MS = 15_000;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
-}
 
 /** Resolves with the 12-byte RFB ProtocolVersion the server sends first on a new connection. */
 function readGreeting(port: number): Promise<string> {
