@@ -38,10 +38,13 @@ export interface RecordingCatalogOptions {
   publicUrl: () => string;
   playbackTtlMs: () => number;
   now: () => number;
+  /** A final status this process holds because the disk refused it (RecordingService.unwrittenStatus); it wins over the file's. */
+  unwrittenStatus?: (dir: string, id: string) => RecordingStatus | null;
 }
 
 /** The header line is at most this long; a longer first line is a corrupt file. */
 const MAX_HEADER_BYTES = 4096;
+const HEADER_CUT = 'header missing or truncated';
 
 export class RecordingCatalog {
   readonly #opts: RecordingCatalogOptions;
@@ -101,10 +104,12 @@ export class RecordingCatalog {
   async #getIn(dir: string | null, id: string): Promise<RecordingEntry | null> {
     const path = pathIn(dir, id);
     if (path === null) return null;
-    const status = await readStatus(dir!, id);
+    const status = this.#opts.unwrittenStatus?.(dir!, id) ?? (await readStatus(dir!, id));
     const header = await readHeader(path);
     if (header === 'missing') return null;
-    if (status === null || typeof header === 'string') {
+    // A recording that failed before its header reached the disk (a full disk) is what its status says.
+    const failedBeforeHeader = header === HEADER_CUT && status?.state === 'failed';
+    if (status === null || (typeof header === 'string' && !failedBeforeHeader)) {
       const base: RecordingEntry = {
         id,
         sessionId: typeof header === 'object' ? header.sessionId : (status?.sessionId ?? ''),
@@ -185,7 +190,7 @@ async function readHeader(path: string): Promise<Record<string, any> | 'missing'
     const buf = Buffer.alloc(MAX_HEADER_BYTES);
     const { bytesRead } = await fh.read(buf, 0, MAX_HEADER_BYTES, 0);
     const nl = buf.subarray(0, bytesRead).indexOf(0x0a);
-    if (nl < 0) return 'header missing or truncated';
+    if (nl < 0) return HEADER_CUT;
     const h = JSON.parse(buf.subarray(0, nl).toString('utf8')) as Record<string, unknown>;
     if (h.format !== RECORDING_FORMAT) return 'not a console-gateway recording';
     if (h.version !== RECORDING_VERSION) return `unsupported format version ${String(h.version)}`;

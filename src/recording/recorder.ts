@@ -8,12 +8,16 @@
  * `disk_too_slow` (an RFB stream with a gap cannot be replayed past it, so nothing is dropped
  * silently), and `onRecordingFailure` decides whether the console goes on.
  *
+ * A full disk must not leave a recording listed as still running: each live recording keeps
+ * STATUS_RESERVE_BYTES beside it for its final status, and a final status the disk refuses anyway is
+ * held here (the catalog lists it from memory) and written at the next retention sweep.
+ *
  * A reload (`prepareReload`) applies to consoles opened after it: each recorder keeps the section it
  * started under (its directory, buffer bound, disk guard and failure policy), so a live console's
  * recording is never switched half-way.
  */
 import { createWriteStream, mkdirSync, statfsSync, type WriteStream } from 'node:fs';
-import { readdir, readFile, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
+import { open, readdir, readFile, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Counter, type Registry } from 'prom-client';
 import { monotonicFactory } from 'ulid';
@@ -53,6 +57,44 @@ export interface RecordingSubject {
 }
 
 const CHECK_DISK_EVERY_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Bytes each live recording holds in `<id>.json.tmp` for its final status (a status is a few hundred
+ * bytes; the header fields are bounded by the catalog's 4 KiB header line). Writing into blocks the
+ * file system already gave needs no new space, so the final status lands on a disk the recording
+ * itself filled (tmpfs, ext4, xfs; a copy-on-write file system may still refuse it).
+ */
+const STATUS_RESERVE_BYTES = 8192;
+
+/** Where a status is written before it is renamed into place; while a recording is live, its reserve. */
+const STATUS_ASIDE_EXT = `${STATUS_EXT}.tmp`;
+
+function statusText(status: RecordingStatus): string {
+  return `${JSON.stringify(status)}\n`;
+}
+
+/**
+ * Writes `<id>.json` aside and renames it into place, so a reader (the listing) never sees half a
+ * status. With `reserved`, the aside file already holds STATUS_RESERVE_BYTES: the status is written
+ * over them and the file cut to its length, instead of asking the file system for new blocks.
+ */
+async function writeStatusFile(dir: string, id: string, text: string, reserved = false): Promise<void> {
+  const path = join(dir, id + STATUS_EXT);
+  const aside = join(dir, id + STATUS_ASIDE_EXT);
+  const bytes = Buffer.from(text, 'utf8');
+  if (reserved && bytes.length <= STATUS_RESERVE_BYTES) {
+    const fh = await open(aside, 'r+');
+    try {
+      await fh.write(bytes, 0, bytes.length, 0);
+      await fh.truncate(bytes.length);
+    } finally {
+      await fh.close();
+    }
+  } else {
+    await writeFile(aside, bytes);
+  }
+  await rename(aside, path);
+}
 
 function patternToRegExp(pattern: string): RegExp {
   return new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
@@ -122,6 +164,8 @@ export class RecordingService {
   readonly #metrics: RecordingMetrics;
   readonly #ulid = monotonicFactory();
   readonly #active = new Set<string>();
+  /** Final statuses the disk refused, by recording id, with the directory they belong in. */
+  readonly #unwritten = new Map<string, { dir: string; status: RecordingStatus }>();
   #sweepTimer: NodeJS.Timeout | null = null;
   #sweeping: Promise<void> | null = null;
 
@@ -203,12 +247,43 @@ export class RecordingService {
     void this.sweep();
   }
 
+  /** The disk refused this final status: listed from memory, written again at each sweep. */
+  statusNotWritten(dir: string, status: RecordingStatus): void {
+    this.#unwritten.set(status.id, { dir, status: { ...status } });
+  }
+
+  /** A final status of a recording in `dir` that the disk refused and this process holds, or null. */
+  unwrittenStatus(dir: string, id: string): RecordingStatus | null {
+    const held = this.#unwritten.get(id);
+    return held !== undefined && held.dir === dir ? held.status : null;
+  }
+
+  /** Writes the statuses the disk refused, now that it may have room; drops those whose recording is gone. */
+  async #writeUnwritten(): Promise<void> {
+    for (const [id, { dir, status }] of this.#unwritten) {
+      try {
+        await stat(join(dir, id + RECORDING_EXT));
+      } catch {
+        this.#unwritten.delete(id);
+        continue;
+      }
+      try {
+        await writeStatusFile(dir, id, statusText(status));
+        this.#unwritten.delete(id);
+        this.#logger.info({ recordingId: id }, 'console recording status written after the disk refused it');
+      } catch {
+        // Still no room: the next sweep tries again.
+      }
+    }
+  }
+
   /** Retention: delete finished recordings past `maxAgeHours`, then the oldest while over `maxTotalBytes`. */
   sweep(): Promise<void> {
     return (this.#sweeping ??= this.#sweep().finally(() => (this.#sweeping = null)));
   }
 
   async #sweep(): Promise<void> {
+    await this.#writeUnwritten();
     const { dir, retention } = this.#cfg;
     if (dir === undefined) return;
     try {
@@ -232,6 +307,8 @@ export class RecordingService {
         if (reason === null) continue;
         await rm(join(dir, e.id + RECORDING_EXT), { force: true });
         await rm(join(dir, e.id + STATUS_EXT), { force: true });
+        await rm(join(dir, e.id + STATUS_ASIDE_EXT), { force: true });
+        this.#unwritten.delete(e.id);
         total -= e.size;
         this.#metrics.deleted.inc({ reason });
         this.#logger.info({ recordingId: e.id, reason }, 'console recording deleted by retention');
@@ -255,10 +332,14 @@ class FileRecorder implements SessionRecorder {
   readonly #cfg: RecorderConfig;
   readonly #status: RecordingStatus;
   readonly #startMs: number;
-  readonly #statusPath: string;
   readonly #failConsole: () => void;
+  /** Null once the file is closing (ended or failed): nothing more is written to it. */
   #stream: WriteStream | null;
   #sinceDiskCheck = 0;
+  /** The session has ended: a failure while the file is flushed does not close the console again. */
+  #ended = false;
+  /** `<id>.json.tmp` holds STATUS_RESERVE_BYTES for the final status. */
+  #reserved = false;
   /** Status writes in order: the start's never lands after the end's. */
   #statusWrite: Promise<void> = Promise.resolve();
 
@@ -282,12 +363,10 @@ class FileRecorder implements SessionRecorder {
     };
     const { format: _f, version: _v, ...rest } = header;
     this.#status = { ...rest, state: 'recording', endedAt: null, durationMs: null, bytes: 0, frames: 0, failure: null };
-    const dir = cfg.dir;
-    this.#statusPath = join(dir, id + STATUS_EXT);
-    this.#stream = createWriteStream(join(dir, id + RECORDING_EXT), { flags: 'wx' });
+    this.#stream = createWriteStream(join(cfg.dir, id + RECORDING_EXT), { flags: 'wx' });
     this.#stream.on('error', (err: NodeJS.ErrnoException) => this.#fail(err.code === 'ENOSPC' ? 'disk_full' : 'write_error', err.code ?? null));
     this.#write(Buffer.from(`${JSON.stringify(header)}\n`));
-    this.#writeStatus();
+    this.#writeFirstStatus();
     svc.logger.info({ recordingId: id, sessionId: subject.sessionId, vmId: subject.vmId, includesInput: this.includeInput }, 'console recording started');
   }
 
@@ -317,13 +396,13 @@ class FileRecorder implements SessionRecorder {
     if (this.#sinceDiskCheck >= CHECK_DISK_EVERY_BYTES) {
       this.#sinceDiskCheck = 0;
       void enoughSpace(this.#cfg.dir, this.#cfg.minFreeBytes).then((ok) => {
-        if (!ok) this.#fail('disk_full', 'minFreeBytes');
+        // A recording that ended meanwhile is being flushed: what it wrote stands.
+        if (!ok && this.#stream === stream) this.#fail('disk_full', 'minFreeBytes');
       });
     }
   }
 
   #write(buf: Buffer): void {
-    this.#status.bytes += buf.length;
     this.#stream!.write(buf);
   }
 
@@ -332,48 +411,67 @@ class FileRecorder implements SessionRecorder {
     this.#status.state = 'failed';
     this.#status.failure = reason;
     this.#svc.metrics.failures.inc({ reason });
-    const closeConsole = this.#cfg.onRecordingFailure === 'close-console';
+    const closeConsole = this.#cfg.onRecordingFailure === 'close-console' && !this.#ended;
     this.#svc.logger.warn({ recordingId: this.id, sessionId: this.#status.sessionId, reason, detail, closeConsole }, 'console recording failed');
     this.#closeFile();
     if (closeConsole) this.#failConsole();
   }
 
   end(): void {
-    if (this.#status.state === 'recording') {
-      this.#status.state = 'complete';
-      this.#closeFile();
-    }
+    this.#ended = true;
+    // Still 'recording' while the file is flushed: a write that fails now fails the recording.
+    if (this.#status.state === 'recording') this.#closeFile();
   }
 
+  /** Closes the file (at once on a failure, after its queue on an end), then writes the final status. */
   #closeFile(): void {
     const stream = this.#stream;
+    if (stream === null) return;
     this.#stream = null;
     const now = this.#svc.now();
     this.#status.endedAt = new Date(now).toISOString();
     this.#status.durationMs = now - this.#startMs;
-    const done = (): void => {
-      // Retention looks at the directory only once the final status is on disk.
-      void this.#writeStatus().then(() => this.#svc.finished(this.id));
+    const closed = (): void => {
+      if (this.#status.state === 'recording') this.#status.state = 'complete';
+      // What is in the file: a failure cuts what was still queued, and ENOSPC a write half-way.
+      this.#status.bytes = stream.bytesWritten;
+      // Retention looks at the directory only once the final status is on disk (or held for it).
+      void this.#writeFinalStatus().then(() => this.#svc.finished(this.id));
     };
-    if (stream === null) return done();
-    if (this.#status.state === 'failed') {
-      stream.destroy();
-      return done();
-    }
-    stream.end(done);
+    if (stream.closed) closed();
+    else stream.once('close', closed);
+    if (this.#status.state === 'failed') stream.destroy();
+    else stream.end();
   }
 
-  #writeStatus(): Promise<void> {
-    const text = `${JSON.stringify(this.#status)}\n`;
-    this.#statusWrite = this.#statusWrite
-      .then(async () => {
-        // Written aside and renamed: a reader (the listing) never sees half a status.
-        await writeFile(`${this.#statusPath}.tmp`, text);
-        await rename(`${this.#statusPath}.tmp`, this.#statusPath);
-      })
-      .catch((err: NodeJS.ErrnoException) => {
-        this.#svc.logger.warn({ recordingId: this.id, errCode: err.code ?? 'unknown' }, 'console recording status not written');
-      });
+  /**
+   * The first status, then the reserve the final one is written into. A recording whose status has
+   * no room fails now (a listing could not tell it from a corrupt file), not when the disk is fuller.
+   */
+  #writeFirstStatus(): void {
+    const text = statusText(this.#status);
+    this.#statusWrite = (async () => {
+      try {
+        await writeStatusFile(this.#cfg.dir, this.id, text);
+        await writeFile(join(this.#cfg.dir, this.id + STATUS_ASIDE_EXT), Buffer.alloc(STATUS_RESERVE_BYTES, 0x20));
+        this.#reserved = true;
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code ?? null;
+        this.#svc.logger.warn({ recordingId: this.id, errCode: code ?? 'unknown' }, 'console recording status not written');
+        this.#fail(code === 'ENOSPC' ? 'disk_full' : 'write_error', code);
+      }
+    })();
+  }
+
+  #writeFinalStatus(): Promise<void> {
+    this.#statusWrite = this.#statusWrite.then(async () => {
+      try {
+        await writeStatusFile(this.#cfg.dir, this.id, statusText(this.#status), this.#reserved);
+      } catch (err) {
+        this.#svc.logger.warn({ recordingId: this.id, errCode: (err as NodeJS.ErrnoException).code ?? 'unknown' }, 'console recording status not written');
+        this.#svc.statusNotWritten(this.#cfg.dir, this.#status);
+      }
+    });
     return this.#statusWrite;
   }
 }

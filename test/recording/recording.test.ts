@@ -6,9 +6,10 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, utimesSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { WebSocket, createWebSocketStream } from 'ws';
+import { createWebSocketStream } from 'ws';
 import { RfbTestClient, keyEventMessage } from '../rfb/rfb-test-client.js';
 import { startTowerGateway, type TowerGateway } from '../helpers/gateway.js';
+import { LIST_RECORDINGS as LIST, OPEN_CONSOLE as OPEN, openLive, settled, useConsole, vmIds } from '../helpers/recorded-consoles.js';
 import { graphqlPost } from '../helpers/graphql.js';
 import { closed, mustOpen } from '../helpers/ws.js';
 import { newKey } from '../auth/helpers.js';
@@ -28,41 +29,6 @@ function tempDir(): string {
   const d = mkdtempSync(join(tmpdir(), 'cg-rec-'));
   dirs.push(d);
   return d;
-}
-
-const OPEN = 'mutation($id: ID!) { openConsole(vmId: $id) { url } }';
-const LIST = 'query($f: ConsoleRecordingFilter) { consoleRecordings(filter: $f) { nodes { id vmId caller state failure includesInput bytes playbackUrl } pageInfo { hasNextPage } } }';
-
-async function vmIds(e: TowerGateway): Promise<{ web: string; db: string }> {
-  const vms = e.sim.listVms();
-  return { web: `tower:${vms.find((v) => v.name === 'web-01')!.id}`, db: `tower:${vms.find((v) => v.name === 'db-primary')!.id}` };
-}
-
-/** Opens a console, does the RFB handshake, reads one full update, sends a key, closes; returns the URL it used. */
-async function useConsole(e: TowerGateway, vmId: string, opts: { key?: boolean } = {}): Promise<{ url: string; code: number }> {
-  const r: any = await e.gql(OPEN, { id: vmId });
-  expect(r.errors).toBeUndefined();
-  const url = r.data.openConsole.url as string;
-  const ws = await mustOpen(url);
-  const rfb = await RfbTestClient.handshake(createWebSocketStream(ws));
-  if (opts.key) rfb.send(keyEventMessage(true, 0x70), keyEventMessage(false, 0x70));
-  rfb.requestUpdate(false);
-  await rfb.readUpdate();
-  const done = closed(ws);
-  ws.close(1000);
-  return { url, code: (await done).code };
-}
-
-/** Resolves once the recording's sidecar says it is no longer recording. */
-async function settled(dir: string): Promise<Record<string, any>[]> {
-  for (let i = 0; i < 200; i++) {
-    const statuses = readdirSync(dir)
-      .filter((n) => n.endsWith('.json'))
-      .map((n) => JSON.parse(readFileSync(join(dir, n), 'utf8')));
-    if (statuses.length > 0 && statuses.every((s) => s.state !== 'recording')) return statuses;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error('recording never settled');
 }
 
 describe('console recording', () => {
@@ -301,14 +267,6 @@ describe('recording after a reload', () => {
   /** The running config with another `recording` section, validated as a reloaded file would be. */
   function withRecording(e: TowerGateway, recording: Record<string, unknown>): GatewayConfig {
     return validateConfig({ ...e.gateway.config(), recording });
-  }
-
-  /** A console past its handshake, left open. */
-  async function openLive(e: TowerGateway, vmId: string): Promise<{ ws: WebSocket; rfb: RfbTestClient }> {
-    const r: any = await e.gql(OPEN, { id: vmId });
-    expect(r.errors).toBeUndefined();
-    const ws = await mustOpen(r.data.openConsole.url);
-    return { ws, rfb: await RfbTestClient.handshake(createWebSocketStream(ws)) };
   }
 
   async function listed(e: TowerGateway): Promise<Array<{ vmId: string; state: string; failure: string | null; includesInput: boolean }>> {
