@@ -39,6 +39,11 @@ export const recordingSchema = z
     minFreeBytes: z.number().int().min(0).default(512 * 1024 * 1024),
     /** Bytes one recording may have queued for a disk slower than the console; past it the recording fails (onRecordingFailure). @default 4194304 (4 MiB) */
     maxBufferedBytes: z.number().int().min(65536).default(4 * 1024 * 1024),
+    /**
+     * Final statuses a full disk refused that this process holds in memory (listed from there, written
+     * once there is room). While this many wait, no recording is started (`disk_full`). @default 1000
+     */
+    maxHeldStatuses: z.number().int().min(1).default(1000),
     /** A failed recording (write error, disk full or too slow): `stop-recording` keeps the console, `close-console` closes it with 4020. @default stop-recording */
     onRecordingFailure: z.enum(['stop-recording', 'close-console']).default('stop-recording'),
     /** Seconds a playback URL (`ConsoleRecording.playbackUrl`) stays valid. @default 600 */

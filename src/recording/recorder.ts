@@ -226,6 +226,14 @@ export class RecordingService {
       if (cfg.onRecordingFailure === 'close-console') failConsole();
       return null;
     }
+    // Each recording the full disk fails may leave its final status here: bounded, so a disk that
+    // stays full while consoles keep opening stops recordings instead of growing memory.
+    if (this.#unwritten.size >= cfg.maxHeldStatuses) {
+      this.#metrics.failures.inc({ reason: 'disk_full' });
+      this.#logger.warn({ sessionId: subject.sessionId, vmId: subject.vmId, heldStatuses: this.#unwritten.size, maxHeldStatuses: cfg.maxHeldStatuses }, 'console recording not started: statuses wait for disk space');
+      if (cfg.onRecordingFailure === 'close-console') failConsole();
+      return null;
+    }
     const id = this.#ulid(this.#now());
     this.#metrics.started.inc();
     this.#active.add(id);

@@ -268,6 +268,31 @@ describe.skipIf(unavailable !== null)('a recording disk that fills mid-recording
     expect((await fillerClosed).code).toBe(1000);
   });
 
+  it('maxHeldStatuses: while that many refused statuses wait in memory, no recording starts and the console goes on', async () => {
+    const { env } = await startOnTmpfs(512 * KiB, { maxHeldStatuses: 1 });
+    const { web, db } = await vmIds(env);
+    const filler = await openLive(env, web, cleanups.sockets);
+    await fillUntilFailure(env, filler.rfb, await recordingOf(env, web));
+
+    // A console opened on the full disk: its recording fails and its final status is held (the one allowed).
+    const held = await openLive(env, db, cleanups.sockets);
+    const heldId = await recordingOf(env, db);
+    expect(await settledEntry(env, heldId)).toMatchObject({ state: 'FAILED', failure: 'disk_full' });
+    await eventually('the refused status held', () => (env.logs.records().some((l) => l.msg === 'console recording status not written' && l.recordingId === heldId) ? true : undefined));
+
+    // The next console is not recorded at all, and works.
+    const next = await openLive(env, db, cleanups.sockets);
+    next.rfb.requestUpdate(false, CORNER);
+    await next.rfb.readUpdate();
+    const notStarted = env.logs.records().filter((l) => l.msg === 'console recording not started: statuses wait for disk space');
+    expect(notStarted).toHaveLength(1);
+    expect(notStarted[0]).toMatchObject({ level: 40, heldStatuses: 1, maxHeldStatuses: 1 });
+    const sessions: any = await env.gql('query($f: ConsoleSessionFilter) { consoleSessions(filter: $f) { recordingId closeCode } }', { f: { vmId: db } });
+    const open = sessions.data.consoleSessions.filter((s: any) => s.closeCode === null).map((s: any) => s.recordingId);
+    expect(open.sort()).toEqual([heldId, null].sort());
+    expect(await metrics(env)).toMatch(/console_recording_failures_total\{reason="disk_full"\} 3\n/);
+  });
+
   it('the minFreeBytes guard, checked every 4 MiB written, fails the recording before the disk is full', async () => {
     const { env, dir } = await startOnTmpfs(8 * MiB, { minFreeBytes: 7 * MiB });
     const { web } = await vmIds(env);
