@@ -4,7 +4,8 @@
  *
  *   npx tsx bench/console.ts [--quick] [--only=gateway,pipe,...] [--phases=throughput,...] [--profile=DIR]
  *
- * --only runs a subset (keys: echo, pipe, gateway, gateway-recording, websockify); --phases a subset
+ * --only runs a subset (keys: echo, pipe, gateway, gateway-recording, gateway-node-defaults,
+ * websockify; the last gateway row only on a Node that needs the image's flags); --phases a subset
  * of throughput, latency, memory (a profile of one phase alone is easier to read). --profile writes a
  * V8 CPU profile of each Node server child into DIR (`--cpu-prof`; open it in Chrome DevTools or
  * summarise it with bench/cpu-profile-summary.ts): how the hot-path work in BENCHMARKS.md was found.
@@ -37,6 +38,7 @@ import { once } from 'node:events';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { WebSocket, WebSocketServer } from 'ws';
+import { NODE_FLAGS, missingNodeFlags } from '../src/runtime-flags.js';
 
 const CHILD_FLAG = '--console-bench-child';
 const MiB = 1024 * 1024;
@@ -176,10 +178,10 @@ function childCommand(profileDir: string | null): { cmd: string; args: string[] 
   return { cmd: process.execPath, args: [...loader, '--expose-gc', ...profile, self] };
 }
 
-async function spawnNodeChild(kind: string, args: string[] = [], profileDir: string | null = null): Promise<Child> {
+async function spawnNodeChild(kind: string, args: string[] = [], profileDir: string | null = null, nodeFlags: readonly string[] = []): Promise<Child> {
   const { cmd, args: base } = childCommand(profileDir);
   // Try to lift the fd limit to the hard limit (sh's ulimit; Node has no setrlimit).
-  const proc = spawn('/bin/sh', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', 'sh', cmd, ...base, CHILD_FLAG, kind, ...args], {
+  const proc = spawn('/bin/sh', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', 'sh', cmd, ...nodeFlags, ...base, CHILD_FLAG, kind, ...args], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   const lines = createInterface({ input: proc.stdout! });
@@ -512,6 +514,9 @@ export async function runConsoleBench(options: ConsoleBenchOptions = {}): Promis
   const phaseMs = options.phaseTimeoutMs ?? 120_000;
   const print = options.print ?? ((line: string) => console.log(line));
   print(bufferutilStatus());
+  // The gateway runs as the image runs it: with its Node flags where this Node knows them (22 and later).
+  const gatewayFlags = Number(process.versions.node.split('.')[0]) >= 22 ? NODE_FLAGS : [];
+  print(`node ${process.version}; the gateway rows run with ${gatewayFlags.length > 0 ? gatewayFlags.join(' ') : 'no extra Node flags (this Node has none of the image\'s)'}`);
 
   const dir = mkdtempSync(join(tmpdir(), 'console-bench-'));
   const tokenFile = join(dir, 'tokens');
@@ -523,14 +528,23 @@ export async function runConsoleBench(options: ConsoleBenchOptions = {}): Promis
     writeFileSync(tokenFile, `# console bench\nbench: 127.0.0.1:${echo.port}\n`);
 
     const recordingDir = join(dir, 'recordings');
-    const all: Array<{ key: string; name: string; start: () => Promise<Child | null>; url: (port: number) => string }> = [
+    const all: Array<{ key: string; name: string; start: () => Promise<Child | null>; url: (port: number) => string; skip?: boolean }> = [
       { key: 'echo', name: 'ws echo, no proxy (limit)', start: () => spawnNodeChild('ws-echo', [], profileDir), url: (p) => `ws://127.0.0.1:${p}/` },
       { key: 'pipe', name: 'bare Node ws->tcp pipe (reference)', start: () => spawnNodeChild('bare-pipe', [String(echo.port)], profileDir), url: (p) => `ws://127.0.0.1:${p}/` },
-      { key: 'gateway', name: 'gateway console proxy', start: () => spawnNodeChild('gateway', [tokenFile], profileDir), url: (p) => `ws://127.0.0.1:${p}/websockify?token=bench` },
+      { key: 'gateway', name: 'gateway console proxy', start: () => spawnNodeChild('gateway', [tokenFile], profileDir, gatewayFlags), url: (p) => `ws://127.0.0.1:${p}/websockify?token=bench` },
       {
         key: 'gateway-recording',
         name: 'gateway, recording on',
-        start: () => spawnNodeChild('gateway', [tokenFile, recordingDir], profileDir),
+        start: () => spawnNodeChild('gateway', [tokenFile, recordingDir], profileDir, gatewayFlags),
+        url: (p) => `ws://127.0.0.1:${p}/websockify?token=bench`,
+      },
+      {
+        // What the image's flags buy (src/runtime-flags.ts): the same gateway on Node's own GC settings.
+        key: 'gateway-node-defaults',
+        name: 'gateway, without the image flags',
+        start: () => spawnNodeChild('gateway', [tokenFile], profileDir),
+        // Only where Node's defaults differ from the image's (Node 24 and later).
+        skip: missingNodeFlags([], process.versions.node).length === 0,
         url: (p) => `ws://127.0.0.1:${p}/websockify?token=bench`,
       },
       {
@@ -543,7 +557,7 @@ export async function runConsoleBench(options: ConsoleBenchOptions = {}): Promis
         url: (p) => `ws://127.0.0.1:${p}/?token=bench`,
       },
     ];
-    const servers = options.only ? all.filter((s) => options.only!.includes(s.key)) : all;
+    const servers = all.filter((s) => !s.skip && (!options.only || options.only.includes(s.key)));
 
     // Every server runs for the whole bench, so the phases can interleave them: throughput runs
     // take turns (run 1 of each, then run 2 of each, ...) and latency round trips alternate between

@@ -12,6 +12,7 @@ import { HASH_KEY_USAGE, runHashKeyCommand } from './auth/hash-key-command.js';
 import { ConfigError } from './errors.js';
 import { createLogger, type Logger } from './logger.js';
 import { stopTracing } from './observability/tracing.js';
+import { missingNodeFlags } from './runtime-flags.js';
 
 const USAGE = `usage: console-gateway [--config FILE]
        console-gateway print-schema    print the GraphQL schema (SDL) this version serves
@@ -61,6 +62,10 @@ async function main(): Promise<void> {
     config = loadConfigFile(configPath);
     logger = createLogger(config.log.level);
     const gateway: RunningGateway = await startGateway(config, { logger });
+    const missingFlags = missingNodeFlags();
+    if (missingFlags.length > 0) {
+      logger.warn({ missingFlags }, 'node was started without the flags console-gateway runs with; consoles cost more CPU (README "Operations")');
+    }
     announce = () => logger.info({ url: gateway.url, providers: [...gateway.gateway.providers.keys()] }, 'console-gateway listening');
     running = gateway;
   } else {

@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { postGraphQL } from './helpers/gateway.js';
+import { NODE_FLAGS, missingNodeFlags } from '../src/runtime-flags.js';
 
 const TSX = join(process.cwd(), 'node_modules', '.bin', 'tsx');
 let child: ChildProcess | undefined;
@@ -42,6 +43,42 @@ describe('CLI', () => {
     expect(new URL(res.data.consoleUrl).searchParams.get('ticket')).toMatch(/^[A-Za-z0-9_-]{43,}$/);
     r.proc.kill('SIGTERM');
     expect(await r.exited).toBe(0);
+  });
+
+  it('warns when Node 24 runs it without the flags the image passes (src/runtime-flags.ts), and not with them', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cg-cli-'));
+    const file = join(dir, 'ok.yaml');
+    writeFileSync(file, 'server:\n  port: 0\nproviders:\n  - name: t\n    kind: cloudtower\n    url: http://127.0.0.1:9\n    token: abc\n');
+    const major = Number(process.versions.node.split('.')[0]);
+    // Node 20 has no such V8 flag (it refuses it); Node 22 knows it and needs it not.
+    const variants: Array<{ flags: string[]; warns: boolean }> = [{ flags: [], warns: major >= 24 }, ...(major >= 22 ? [{ flags: [...NODE_FLAGS], warns: false }] : [])];
+    for (const { flags, warns } of variants) {
+      const proc = spawn(process.execPath, [...flags, '--import', 'tsx', 'src/main.ts', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+      child = proc;
+      let out = '';
+      proc.stdout!.on('data', (d) => (out += d));
+      proc.stderr!.on('data', (d) => (out += d));
+      const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+      await new Promise<void>((resolve, reject) => {
+        proc.stdout!.on('data', () => out.includes('console-gateway listening') && resolve());
+        void exited.then(() => reject(new Error(`exited early:\n${out}`)));
+      });
+      const warning = out.split('\n').find((l) => l.includes('started without the flags'));
+      if (warns) expect(JSON.parse(warning!)).toMatchObject({ level: 40, missingFlags: [...NODE_FLAGS] });
+      else expect(warning, `node ${process.version} ${flags.join(' ')}`).toBeUndefined();
+      proc.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    }
+  });
+
+  it('the image starts Node with those flags', () => {
+    const entrypoint = /^ENTRYPOINT (\[.*\])$/m.exec(readFileSync('Dockerfile', 'utf8'));
+    const argv = JSON.parse(entrypoint![1]!) as string[];
+    expect(argv[0]).toBe('node');
+    expect(argv.slice(1, argv.indexOf('dist/main.js'))).toEqual([...NODE_FLAGS]);
+    expect(missingNodeFlags(argv.slice(1), '24.0.0')).toEqual([]);
+    expect(missingNodeFlags([], '24.0.0')).toEqual([...NODE_FLAGS]);
+    expect(missingNodeFlags([], '22.15.0')).toEqual([]);
   });
 
   it('refuses a bad config with a message naming the key and exit code 78', async () => {

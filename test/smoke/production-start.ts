@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { ConsoleFarm } from '../../src/simulators/vnc/index.js';
 import { DEFAULT_CLOUDTOWER_USER, defaultCloudTowerVms, startCloudTowerSimulator } from '../../src/simulators/cloudtower/index.js';
 import { firstVmId, openConsole, rfbSecurityTypes } from '../observability/child.js';
+import { NODE_FLAGS } from '../../src/runtime-flags.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const appFlag = process.argv.indexOf('--app');
@@ -74,8 +75,10 @@ async function main(): Promise<void> {
     const log = join(dir, 'modules.log');
     writeFileSync(log, '');
 
-    step(`starting node dist/main.js --config ${config} (password from CONSOLE_GATEWAY_PROVIDER_TOWER_PASSWORD_FILE, limits.maxDepth=3 from CONSOLE_GATEWAY_LIMITS_MAX_DEPTH)`);
-    const child = spawn(process.execPath, ['--import', RECORDER, MAIN, '--config', config], {
+    // The image's V8 flags (its ENTRYPOINT), where this Node knows them (22 and later; Node 20 refuses them).
+    const nodeFlags = Number(process.versions.node.split('.')[0]) >= 22 ? [...NODE_FLAGS] : [];
+    step(`starting node ${nodeFlags.join(' ')} dist/main.js --config ${config} (password from CONSOLE_GATEWAY_PROVIDER_TOWER_PASSWORD_FILE, limits.maxDepth=3 from CONSOLE_GATEWAY_LIMITS_MAX_DEPTH)`);
+    const child = spawn(process.execPath, [...nodeFlags, '--import', RECORDER, MAIN, '--config', config], {
       cwd: APP,
       env: {
         ...process.env,
@@ -102,6 +105,7 @@ async function main(): Promise<void> {
       }),
     );
     step(`listening on ${url}`);
+    if (output.includes('started without the flags')) throw new Error('the gateway warns that it was started without the image\'s Node flags');
 
     const ready = await within('readyz', fetch(`${url}/readyz`));
     if (!ready.ok) throw new Error(`/readyz answered ${ready.status}`);
