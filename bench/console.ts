@@ -14,7 +14,7 @@
  * target, the WebSocket echo, the gateway and websockify are child processes, so each server's
  * memory can be read on its own. Measured per server:
  *   - throughput: 256 MiB through the server in 64 KiB binary frames, every byte verified; the
- *     median of three runs, with the server's CPU time (user + system, its whole process tree, from
+ *     median of three runs after an unmeasured warm-up run, with the server's CPU time (user + system, its whole process tree, from
  *     /proc) per GiB proxied over the same runs;
  *   - latency: p50/p99 of 2,000 sequential 64-byte round trips through each server, the servers
  *     taking turns, in 5 rounds of which the median is reported (after a garbage collection in
@@ -588,6 +588,14 @@ export async function runConsoleBench(options: ConsoleBenchOptions = {}): Promis
     };
     const ok = (): typeof live => live.filter((l) => l.result.status === 'ok');
 
+    // One unmeasured run each first (a quarter of the bytes): JIT, TCP windows and allocators settle.
+    for (const l of phases.has('throughput') ? ok() : []) {
+      try {
+        await withTimeout(measureThroughput(l.url, Math.max(frame, Math.floor(total / 4)), frame), phaseMs, 'throughput warm-up');
+      } catch (err) {
+        failed(l, err);
+      }
+    }
     for (let run = 0; phases.has('throughput') && run < runs; run++) {
       for (const l of ok()) {
         try {

@@ -65,6 +65,8 @@ const CHECK_DISK_EVERY_BYTES = 4 * 1024 * 1024;
  * itself filled (tmpfs, ext4, xfs; a copy-on-write file system may still refuse it).
  */
 const STATUS_RESERVE_BYTES = 8192;
+/** What the reserve is filled with: one buffer for every recording (it is only ever read). */
+const STATUS_RESERVE = Buffer.alloc(STATUS_RESERVE_BYTES, 0x20);
 
 /** Where a status is written before it is renamed into place; while a recording is live, its reserve. */
 const STATUS_ASIDE_EXT = `${STATUS_EXT}.tmp`;
@@ -461,7 +463,7 @@ class FileRecorder implements SessionRecorder {
     this.#statusWrite = (async () => {
       try {
         await writeStatusFile(this.#cfg.dir, this.id, text);
-        await writeFile(join(this.#cfg.dir, this.id + STATUS_ASIDE_EXT), Buffer.alloc(STATUS_RESERVE_BYTES, 0x20));
+        await writeFile(join(this.#cfg.dir, this.id + STATUS_ASIDE_EXT), STATUS_RESERVE);
         this.#reserved = true;
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code ?? null;
