@@ -33,6 +33,6 @@ HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
 #     -e CONSOLE_GATEWAY_PROVIDER_TOWER_PASSWORD_FILE=/run/secrets/tower-password console-gateway
 # Other commands replace CMD: `docker run --rm -i console-gateway hash-key` (key on stdin),
 # `docker run --rm console-gateway --help`.
-# --scavenger-max-new-space-capacity-mb=8: Node 24 reclaims console Buffers by full GCs without it (src/runtime-flags.ts).
-ENTRYPOINT ["node", "--scavenger-max-new-space-capacity-mb=8", "dist/main.js"]
+# --scavenger-max-new-space-capacity-mb=4: Node 24 reclaims console Buffers by full GCs without it (src/runtime-flags.ts).
+ENTRYPOINT ["node", "--scavenger-max-new-space-capacity-mb=4", "dist/main.js"]
 CMD ["--config", "/etc/console-gateway/config.yaml"]

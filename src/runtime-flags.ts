@@ -5,11 +5,13 @@
  * V8 13.6 (Node 24) raised `scavenger_max_new_space_capacity_mb` from 8 to 32. Short-lived Buffers,
  * every chunk a console carries, are then no longer reclaimed by cheap scavenges but by full
  * mark-compacts of the whole heap, which for the gateway (GraphQL schema, Apollo) costs more than
- * the proxying itself: on Node 24 the console proxy took 4.2-4.7 CPU seconds per GiB without the
- * flag and 1.75 with it (BENCHMARKS.md; nodejs/node#61967 and #63863). Node 22 has 8 already and
- * Node 20 has no such flag. V8 flags are refused in NODE_OPTIONS, so this goes on the command line.
+ * the proxying itself (nodejs/node#61967 and #63863). Measured on Node 24 (BENCHMARKS.md), CPU
+ * seconds per GiB proxied: 4.0-5.0 with Node's default; 1.7-4.1 with 8 (Node 22's value: some runs
+ * still fell into full GCs); 3.2-3.4 with --external-memory-accounted-in-global-limit; 1.7-1.9
+ * with 4, in every run. V8 flags are refused in NODE_OPTIONS, so this goes on the command line;
+ * Node 20 has no such flag.
  */
-export const NODE_FLAGS: readonly string[] = ['--scavenger-max-new-space-capacity-mb=8'];
+export const NODE_FLAGS: readonly string[] = ['--scavenger-max-new-space-capacity-mb=4'];
 
 /** The NODE_FLAGS a process on this Node version needs and was not started with (Node 24 and later). */
 export function missingNodeFlags(execArgv: readonly string[] = process.execArgv, nodeVersion: string = process.versions.node): string[] {
