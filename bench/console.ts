@@ -2,7 +2,7 @@
  * Console proxy benchmark: the gateway's websockify-compatible endpoint side by side with a bare
  * WebSocket echo (the limit: no proxy hop) and Debian's `websockify` (when installed).
  *
- *   npx tsx bench/console.ts [--quick] [--only=gateway,pipe,...] [--phases=throughput,...] [--profile=DIR]
+ *   npx tsx bench/console.ts [--quick] [--only=gateway,pipe,...] [--phases=throughput,...] [--profile=DIR] [--threads]
  *
  * --only runs a subset (keys: echo, pipe, gateway, gateway-recording, gateway-node-defaults,
  * websockify; the last gateway row only on a Node that needs the image's flags); --phases a subset
@@ -64,6 +64,8 @@ export interface ConsoleBenchOptions {
   only?: string[];
   /** Phases to run (throughput, latency, memory). @default all */
   phases?: string[];
+  /** Print each server's CPU seconds by thread after the throughput runs (--threads). @default false */
+  threads?: boolean;
   /** Write a V8 CPU profile of each Node server child into this directory. @default none */
   profileDir?: string;
 }
@@ -297,6 +299,24 @@ function treeRss(root: number): number {
     }
   }
   return total;
+}
+
+/** CPU seconds per thread name (MainThread, V8Worker, libuv-worker, ...) of a process tree, for --threads. */
+function threadCpu(root: number): string {
+  const byName = new Map<string, number>();
+  for (const pid of processTree(root)) {
+    try {
+      for (const tid of readdirSync(`/proc/${pid}/task`)) {
+        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        byName.set(name, (byName.get(name) ?? 0) + (Number(f[11]) + Number(f[12])) / CLOCK_TICKS_PER_SECOND);
+      }
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return [...byName].filter(([, s]) => s >= 0.01).map(([name, s]) => `${name} ${s.toFixed(2)}`).join(', ');
 }
 
 const CLOCK_TICKS_PER_SECOND = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
@@ -610,6 +630,26 @@ export async function runConsoleBench(options: ConsoleBenchOptions = {}): Promis
         }
       }
     }
+    // The recording row counts only if its recordings kept up: a failed one stops recording and the
+    // console runs on unrecorded, which would pass for a recording that costs nothing.
+    const recordingRow = ok().find((l) => l.name === 'gateway, recording on');
+    if (recordingRow && phases.has('throughput')) {
+      const read = (): Array<{ state: string; failure: string | null; bytes: number }> =>
+        readdirSync(recordingDir)
+          .filter((n) => n.endsWith('.json'))
+          .map((n) => JSON.parse(readFileSync(join(recordingDir, n), 'utf8')) as { state: string; failure: string | null; bytes: number });
+      // The last console's file is still being flushed: wait (at most 10 s) for every status to be final.
+      let statuses = read();
+      for (let i = 0; i < 200 && statuses.some((st) => st.state === 'recording'); i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        statuses = read();
+      }
+      const failedRecordings = statuses.filter((st) => st.state === 'failed');
+      const recordedMiB = statuses.reduce((n, st) => n + st.bytes, 0) / MiB;
+      print(`-- gateway, recording on: ${statuses.length} recordings, ${recordedMiB.toFixed(0)} MiB on disk, ${failedRecordings.length} failed${failedRecordings.length > 0 ? ` (${[...new Set(failedRecordings.map((st) => st.failure))].join(', ')})` : ''}`);
+      if (failedRecordings.length > 0) failed(recordingRow, new Error(`${failedRecordings.length} recordings failed: the row would measure a console that stopped recording`));
+    }
+    for (const l of options.threads ? ok() : []) print(`-- ${l.name}: CPU seconds by thread so far: ${threadCpu(l.child.proc.pid ?? 0)}`);
     for (const l of ok()) {
       if (l.rates.length === 0) continue;
       const sorted = [...l.rates].sort((a, b) => a - b);
@@ -651,7 +691,7 @@ export async function runConsoleBench(options: ConsoleBenchOptions = {}): Promis
     }
   } finally {
     for (const c of children) await c.stop().catch(() => {});
-    rmSync(dir, { recursive: true, force: true });
+    if (!process.env.KEEP_BENCH_DIR) rmSync(dir, { recursive: true, force: true });
   }
   print('');
   for (const line of formatTable(results, counts)) print(line);
@@ -741,6 +781,7 @@ if (isMain) {
       ...(only ? { only } : {}),
       ...(profileDir ? { profileDir } : {}),
       ...(phases ? { phases } : {}),
+      ...(process.argv.includes('--threads') ? { threads: true } : {}),
     }).then(
       () => process.exit(0),
       (err: unknown) => {

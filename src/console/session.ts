@@ -65,6 +65,9 @@ export class ConsoleSession {
   #peakToUpstream = 0;
   #clientPaused = false;
   #clientPauseReported = false;
+  /** The upstream is paused for one of two queues, or both: the browser's, the recording's. */
+  #clientBacklogged = false;
+  #recorderBacklogged = false;
   #legPaused = false;
   #legPauseReported = false;
   /** The browser is paused, but read for a moment so a ping's answer (or any message) can show it is alive. */
@@ -411,11 +414,18 @@ export class ConsoleSession {
   };
 
   #sendToClient(chunk: Buffer): void {
-    this.#recorder?.toClient(chunk);
+    const recorder = this.#recorder;
+    if (recorder !== null && !recorder.toClient(chunk) && !this.#recorderBacklogged) {
+      // The recording's disk is behind: the VNC server waits for it, as it waits for a slow browser.
+      this.#recorderBacklogged = true;
+      this.#pauseLeg();
+      recorder.whenDrained(this.#onRecorderDrained);
+    }
     const client = this.#client;
     const queued = client.bufferedAmount + chunk.length;
     if (queued > this.#peakToClient) this.#peakToClient = queued;
-    if (queued > this.#limits.highWaterMarkBytes) {
+    if (queued > this.#limits.highWaterMarkBytes && !this.#clientBacklogged) {
+      this.#clientBacklogged = true;
       client.send(chunk, BINARY, this.#onClientFlushed);
       this.#pauseLeg();
     } else {
@@ -425,7 +435,13 @@ export class ConsoleSession {
 
   /** `ws` has no 'drain': the callback of the frame that crossed the mark fires once it is flushed. */
   readonly #onClientFlushed = (err?: Error): void => {
-    if (!err) this.#resumeLeg();
+    this.#clientBacklogged = false;
+    if (!err && !this.#recorderBacklogged) this.#resumeLeg();
+  };
+
+  readonly #onRecorderDrained = (): void => {
+    this.#recorderBacklogged = false;
+    if (!this.#clientBacklogged) this.#resumeLeg();
   };
 
   /** `report`: false for the pause while connecting, which is not backpressure. */

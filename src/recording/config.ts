@@ -37,8 +37,14 @@ export const recordingSchema = z
       .prefault({}),
     /** A recording is not started, and a running one fails, when the directory's file system has less free space than this, bytes. @default 536870912 (512 MiB) */
     minFreeBytes: z.number().int().min(0).default(512 * 1024 * 1024),
-    /** Bytes one recording may have queued for a disk slower than the console; past it the recording fails (onRecordingFailure). @default 4194304 (4 MiB) */
+    /**
+     * Bytes one recording may have queued for a disk slower than the console. Past half of it the
+     * console's VNC side stops being read until the disk catches up; past all of it (one read larger
+     * than the half left) the recording fails (onRecordingFailure). @default 4194304 (4 MiB)
+     */
     maxBufferedBytes: z.number().int().min(65536).default(4 * 1024 * 1024),
+    /** Seconds a console may wait for its recording's queue to drain; past it the recording fails `disk_too_slow` and the console goes on. @default 10 */
+    maxStallSeconds: z.number().int().min(1).max(3600).default(10),
     /**
      * Final statuses a full disk refused that this process holds in memory (listed from there, written
      * once there is room). While this many wait, no recording is started (`disk_full`). @default 1000

@@ -43,8 +43,15 @@ export interface SessionRecorder {
   readonly includeInput: boolean;
   /** The recording's id (what `consoleRecording(id)` takes). */
   readonly id: string;
-  toClient(chunk: Buffer): void;
+  /**
+   * Records bytes on their way to the browser. False once the recording's queue has passed half of
+   * `recording.maxBufferedBytes`: the session then stops reading the VNC server until `whenDrained`
+   * calls back, so a burst waits for the disk instead of failing the recording.
+   */
+  toClient(chunk: Buffer): boolean;
   toServer(chunk: Buffer): void;
+  /** Calls `callback` once, when the queue has drained or the recording has stopped (failed or ended). */
+  whenDrained(callback: () => void): void;
   /** The session ended; the file is closed and its status written. */
   end(): void;
 }
@@ -350,6 +357,9 @@ class FileRecorder implements SessionRecorder {
   #ended = false;
   /** `<id>.json.tmp` holds STATUS_RESERVE_BYTES for the final status. */
   #reserved = false;
+  /** Sessions waiting for the queue to drain (whenDrained), and the bound on that wait. */
+  #drainWaiters: Array<() => void> = [];
+  #stallTimer: NodeJS.Timeout | null = null;
   /** Status writes in order: the start's never lands after the end's. */
   #statusWrite: Promise<void> = Promise.resolve();
 
@@ -373,8 +383,10 @@ class FileRecorder implements SessionRecorder {
     };
     const { format: _f, version: _v, ...rest } = header;
     this.#status = { ...rest, state: 'recording', endedAt: null, durationMs: null, bytes: 0, frames: 0, failure: null };
-    this.#stream = createWriteStream(join(cfg.dir, id + RECORDING_EXT), { flags: 'wx' });
+    // write() returns false past half the bound, and 'drain' follows once the queue is empty.
+    this.#stream = createWriteStream(join(cfg.dir, id + RECORDING_EXT), { flags: 'wx', highWaterMark: Math.floor(cfg.maxBufferedBytes / 2) });
     this.#stream.on('error', (err: NodeJS.ErrnoException) => this.#fail(err.code === 'ENOSPC' ? 'disk_full' : 'write_error', err.code ?? null));
+    this.#stream.on('drain', () => this.#drained());
     this.#write(Buffer.from(`${JSON.stringify(header)}\n`));
     this.#writeFirstStatus();
     svc.logger.info({ recordingId: id, sessionId: subject.sessionId, vmId: subject.vmId, includesInput: this.includeInput }, 'console recording started');
@@ -384,23 +396,44 @@ class FileRecorder implements SessionRecorder {
     return this.#status.id;
   }
 
-  toClient(chunk: Buffer): void {
-    this.#frame(DIRECTION_TO_CLIENT, chunk);
+  toClient(chunk: Buffer): boolean {
+    return this.#frame(DIRECTION_TO_CLIENT, chunk);
   }
 
   toServer(chunk: Buffer): void {
     if (this.includeInput) this.#frame(DIRECTION_TO_SERVER, chunk);
   }
 
-  #frame(direction: number, chunk: Buffer): void {
+  whenDrained(callback: () => void): void {
+    if (this.#stream === null || !this.#stream.writableNeedDrain) {
+      callback();
+      return;
+    }
+    this.#drainWaiters.push(callback);
+    // A disk that takes writes but never finishes them would hold the console paused for good.
+    this.#stallTimer ??= setTimeout(() => this.#fail('disk_too_slow', 'stalled'), this.#cfg.maxStallSeconds * 1000);
+    this.#stallTimer.unref?.();
+  }
+
+  #drained(): void {
+    if (this.#stallTimer !== null) clearTimeout(this.#stallTimer);
+    this.#stallTimer = null;
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const callback of waiters) callback();
+  }
+
+  /** false: the queue is past half of maxBufferedBytes (see toClient). */
+  #frame(direction: number, chunk: Buffer): boolean {
     const stream = this.#stream;
-    if (stream === null) return;
+    if (stream === null) return true;
     this.#write(frameHead(direction, this.#svc.now() - this.#startMs, chunk.length));
     this.#write(chunk);
     this.#status.frames++;
+    // Past the whole bound only when one read outgrew the half left (or input, which is not paused, kept coming).
     if (stream.writableLength > this.#cfg.maxBufferedBytes) {
       this.#fail('disk_too_slow', null);
-      return;
+      return true;
     }
     this.#sinceDiskCheck += chunk.length;
     if (this.#sinceDiskCheck >= CHECK_DISK_EVERY_BYTES) {
@@ -410,6 +443,7 @@ class FileRecorder implements SessionRecorder {
         if (!ok && this.#stream === stream) this.#fail('disk_full', 'minFreeBytes');
       });
     }
+    return !stream.writableNeedDrain;
   }
 
   #write(buf: Buffer): void {
@@ -438,6 +472,8 @@ class FileRecorder implements SessionRecorder {
     const stream = this.#stream;
     if (stream === null) return;
     this.#stream = null;
+    // Nothing more is written: a session waiting for the queue to drain goes on.
+    this.#drained();
     const now = this.#svc.now();
     this.#status.endedAt = new Date(now).toISOString();
     this.#status.durationMs = now - this.#startMs;

@@ -122,6 +122,29 @@ describe('console recording', () => {
     expect(status).toMatchObject({ state: 'failed', failure: 'disk_too_slow' });
   });
 
+  it('a burst faster than the disk waits for the recording instead of failing it (backpressure), and every byte is recorded', async () => {
+    const dir = tempDir();
+    // Half of 1 MiB is the mark (one full update, 1,024,000 bytes, passes it); half plus one read (256 KiB) stays under the bound.
+    env = await startTowerGateway({ config: { recording: { dir, maxBufferedBytes: 1024 * 1024 } } });
+    const { web } = await vmIds(env);
+    const { ws, rfb } = await openLive(env, web);
+    // 24 full-screen updates asked for at once: about 24 MB for the recording, as fast as the VNC side sends.
+    for (let i = 0; i < 24; i++) rfb.requestUpdate(false);
+    for (let i = 0; i < 24; i++) await rfb.readUpdate();
+    const done = closed(ws);
+    ws.close(1000);
+    expect((await done).code).toBe(1000);
+    const [status] = await settled(dir);
+    expect(status).toMatchObject({ state: 'complete', failure: null });
+    const file = readFileSync(join(dir, `${status!.id}.cgrec`));
+    expect(status!.bytes).toBe(file.length);
+    // Everything the browser got is in the file: 24 updates of 640x400 at 4 bytes, plus their headers.
+    let recorded = 0;
+    for (let at = file.indexOf(0x0a) + 1; at < file.length; at += FRAME_HEAD_BYTES + file.readUInt32BE(at + 5)) recorded += file.readUInt32BE(at + 5);
+    expect(recorded).toBeGreaterThan(24 * 640 * 400 * 4);
+    expect(env.logs.records().filter((l: any) => l.msg === 'console recording failed')).toEqual([]);
+  });
+
   it('the disk guard: no recording below minFreeBytes, and close-console refuses the console', async () => {
     const dir = tempDir();
     env = await startTowerGateway({ config: { recording: { dir, minFreeBytes: 2 ** 52, onRecordingFailure: 'close-console' } } });
