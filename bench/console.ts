@@ -35,6 +35,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { once } from 'node:events';
+import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { WebSocket, WebSocketServer } from 'ws';
@@ -96,6 +97,8 @@ interface Child {
   port: number;
   /** Ask the child to collect garbage, then read its RSS (whole process tree for websockify). */
   memory(): Promise<number>;
+  /** The child's garbage collections so far, by kind (Node children only). */
+  collections?(): Promise<{ minor: number; major: number; incremental: number; ms: number }>;
   stop(): Promise<void>;
 }
 
@@ -161,7 +164,19 @@ async function runChild(kind: string, args: string[]): Promise<void> {
   }
   process.stdout.write(`${JSON.stringify({ port })}\n`);
   const rl = createInterface({ input: process.stdin });
+  // Garbage collections by kind, for --threads: how a server's collector spends the CPU it shows.
+  const collections = { minor: 0, major: 0, incremental: 0, ms: 0 };
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      const kind = ((entry as { detail?: { kind?: number } }).detail)?.kind;
+      if (kind === perfConstants.NODE_PERFORMANCE_GC_MINOR) collections.minor++;
+      else if (kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR) collections.major++;
+      else if (kind === perfConstants.NODE_PERFORMANCE_GC_INCREMENTAL) collections.incremental++;
+      collections.ms += entry.duration;
+    }
+  }).observe({ entryTypes: ['gc'] });
   rl.on('line', (line) => {
+    if (line === 'gc') process.stdout.write(`${JSON.stringify(collections)}\n`);
     if (line === 'mem') {
       const gc = (globalThis as { gc?: () => void }).gc;
       gc?.();
@@ -202,6 +217,11 @@ async function spawnNodeChild(kind: string, args: string[] = [], profileDir: str
       const reply = nextLine();
       proc.stdin!.write('mem\n');
       return (JSON.parse(await reply) as { rss: number }).rss;
+    },
+    collections: async () => {
+      const reply = nextLine();
+      proc.stdin!.write('gc\n');
+      return JSON.parse(await reply) as { minor: number; major: number; incremental: number; ms: number };
     },
     stop: async () => {
       if (proc.exitCode !== null || proc.signalCode !== null) return;
@@ -649,7 +669,11 @@ export async function runConsoleBench(options: ConsoleBenchOptions = {}): Promis
       print(`-- gateway, recording on: ${statuses.length} recordings, ${recordedMiB.toFixed(0)} MiB on disk, ${failedRecordings.length} failed${failedRecordings.length > 0 ? ` (${[...new Set(failedRecordings.map((st) => st.failure))].join(', ')})` : ''}`);
       if (failedRecordings.length > 0) failed(recordingRow, new Error(`${failedRecordings.length} recordings failed: the row would measure a console that stopped recording`));
     }
-    for (const l of options.threads ? ok() : []) print(`-- ${l.name}: CPU seconds by thread so far: ${threadCpu(l.child.proc.pid ?? 0)}`);
+    for (const l of options.threads ? ok() : []) {
+      const gcs = await l.child.collections?.();
+      const gcText = gcs ? `; collections: ${gcs.minor} minor, ${gcs.major} major, ${gcs.incremental} incremental, ${gcs.ms.toFixed(0)} ms` : '';
+      print(`-- ${l.name}: CPU seconds by thread so far: ${threadCpu(l.child.proc.pid ?? 0)}${gcText}`);
+    }
     for (const l of ok()) {
       if (l.rates.length === 0) continue;
       const sorted = [...l.rates].sort((a, b) => a - b);
