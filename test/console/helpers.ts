@@ -8,6 +8,8 @@ import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
 import { once } from 'node:events';
+import type { Cleanups } from '../helpers/cleanups.js';
+import { afterEach, beforeEach, vi } from 'vitest';
 import { Registry } from 'prom-client';
 import { WebSocket, WebSocketServer } from 'ws';
 import { createConsoleEndpoint } from '../../src/console/endpoint.js';
@@ -232,4 +234,22 @@ export async function closedPort(): Promise<number> {
   const port = (s.address() as AddressInfo).port;
   await new Promise<void>((resolve) => s.close(() => resolve()));
   return port;
+}
+
+/**
+ * The endpoint's shared ticker on fake time: only setInterval is faked (sockets and their own timers
+ * stay real), and `clock.ms` is what the endpoint's `now` (`clock.now`) reads. Reset before each test;
+ * after each, real timers come back and `cleanups` run.
+ */
+export function useFakeTicker(cleanups: Cleanups): { ms: number; readonly now: () => number } {
+  const clock = { ms: 0, now: (): number => clock.ms };
+  beforeEach(() => {
+    clock.ms = 0;
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+  });
+  afterEach(async () => {
+    vi.useRealTimers();
+    await cleanups.run();
+  });
+  return clock;
 }

@@ -1,32 +1,21 @@
 /** Idle sweep and ping timeout: one shared interval, driven here with fake setInterval and a fake clock. */
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { WebSocket } from 'ws';
 import { ConsoleCloseCode } from '../../src/websocket-codes.js';
 import { Cleanups } from '../helpers/cleanups.js';
 import { closed, mustOpen } from '../helpers/ws.js';
-import { collect, startConsoleEndpoint, startTcpServer, tcpTarget } from './helpers.js';
+import { collect, startConsoleEndpoint, startTcpServer, tcpTarget, useFakeTicker } from './helpers.js';
 
 const cleanups = new Cleanups();
 const clients = cleanups.sockets;
-let clock = 0;
-const now = (): number => clock;
-
-beforeEach(() => {
-  clock = 0;
-  // Only the interval is faked: sockets and their internal timers stay real.
-  vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
-});
-afterEach(async () => {
-  vi.useRealTimers();
-  await cleanups.run();
-});
+const clock = useFakeTicker(cleanups);
 
 async function setup(limits: { idleTimeoutMs: number; pingIntervalMs: number }) {
   const echo = await startTcpServer();
   cleanups.add(() => echo.close());
-  const gw = await startConsoleEndpoint({ target: tcpTarget(echo.port), limits, now });
+  const gw = await startConsoleEndpoint({ target: tcpTarget(echo.port), limits, now: clock.now });
   cleanups.add(() => gw.close());
   return gw;
 }
@@ -46,16 +35,16 @@ describe('console endpoint: idle sweep', () => {
     const ws = await mustOpen(`${gw.url}?ticket=${await gw.mint()}`, { track: clients });
     await echoes(ws);
 
-    clock = 1_000;
+    clock.ms = 1_000;
     vi.advanceTimersByTime(tick); // sees the bytes: active at 1_000
-    clock = 8_999;
+    clock.ms = 8_999;
     vi.advanceTimersByTime(tick); // idle 7_999 ms: still open
     await echoes(ws);
 
-    clock = 9_000;
+    clock.ms = 9_000;
     vi.advanceTimersByTime(tick); // sees new bytes: active at 9_000
     const closing = closed(ws);
-    clock = 17_000;
+    clock.ms = 17_000;
     vi.advanceTimersByTime(tick); // idle 8_000 ms
     expect(await closing).toEqual({ code: ConsoleCloseCode.IdleTimeout, reason: 'idle timeout' });
   });

@@ -7,36 +7,26 @@
  * simulator.
  */
 import { randomBytes } from 'node:crypto';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { WebSocket, createWebSocketStream } from 'ws';
 import { startRfbServer } from '../../src/simulators/vnc/index.js';
 import { ConsoleCloseCode } from '../../src/websocket-codes.js';
 import { Cleanups } from '../helpers/cleanups.js';
 import { closed, mustOpen } from '../helpers/ws.js';
 import { RfbTestClient, keyEventMessage, pointerEventMessage } from '../rfb/rfb-test-client.js';
-import { collect, startConsoleEndpoint, startTcpServer, tcpTarget, type TestConsoleEndpoint } from '../console/helpers.js';
+import { collect, startConsoleEndpoint, startTcpServer, tcpTarget, type TestConsoleEndpoint, useFakeTicker } from '../console/helpers.js';
 import { auditLine } from './peers/console-peers.js';
 
 const cleanups = new Cleanups();
 const clients = cleanups.sockets;
-let clock = 0;
-const now = (): number => clock;
-
-beforeEach(() => {
-  clock = 0;
-  vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
-});
-afterEach(async () => {
-  vi.useRealTimers();
-  await cleanups.run();
-});
+const clock = useFakeTicker(cleanups);
 
 type Limits = { idleTimeoutMs: number; pingIntervalMs: number; maxLifetimeMs?: number; inputIdleTimeoutMs?: number };
 
 async function setup(limits: Limits) {
   const echo = await startTcpServer();
   cleanups.add(() => echo.close());
-  const gw = await startConsoleEndpoint({ target: tcpTarget(echo.port), limits, now });
+  const gw = await startConsoleEndpoint({ target: tcpTarget(echo.port), limits, now: clock.now });
   cleanups.add(() => gw.close());
   return gw;
 }
@@ -45,7 +35,7 @@ async function setup(limits: Limits) {
 async function setupVnc(limits: Limits) {
   const vnc = await startRfbServer({ name: 'vm-1', tickMs: 0 });
   cleanups.add(() => vnc.close());
-  const gw = await startConsoleEndpoint({ target: tcpTarget(vnc.port), limits, now });
+  const gw = await startConsoleEndpoint({ target: tcpTarget(vnc.port), limits, now: clock.now });
   cleanups.add(() => gw.close());
   return { gw, vnc };
 }
@@ -85,11 +75,11 @@ describe('hostile console clients: held past the maximum lifetime', () => {
     const tick = 30_000; // without pings or idle timeout, the sweep ticks every 30 s
     const ws = await mustOpen(`${gw.url}?ticket=${await gw.mint()}`, { track: clients });
     await roundTrip(ws);
-    clock = 59_999;
+    clock.ms = 59_999;
     vi.advanceTimersByTime(tick);
     await roundTrip(ws); // still open, and piping
     const closing = closed(ws);
-    clock = 60_000;
+    clock.ms = 60_000;
     vi.advanceTimersByTime(tick);
     expect(await closing).toEqual({ code: ConsoleCloseCode.LifetimeExceeded, reason: 'session lifetime exceeded' });
     expect((await gw.nextClosed()).closeCode).toBe(ConsoleCloseCode.LifetimeExceeded);
@@ -104,12 +94,12 @@ describe('hostile console clients: held past the maximum lifetime', () => {
       observer.rfb.send(keyEventMessage(true, 0x61), pointerEventMessage(1, 5, 5));
       observer.rfb.requestUpdate(false);
       await observer.rfb.readUpdate(); // the gateway has read the input: it counts as the observer being there
-      clock = at;
+      clock.ms = at;
       vi.advanceTimersByTime(tick);
     }
     observer.rfb.requestUpdate(false);
     await observer.rfb.readUpdate(); // still open at 59_999
-    clock = 60_000;
+    clock.ms = 60_000;
     vi.advanceTimersByTime(tick);
     expect((await closing).code).toBe(ConsoleCloseCode.LifetimeExceeded);
     expect(vnc.inputCounts).toEqual({ key: 0, pointer: 0, cutText: 0 });
@@ -125,22 +115,22 @@ describe('hostile console clients: never typing (input-idle timeout)', () => {
     const ws = await mustOpen(`${gw.url}?ticket=${await gw.mint()}`, { track: clients });
     await roundTrip(ws, Buffer.concat([HANDSHAKE, UPDATE_REQUEST]));
 
-    clock = 5_000;
+    clock.ms = 5_000;
     vi.advanceTimersByTime(tick); // no input yet: idle for 5 s
     await roundTrip(ws, KEY); // input at ~5 s
-    clock = 9_000;
+    clock.ms = 9_000;
     vi.advanceTimersByTime(tick); // sees the key: input at 9_000
 
     await roundTrip(ws, UPDATE_REQUEST);
-    clock = 14_000;
+    clock.ms = 14_000;
     vi.advanceTimersByTime(tick); // bytes flowed: not byte-idle
     await roundTrip(ws, UPDATE_REQUEST);
-    clock = 18_999;
+    clock.ms = 18_999;
     vi.advanceTimersByTime(tick); // 9_999 ms without input: still open
     await roundTrip(ws, UPDATE_REQUEST);
 
     const closing = closed(ws);
-    clock = 19_000;
+    clock.ms = 19_000;
     vi.advanceTimersByTime(tick); // 10_000 ms without input, though bytes flowed since the last tick
     expect(await closing).toEqual({ code: ConsoleCloseCode.InputIdleTimeout, reason: 'no input' });
     expect(gw.log.records().some((r) => r.msg === 'console input idle')).toBe(true);
@@ -151,14 +141,14 @@ describe('hostile console clients: never typing (input-idle timeout)', () => {
     const tick = 30_000;
     const ws = await mustOpen(`${gw.url}?ticket=${await gw.mint()}`, { track: clients });
     await roundTrip(ws, Buffer.concat([HANDSHAKE, UPDATE_REQUEST]));
-    clock = 30_000;
+    clock.ms = 30_000;
     vi.advanceTimersByTime(tick);
     await roundTrip(ws, UPDATE_REQUEST);
-    clock = 59_999;
+    clock.ms = 59_999;
     vi.advanceTimersByTime(tick);
     await roundTrip(ws, UPDATE_REQUEST); // open just before the bound
     const closing = closed(ws);
-    clock = 60_000;
+    clock.ms = 60_000;
     vi.advanceTimersByTime(tick);
     expect(await closing).toEqual({ code: ConsoleCloseCode.InputIdleTimeout, reason: 'no input' });
     await gw.closedCount(1);
@@ -173,13 +163,13 @@ describe('hostile console clients: never typing (input-idle timeout)', () => {
     const pointer = Buffer.from([5, 1, 0, 10, 0, 20]);
     await roundTrip(ws, pointer.subarray(0, 3));
     await roundTrip(ws, pointer.subarray(3));
-    clock = 30_000;
+    clock.ms = 30_000;
     vi.advanceTimersByTime(tick); // sees the pointer event: input at 30_000
-    clock = 60_000;
+    clock.ms = 60_000;
     vi.advanceTimersByTime(tick); // 30 s without input: open
     await roundTrip(ws, UPDATE_REQUEST);
     const closing = closed(ws);
-    clock = 70_000;
+    clock.ms = 70_000;
     vi.advanceTimersByTime(tick);
     expect((await closing).code).toBe(ConsoleCloseCode.InputIdleTimeout);
   });
