@@ -6,7 +6,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { postGraphQL } from './helpers/gateway.js';
 import { NODE_FLAGS, missingNodeFlags } from '../src/runtime-flags.js';
 
-const TSX = join(process.cwd(), 'node_modules', '.bin', 'tsx');
 let child: ChildProcess | undefined;
 afterEach(() => {
   if (child && child.exitCode === null) child.kill('SIGKILL');
@@ -14,7 +13,9 @@ afterEach(() => {
 });
 
 function run(args: string[], env: Record<string, string> = {}): { proc: ChildProcess; output: () => string; exited: Promise<number | null> } {
-  const proc = spawn(TSX, ['src/main.ts', ...args], { env: { ...process.env, CONSOLE_GATEWAY_LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Node itself with tsx's loader, not the tsx command: that one relays SIGTERM to its child and, when
+  // the child has not acknowledged it within 30 ms (a loaded machine), kills it and exits 143.
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { env: { ...process.env, CONSOLE_GATEWAY_LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout!.on('data', (d) => (out += d));
   proc.stderr!.on('data', (d) => (out += d));
