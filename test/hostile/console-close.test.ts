@@ -68,7 +68,9 @@ describe('hostile peers when a console ends', () => {
     const upstream = await startTcpServer((socket) => socket.pause());
     cleanups.add(() => upstream.close());
     const { gw, close } = await startTwoConsoleGateway(tcpTarget(upstream.port), {
-      limits: { pingIntervalMs: 100, highWaterMarkBytes: 64 * 1024, maxHeldBytes: 32 * MiB, idleTimeoutMs: 600_000 },
+      // 400 ms: the flood below runs in this process, beside the gateway; on a loaded machine a
+      // 100 ms ping could time out before the browser was ever paused (seen once in CI).
+      limits: { pingIntervalMs: 400, highWaterMarkBytes: 64 * 1024, maxHeldBytes: 32 * MiB, idleTimeoutMs: 600_000 },
     });
     cleanups.add(close);
     const before = memoryBytes();
@@ -81,6 +83,7 @@ describe('hostile peers when a console ends', () => {
     const closing = closed(ws);
     const paused = (): boolean => gw.events.some((e) => e.type === 'backpressure' && e.direction === 'toUpstream' && e.paused);
     await floodFromBrowser(ws, 256 * MiB, paused);
+    expect(ws.readyState, 'the browser was still open when the flood stopped').toBe(ws.OPEN);
     expect(paused()).toBe(true);
     vanished = true; // from now on: no pongs, no bytes, no FIN, as if its network went away
 
