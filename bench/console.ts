@@ -715,7 +715,7 @@ export async function runConsoleBench(options: ConsoleBenchOptions = {}): Promis
     }
   } finally {
     for (const c of children) await c.stop().catch(() => {});
-    if (!process.env.KEEP_BENCH_DIR) rmSync(dir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
   }
   print('');
   for (const line of formatTable(results, counts)) print(line);
