@@ -46,6 +46,9 @@ describe.runIf(existsSync(CHROMIUM))('playback page controls in Chromium', () =>
     await page.clock.install();
     await page.goto(recording!.playbackUrl);
     await page.waitForSelector('body[data-player="ready"]', { timeout: 15_000 });
+    // Installed, the page's clock still flows with real time (a click on a loaded machine took 100 ms
+    // of it in CI); paused, it moves only by runFor.
+    await page.clock.pauseAt((await page.evaluate(() => Date.now())) + 1000);
 
     await page.click('#play');
     await page.clock.runFor(500);
