@@ -14,7 +14,7 @@ import type { Principal } from '../auth/principal.js';
 import { BadUserInputError, NotFoundError } from '../errors.js';
 import { ForbiddenError } from '../auth/errors.js';
 import { RECORDING_EXT, RECORDING_FORMAT, RECORDING_ID, RECORDING_VERSION, type RecordingState, type RecordingStatus } from './format.js';
-import { readStatus } from './recorder.js';
+import { readStatus } from './status-file.js';
 
 export type CatalogState = RecordingState | 'corrupt';
 

@@ -1,39 +1,28 @@
 /**
- * Console recordings: which sessions are recorded (config rules), the per-session writer streamed
- * to disk, retention and the disk guard. Format: ./format.ts.
- *
- * The writer never holds a recording in memory: each chunk goes to a file WriteStream as it is
- * forwarded (a 9-byte head and the chunk itself, no copy). While the disk is slower than the
- * console the stream's own queue grows; past `recording.maxBufferedBytes` the recording fails as
- * `disk_too_slow` (an RFB stream with a gap cannot be replayed past it, so nothing is dropped
- * silently), and `onRecordingFailure` decides whether the console goes on.
+ * Console recordings: which sessions are recorded (config rules), the service that starts a
+ * recorder per session (file-recorder.ts) under the section in force, retention, and the statuses a
+ * full disk refused. Format: ./format.ts; status files: ./status-file.ts.
  *
  * A full disk must not leave a recording listed as still running: each live recording keeps
  * STATUS_RESERVE_BYTES beside it for its final status, and a final status the disk refuses anyway is
- * held here (the catalog lists it from memory) and written at the next retention sweep.
+ * held here (the catalog lists it from memory, at most `maxHeldStatuses`) and written at the next
+ * retention sweep.
  *
  * A reload (`prepareReload`) applies to consoles opened after it: each recorder keeps the section it
  * started under (its directory, buffer bound, disk guard and failure policy), so a live console's
  * recording is never switched half-way.
  */
-import { createWriteStream, mkdirSync, statfsSync, type WriteStream } from 'node:fs';
-import { open, readdir, readFile, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
+import { mkdirSync } from 'node:fs';
+import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Counter, type Registry } from 'prom-client';
 import { monotonicFactory } from 'ulid';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config.js';
-import {
-  DIRECTION_TO_CLIENT,
-  DIRECTION_TO_SERVER,
-  RECORDING_EXT,
-  RECORDING_FORMAT,
-  RECORDING_VERSION,
-  STATUS_EXT,
-  frameHead,
-  type RecordingHeader,
-  type RecordingStatus,
-} from './format.js';
+import { RECORDING_EXT, STATUS_EXT, type RecordingStatus } from './format.js';
+import { enoughSpaceSync } from './disk-space.js';
+import { FileRecorder } from './file-recorder.js';
+import { STATUS_ASIDE_EXT, statusText, writeStatusFile } from './status-file.js';
 
 export type RecordingConfig = GatewayConfig['recording'];
 
@@ -61,48 +50,6 @@ export interface RecordingSubject {
   vmId: string | null;
   provider: string | null;
   caller: string;
-}
-
-const CHECK_DISK_EVERY_BYTES = 4 * 1024 * 1024;
-
-/**
- * Bytes each live recording holds in `<id>.json.tmp` for its final status (a status is a few hundred
- * bytes; the header fields are bounded by the catalog's 4 KiB header line). Writing into blocks the
- * file system already gave needs no new space, so the final status lands on a disk the recording
- * itself filled (tmpfs, ext4, xfs; a copy-on-write file system may still refuse it).
- */
-const STATUS_RESERVE_BYTES = 8192;
-/** What the reserve is filled with: one buffer for every recording (it is only ever read). */
-const STATUS_RESERVE = Buffer.alloc(STATUS_RESERVE_BYTES, 0x20);
-
-/** Where a status is written before it is renamed into place; while a recording is live, its reserve. */
-const STATUS_ASIDE_EXT = `${STATUS_EXT}.tmp`;
-
-function statusText(status: RecordingStatus): string {
-  return `${JSON.stringify(status)}\n`;
-}
-
-/**
- * Writes `<id>.json` aside and renames it into place, so a reader (the listing) never sees half a
- * status. With `reserved`, the aside file already holds STATUS_RESERVE_BYTES: the status is written
- * over them and the file cut to its length, instead of asking the file system for new blocks.
- */
-async function writeStatusFile(dir: string, id: string, text: string, reserved = false): Promise<void> {
-  const path = join(dir, id + STATUS_EXT);
-  const aside = join(dir, id + STATUS_ASIDE_EXT);
-  const bytes = Buffer.from(text, 'utf8');
-  if (reserved && bytes.length <= STATUS_RESERVE_BYTES) {
-    const fh = await open(aside, 'r+');
-    try {
-      await fh.write(bytes, 0, bytes.length, 0);
-      await fh.truncate(bytes.length);
-    } finally {
-      await fh.close();
-    }
-  } else {
-    await writeFile(aside, bytes);
-  }
-  await rename(aside, path);
 }
 
 function patternToRegExp(pattern: string): RegExp {
@@ -142,27 +89,6 @@ export interface RecorderServiceOptions {
   logger: Logger;
   metrics?: Registry | null;
   now: () => number;
-}
-
-/** Is there at least `minFreeBytes` free on `dir`'s file system? An unreadable directory has none. */
-function enoughSpaceSync(dir: string, minFreeBytes: number): boolean {
-  if (minFreeBytes === 0) return true;
-  try {
-    const s = statfsSync(dir);
-    return s.bavail * s.bsize >= minFreeBytes;
-  } catch {
-    return false;
-  }
-}
-
-async function enoughSpace(dir: string, minFreeBytes: number): Promise<boolean> {
-  if (minFreeBytes === 0) return true;
-  try {
-    const s = await statfs(dir);
-    return s.bavail * s.bsize >= minFreeBytes;
-  } catch {
-    return false;
-  }
 }
 
 export class RecordingService {
@@ -337,197 +263,5 @@ export class RecordingService {
 
   close(): void {
     this.#stopSweeping();
-  }
-}
-
-/** The section a recorder started under, with its directory. */
-type RecorderConfig = RecordingConfig & { dir: string };
-
-class FileRecorder implements SessionRecorder {
-  readonly includeInput: boolean;
-  readonly #svc: RecordingService;
-  readonly #cfg: RecorderConfig;
-  readonly #status: RecordingStatus;
-  readonly #startMs: number;
-  readonly #failConsole: () => void;
-  /** Null once the file is closing (ended or failed): nothing more is written to it. */
-  #stream: WriteStream | null;
-  #sinceDiskCheck = 0;
-  /** The session has ended: a failure while the file is flushed does not close the console again. */
-  #ended = false;
-  /** `<id>.json.tmp` holds STATUS_RESERVE_BYTES for the final status. */
-  #reserved = false;
-  /** Sessions waiting for the queue to drain (whenDrained), and the bound on that wait. */
-  #drainWaiters: Array<() => void> = [];
-  #stallTimer: NodeJS.Timeout | null = null;
-  /** Status writes in order: the start's never lands after the end's. */
-  #statusWrite: Promise<void> = Promise.resolve();
-
-  constructor(svc: RecordingService, cfg: RecorderConfig, id: string, subject: RecordingSubject, failConsole: () => void) {
-    this.#svc = svc;
-    this.#cfg = cfg;
-    this.#failConsole = failConsole;
-    this.includeInput = cfg.includeInput;
-    this.#startMs = svc.now();
-    const header: RecordingHeader = {
-      format: RECORDING_FORMAT,
-      version: RECORDING_VERSION,
-      id,
-      sessionId: subject.sessionId,
-      vmId: subject.vmId,
-      provider: subject.provider,
-      caller: subject.caller,
-      startedAt: new Date(this.#startMs).toISOString(),
-      screen: null,
-      includesInput: this.includeInput,
-    };
-    const { format: _f, version: _v, ...rest } = header;
-    this.#status = { ...rest, state: 'recording', endedAt: null, durationMs: null, bytes: 0, frames: 0, failure: null };
-    // write() returns false past half the bound, and 'drain' follows once the queue is empty.
-    this.#stream = createWriteStream(join(cfg.dir, id + RECORDING_EXT), { flags: 'wx', highWaterMark: Math.floor(cfg.maxBufferedBytes / 2) });
-    this.#stream.on('error', (err: NodeJS.ErrnoException) => this.#fail(err.code === 'ENOSPC' ? 'disk_full' : 'write_error', err.code ?? null));
-    this.#stream.on('drain', () => this.#drained());
-    this.#write(Buffer.from(`${JSON.stringify(header)}\n`));
-    this.#writeFirstStatus();
-    svc.logger.info({ recordingId: id, sessionId: subject.sessionId, vmId: subject.vmId, includesInput: this.includeInput }, 'console recording started');
-  }
-
-  get id(): string {
-    return this.#status.id;
-  }
-
-  toClient(chunk: Buffer): boolean {
-    return this.#frame(DIRECTION_TO_CLIENT, chunk);
-  }
-
-  toServer(chunk: Buffer): void {
-    if (this.includeInput) this.#frame(DIRECTION_TO_SERVER, chunk);
-  }
-
-  whenDrained(callback: () => void): void {
-    if (this.#stream === null || !this.#stream.writableNeedDrain) {
-      callback();
-      return;
-    }
-    this.#drainWaiters.push(callback);
-    // A disk that takes writes but never finishes them would hold the console paused for good.
-    this.#stallTimer ??= setTimeout(() => this.#fail('disk_too_slow', 'stalled'), this.#cfg.maxStallSeconds * 1000);
-    this.#stallTimer.unref?.();
-  }
-
-  #drained(): void {
-    if (this.#stallTimer !== null) clearTimeout(this.#stallTimer);
-    this.#stallTimer = null;
-    const waiters = this.#drainWaiters;
-    this.#drainWaiters = [];
-    for (const callback of waiters) callback();
-  }
-
-  /** false: the queue is past half of maxBufferedBytes (see toClient). */
-  #frame(direction: number, chunk: Buffer): boolean {
-    const stream = this.#stream;
-    if (stream === null) return true;
-    this.#write(frameHead(direction, this.#svc.now() - this.#startMs, chunk.length));
-    this.#write(chunk);
-    this.#status.frames++;
-    // Past the whole bound only when one read outgrew the half left (or input, which is not paused, kept coming).
-    if (stream.writableLength > this.#cfg.maxBufferedBytes) {
-      this.#fail('disk_too_slow', null);
-      return true;
-    }
-    this.#sinceDiskCheck += chunk.length;
-    if (this.#sinceDiskCheck >= CHECK_DISK_EVERY_BYTES) {
-      this.#sinceDiskCheck = 0;
-      void enoughSpace(this.#cfg.dir, this.#cfg.minFreeBytes).then((ok) => {
-        // A recording that ended meanwhile is being flushed: what it wrote stands.
-        if (!ok && this.#stream === stream) this.#fail('disk_full', 'minFreeBytes');
-      });
-    }
-    return !stream.writableNeedDrain;
-  }
-
-  #write(buf: Buffer): void {
-    this.#stream!.write(buf);
-  }
-
-  #fail(reason: string, detail: string | null): void {
-    if (this.#status.state !== 'recording') return;
-    this.#status.state = 'failed';
-    this.#status.failure = reason;
-    this.#svc.metrics.failures.inc({ reason });
-    const closeConsole = this.#cfg.onRecordingFailure === 'close-console' && !this.#ended;
-    this.#svc.logger.warn({ recordingId: this.id, sessionId: this.#status.sessionId, reason, detail, closeConsole }, 'console recording failed');
-    this.#closeFile();
-    if (closeConsole) this.#failConsole();
-  }
-
-  end(): void {
-    this.#ended = true;
-    // Still 'recording' while the file is flushed: a write that fails now fails the recording.
-    if (this.#status.state === 'recording') this.#closeFile();
-  }
-
-  /** Closes the file (at once on a failure, after its queue on an end), then writes the final status. */
-  #closeFile(): void {
-    const stream = this.#stream;
-    if (stream === null) return;
-    this.#stream = null;
-    // Nothing more is written: a session waiting for the queue to drain goes on.
-    this.#drained();
-    const now = this.#svc.now();
-    this.#status.endedAt = new Date(now).toISOString();
-    this.#status.durationMs = now - this.#startMs;
-    const closed = (): void => {
-      if (this.#status.state === 'recording') this.#status.state = 'complete';
-      // What is in the file: a failure cuts what was still queued, and ENOSPC a write half-way.
-      this.#status.bytes = stream.bytesWritten;
-      // Retention looks at the directory only once the final status is on disk (or held for it).
-      void this.#writeFinalStatus().then(() => this.#svc.finished(this.id));
-    };
-    if (stream.closed) closed();
-    else stream.once('close', closed);
-    if (this.#status.state === 'failed') stream.destroy();
-    else stream.end();
-  }
-
-  /**
-   * The first status, then the reserve the final one is written into. A recording whose status has
-   * no room fails now (a listing could not tell it from a corrupt file), not when the disk is fuller.
-   */
-  #writeFirstStatus(): void {
-    const text = statusText(this.#status);
-    this.#statusWrite = (async () => {
-      try {
-        await writeStatusFile(this.#cfg.dir, this.id, text);
-        await writeFile(join(this.#cfg.dir, this.id + STATUS_ASIDE_EXT), STATUS_RESERVE);
-        this.#reserved = true;
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code ?? null;
-        this.#svc.logger.warn({ recordingId: this.id, errCode: code ?? 'unknown' }, 'console recording status not written');
-        this.#fail(code === 'ENOSPC' ? 'disk_full' : 'write_error', code);
-      }
-    })();
-  }
-
-  #writeFinalStatus(): Promise<void> {
-    this.#statusWrite = this.#statusWrite.then(async () => {
-      try {
-        await writeStatusFile(this.#cfg.dir, this.id, statusText(this.#status), this.#reserved);
-      } catch (err) {
-        this.#svc.logger.warn({ recordingId: this.id, errCode: (err as NodeJS.ErrnoException).code ?? 'unknown' }, 'console recording status not written');
-        this.#svc.statusNotWritten(this.#cfg.dir, this.#status);
-      }
-    });
-    return this.#statusWrite;
-  }
-}
-
-/** Reads `<id>.json` (status) for listing; null when missing or unreadable. */
-export async function readStatus(dir: string, id: string): Promise<RecordingStatus | null> {
-  try {
-    const raw = JSON.parse(await readFile(join(dir, id + STATUS_EXT), 'utf8')) as RecordingStatus;
-    return typeof raw === 'object' && raw !== null && raw.id === id ? raw : null;
-  } catch {
-    return null;
   }
 }
