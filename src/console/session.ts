@@ -5,14 +5,15 @@
  *
  * Flow control: when one side's outgoing queue passes the high-water mark, the other side stops
  * being read until that queue has drained, so a slow browser throttles the VNC server through TCP
- * backpressure instead of filling gateway memory (and vice versa).
+ * backpressure instead of filling gateway memory (and vice versa). A recording whose disk is behind
+ * pauses the VNC side the same way; the upstream is read again only once neither queue is backed up.
  *
  * Longer than the usual module on purpose: it is one state machine (connect, handshake, pipe,
  * close) whose per-chunk paths, flow control and close sequence read and write the same private
  * fields; split into classes, the hot path would pay for accessors. What is not the hot path lives
  * apart: the VNC password handshake in rfb-bridge.ts, the view-only and input reader in view-only.ts,
  * the options and audit record types in session-record.ts, the texts of close reasons in
- * close-reasons.ts, the recording tap in src/recording/. What stays here (about 600 lines) is the
+ * close-reasons.ts, the recording tap in src/recording/. What stays here (about 650 lines) is the
  * state machine itself: phases, pause and resume of both sides, held bytes under their cap, the
  * ticker's deadlines (handshake, idle, ping, lifetime, input idle) and the close sequence, which all
  * read and write the same fields.
