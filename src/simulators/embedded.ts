@@ -6,7 +6,7 @@ import { startGateway, type RunningGateway } from '../app.js';
 import { configFromEnv, type GatewayConfigInput } from '../config.js';
 import type { Logger } from '../logger.js';
 import { ConsoleFarm } from './vnc/index.js';
-import { defaultAbiquoData, startAbiquoSimulator, type AbiquoSimulator } from './abiquo/index.js';
+import { defaultAbiquoData, farmConsoles, startAbiquoSimulator, type AbiquoSimulator } from './abiquo/index.js';
 import { defaultCloudTowerVms, startCloudTowerSimulator, type CloudTowerSimulator } from './cloudtower/index.js';
 import { startDrpSimulator, type DrpSimulator } from './drp/index.js';
 
@@ -50,18 +50,8 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<RunningEmbed
     started.push(cloudTower);
 
     const abiquoData = defaultAbiquoData();
-    for (const ent of abiquoData) {
-      for (const vm of ent.vms) {
-        if (vm.vdrpIP !== null) await consoles.add(`abiquo/${ent.id}/${vm.id}`, { name: vm.label ?? vm.name, ...(vm.password ? { password: vm.password } : {}) });
-      }
-    }
-    const abiquo = await startAbiquoSimulator({
-      data: abiquoData,
-      ...ABIQUO_USER,
-      consoleFor: (vm, ent) => consoles.locate(`abiquo/${ent}/${vm.id}`),
-      // A powered-off VM (db-1) has no VNC server, as on a real host.
-      consolePower: (vm, ent, on) => consoles.setPowered(`abiquo/${ent}/${vm.id}`, on),
-    });
+    // A powered-off VM (db-1) has no VNC server, as on a real host.
+    const abiquo = await startAbiquoSimulator({ data: abiquoData, ...ABIQUO_USER, ...(await farmConsoles(abiquoData, consoles, 'abiquo/')) });
     started.push(abiquo);
 
     const drp = await startDrpSimulator({ users: { [DRP_USER.username]: DRP_USER.password }, autoEmitEveryMs: opts.drpEventEveryMs ?? 15_000 });

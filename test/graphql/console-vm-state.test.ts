@@ -8,7 +8,7 @@ import { startTowerGateway, type TowerGateway } from '../helpers/gateway.js';
 import { useCleanups } from '../helpers/cleanups.js';
 import { closed, mustOpen } from '../helpers/ws.js';
 import { CLOSE_CONSOLE_UNAVAILABLE } from '../../src/simulators/cloudtower/index.js';
-import { defaultAbiquoData, startAbiquoSimulator, type AbiquoSimulator } from '../../src/simulators/abiquo/index.js';
+import { defaultAbiquoData, farmConsoles, startAbiquoSimulator, type AbiquoSimulator } from '../../src/simulators/abiquo/index.js';
 import { ConsoleFarm } from '../../src/simulators/vnc/index.js';
 import { ConsoleCloseCode } from '../../src/websocket-codes.js';
 
@@ -24,14 +24,7 @@ async function withAbiquo(config: Record<string, unknown> = {}): Promise<{ abiqu
   const farm = new ConsoleFarm();
   cleanups.add(() => farm.close());
   const data = defaultAbiquoData();
-  for (const ent of data) {
-    for (const vm of ent.vms) if (vm.vdrpIP !== null) await farm.add(`${ent.id}/${vm.id}`, { name: vm.label ?? vm.name, ...(vm.password ? { password: vm.password } : {}) });
-  }
-  const abiquo = await startAbiquoSimulator({
-    data,
-    consoleFor: (vm, ent) => farm.locate(`${ent}/${vm.id}`),
-    consolePower: (vm, ent, on) => farm.setPowered(`${ent}/${vm.id}`, on),
-  });
+  const abiquo = await startAbiquoSimulator({ data, ...(await farmConsoles(data, farm)) });
   cleanups.add(() => abiquo.close());
   env = await startTowerGateway({ config, extraProviders: [{ name: 'abq', kind: 'abiquo', url: abiquo.url, username: 'admin', password: 'xabiquo' }] });
   return { abiquo, farm };

@@ -7,7 +7,7 @@
 import { startGateway, type RunningGateway } from '../../src/app.js';
 import { validateConfig } from '../../src/config.js';
 import { ConsoleFarm } from '../../src/simulators/vnc/index.js';
-import { defaultAbiquoData, startAbiquoSimulator, type AbiquoSimulator } from '../../src/simulators/abiquo/index.js';
+import { defaultAbiquoData, farmConsoles, startAbiquoSimulator, type AbiquoSimulator } from '../../src/simulators/abiquo/index.js';
 import { defaultCloudTowerVms, startCloudTowerSimulator, type CloudTowerSimulator } from '../../src/simulators/cloudtower/index.js';
 import { startDrpSimulator, type DrpSimulator } from '../../src/simulators/drp/index.js';
 import { captureLogger } from '../helpers/log-capture.js';
@@ -53,10 +53,9 @@ export async function startSecurityEnv(): Promise<SecurityEnv> {
         vncPasswords.push(vm.password);
         abiquoPasswordVmIds.push(`abiquo:${ent.id}/${vm.id}`);
       }
-      if (vm.vdrpIP !== null) await consoles.add(`abiquo/${ent.id}/${vm.id}`, { name: vm.label ?? vm.name, ...(vm.password ? { password: vm.password } : {}) });
     }
   }
-  const abiquo = await startAbiquoSimulator({ data, username: 'gw', password: ABIQUO_PASSWORD, consoleFor: (vm, ent) => consoles.locate(`abiquo/${ent}/${vm.id}`), consolePower: (vm, ent, on) => consoles.setPowered(`abiquo/${ent}/${vm.id}`, on) });
+  const abiquo = await startAbiquoSimulator({ data, username: 'gw', password: ABIQUO_PASSWORD, ...(await farmConsoles(data, consoles, 'abiquo/')) });
   const drp = await startDrpSimulator({ users: { gw: DRP_PASSWORD }, autoEmitEveryMs: 0 });
 
   const logs = captureLogger('trace');

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ConsoleFarm } from '../../../src/simulators/vnc/index.js';
-import { defaultAbiquoData, startAbiquoSimulator, type AbiquoSimulator } from '../../../src/simulators/abiquo/index.js';
+import { defaultAbiquoData, farmConsoles, startAbiquoSimulator, type AbiquoSimulator } from '../../../src/simulators/abiquo/index.js';
 import { RfbTestClient, StreamReader, connectTcp } from '../../rfb/rfb-test-client.js';
 import { useCleanups } from '../../helpers/cleanups.js';
 
@@ -16,14 +16,7 @@ async function start(): Promise<{ sim: AbiquoSimulator; farm: ConsoleFarm }> {
   const farm = new ConsoleFarm();
   cleanups.add(() => farm.close());
   const data = defaultAbiquoData();
-  for (const ent of data) {
-    for (const vm of ent.vms) if (vm.vdrpIP !== null) await farm.add(`${ent.id}/${vm.id}`, { name: vm.label ?? vm.name, ...(vm.password ? { password: vm.password } : {}) });
-  }
-  const sim = await startAbiquoSimulator({
-    data,
-    consoleFor: (vm, ent) => farm.locate(`${ent}/${vm.id}`),
-    consolePower: (vm, ent, on) => farm.setPowered(`${ent}/${vm.id}`, on),
-  });
+  const sim = await startAbiquoSimulator({ data, ...(await farmConsoles(data, farm)) });
   cleanups.add(() => sim.close());
   return { sim, farm };
 }
