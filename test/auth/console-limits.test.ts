@@ -2,8 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type WebSocket from 'ws';
 import { systemClock, type Clock } from '../../src/clock.js';
 import { validateConfig } from '../../src/config.js';
-import type { GatewayEvent } from '../../src/events/types.js';
-import { startTowerGateway, type TowerGateway } from '../helpers/gateway.js';
+import { nextConsoleEvent, startTowerGateway, type TowerGateway } from '../helpers/gateway.js';
 import { graphqlPost } from '../helpers/graphql.js';
 import { closed, openWs } from '../helpers/ws.js';
 import { newKey } from './helpers.js';
@@ -111,18 +110,3 @@ describe('tickets are bound to the caller that minted them', () => {
   });
 });
 
-/** Resolves with the next consoles.<action> event on the gateway's bus. */
-function nextConsoleEvent(t: TowerGateway, action: 'opened' | 'closed'): Promise<GatewayEvent> {
-  const sub = t.gateway.gateway.events.subscribe({ sources: ['GATEWAY'] });
-  return (async () => {
-    try {
-      for (;;) {
-        const { value, done } = await sub.next();
-        if (done) throw new Error('bus closed');
-        if (value.type === 'consoles' && value.action === action) return value;
-      }
-    } finally {
-      await sub.return?.();
-    }
-  })();
-}

@@ -1,9 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, createWebSocketStream } from 'ws';
 import { RfbTestClient, keyEventMessage, pointerEventMessage } from '../rfb/rfb-test-client.js';
-import { startTowerGateway, type TowerGateway } from '../helpers/gateway.js';
-import { closed, mustOpen } from '../helpers/ws.js';
-import { ConsoleCloseCode } from '../../src/websocket-codes.js';
+import { nextConsoleEvent, startTowerGateway, type TowerGateway } from '../helpers/gateway.js';
+import { mustOpen } from '../helpers/ws.js';
 import { ViewOnlyFilter } from '../../src/console/view-only.js';
 import { ConsoleFarm } from '../../src/simulators/vnc/index.js';
 import { defaultAbiquoData, startAbiquoSimulator } from '../../src/simulators/abiquo/index.js';
@@ -47,21 +46,6 @@ async function droppedMetric(t: TowerGateway): Promise<Record<string, number>> {
   return out;
 }
 
-/** Resolves with the next `consoles.closed` event, published after the session's audit line. */
-function nextConsoleClosed(t: TowerGateway): Promise<unknown> {
-  const sub = t.gateway.gateway.events.subscribe({ sources: ['GATEWAY'] });
-  return (async () => {
-    try {
-      for (;;) {
-        const { value, done } = await sub.next();
-        if (done) throw new Error('bus closed');
-        if (value.type === 'consoles' && value.action === 'closed') return value;
-      }
-    } finally {
-      await sub.return?.();
-    }
-  })();
-}
 
 async function webConsole(): Promise<{ env: TowerGateway; vmId: string; key: string }> {
   const started = await startTowerGateway();
@@ -149,7 +133,7 @@ describe('view-only consoles', () => {
     const expected = { key: 2, pointer: 3, cut_text: 1, qemu_key: 1, set_desktop_size: 0, xvp: 0 };
     expect(await droppedMetric(env)).toEqual(expected);
 
-    const ended = nextConsoleClosed(env);
+    const ended = nextConsoleEvent(env, 'closed');
     observer.ws.close(1000);
     await ended;
     const audit = env.logs.records().find((r) => r.msg === 'console session');
@@ -159,7 +143,7 @@ describe('view-only consoles', () => {
 
     const interactive = await openRfb(((await env.gql(OPEN, { id: w.vmId })) as any).data.openConsole.url);
     interactive.rfb.send(keyEventMessage(true, 0x61));
-    const endedToo = nextConsoleClosed(env);
+    const endedToo = nextConsoleEvent(env, 'closed');
     interactive.ws.close(1000);
     await endedToo;
     expect(env.logs.records().filter((r) => r.msg === 'console session').map((r) => r.droppedInput)).toEqual([expected, null]);

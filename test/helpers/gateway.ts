@@ -1,6 +1,7 @@
 /** Starts a CloudTower simulator and a gateway configured for it, both on ephemeral loopback ports. */
 import { startGateway, type RunningGateway } from '../../src/app.js';
 import type { Clock } from '../../src/clock.js';
+import type { GatewayEvent } from '../../src/events/types.js';
 import { validateConfig } from '../../src/config.js';
 import { ConsoleFarm } from '../../src/simulators/vnc/index.js';
 import {
@@ -78,4 +79,20 @@ export async function startTowerGateway(
       await consoles.close();
     },
   };
+}
+
+/** Resolves with the next consoles.<action> event on the gateway's bus. */
+export function nextConsoleEvent(t: TowerGateway, action: 'opened' | 'closed'): Promise<GatewayEvent> {
+  const sub = t.gateway.gateway.events.subscribe({ sources: ['GATEWAY'] });
+  return (async () => {
+    try {
+      for (;;) {
+        const { value, done } = await sub.next();
+        if (done) throw new Error('bus closed');
+        if (value.type === 'consoles' && value.action === action) return value;
+      }
+    } finally {
+      await sub.return?.();
+    }
+  })();
 }
