@@ -20,7 +20,7 @@
  */
 import { WebSocket } from 'ws';
 import type { Logger } from 'pino';
-import type { ResolvedTarget, SessionHooks, SessionIdentity, SessionOptions, SessionSummary } from './session-record.js';
+import type { ResolvedTarget, SessionHooks, SessionIdentity, SessionOptions } from './session-record.js';
 import { errorCode, sanitizeReason, truncateUtf8, wsErrorCloseCode } from './close-reasons.js';
 import { ConsoleCloseCode, closeReason, isSendableCloseCode } from '../websocket-codes.js';
 import { LegConnectError } from './legs/types.js';

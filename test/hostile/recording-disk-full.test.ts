@@ -275,7 +275,7 @@ describe.skipIf(unavailable !== null)('a recording disk that fills mid-recording
     await fillUntilFailure(env, filler.rfb, await recordingOf(env, web));
 
     // A console opened on the full disk: its recording fails and its final status is held (the one allowed).
-    const held = await openLive(env, db, cleanups.sockets);
+    await openLive(env, db, cleanups.sockets); // left open: its recording is the held one
     const heldId = await recordingOf(env, db);
     expect(await settledEntry(env, heldId)).toMatchObject({ state: 'FAILED', failure: 'disk_full' });
     await eventually('the refused status held', () => (env.logs.records().some((l) => l.msg === 'console recording status not written' && l.recordingId === heldId) ? true : undefined));

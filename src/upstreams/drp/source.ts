@@ -3,7 +3,6 @@
  * (bus-bridge.ts); its connection changes are published by the client like every streaming upstream's.
  */
 import type { DrpProviderConfig } from '../../config.js';
-import type { EventBus } from '../../events/bus.js';
 import type { UpstreamDeps } from '../descriptor.js';
 import { loadTls } from '../shared/tls.js';
 import type { ReadyStatus, Upstream, UpstreamStateRecord } from '../types.js';
