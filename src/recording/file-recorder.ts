@@ -24,8 +24,8 @@ export interface RecorderHost {
   now(): number;
   /** The recording is closed and its final status written (or held): retention may look at it. */
   finished(id: string): void;
-  /** The disk refused this final status: hold it for the listing and a later write. */
-  statusNotWritten(dir: string, status: RecordingStatus): void;
+  /** The disk refused this final status (`errCode`): hold it for the listing and a later write. */
+  statusNotWritten(dir: string, status: RecordingStatus, errCode: string): void;
 }
 
 /** The section a recorder started under, with its directory. */
@@ -202,8 +202,7 @@ export class FileRecorder implements SessionRecorder {
       try {
         await writeStatusFile(this.#cfg.dir, this.id, statusText(this.#status), this.#reserved);
       } catch (err) {
-        this.#svc.logger.warn({ recordingId: this.id, errCode: (err as NodeJS.ErrnoException).code ?? 'unknown' }, 'console recording status not written');
-        this.#svc.statusNotWritten(this.#cfg.dir, this.#status);
+        this.#svc.statusNotWritten(this.#cfg.dir, this.#status, (err as NodeJS.ErrnoException).code ?? 'unknown');
       }
     });
     return this.#statusWrite;

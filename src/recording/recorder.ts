@@ -191,8 +191,12 @@ export class RecordingService {
   }
 
   /** The disk refused this final status: listed from memory, written again at each sweep. */
-  statusNotWritten(dir: string, status: RecordingStatus): void {
+  statusNotWritten(dir: string, status: RecordingStatus, errCode: string): void {
     this.#unwritten.set(status.id, { dir, status: { ...status } });
+    this.#logger.warn(
+      { recordingId: status.id, errCode, heldStatuses: this.#unwritten.size, maxHeldStatuses: this.#cfg.maxHeldStatuses },
+      'console recording final status held: the disk refused it',
+    );
   }
 
   /** A final status of a recording in `dir` that the disk refused and this process holds, or null. */

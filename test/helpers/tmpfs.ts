@@ -3,7 +3,7 @@
  * root (CI runs as root); `tmpfsUnavailable()` says why it cannot be done here, for a skip.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmdirSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmdirSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Cleanups } from './cleanups.js';
@@ -48,4 +48,24 @@ export function mountTmpfs(cleanups: Cleanups, bytes: number): string {
   }
   cleanups.add(() => unmount(dir));
   return dir;
+}
+
+/**
+ * Takes whatever space is left on the file system of `dir` with `<dir>/<name>` (written a page at a
+ * time until ENOSPC), so the next write of any size is refused whatever the page arithmetic of the
+ * writes before it left free. Returns the bytes taken.
+ */
+export function takeRemainingSpace(dir: string, name = 'pad.bin'): number {
+  const page = Buffer.alloc(4096, 0x2e);
+  const fd = openSync(join(dir, name), 'w');
+  let taken = 0;
+  try {
+    // Bounded by the file system's size; the loop ends on ENOSPC.
+    for (;;) taken += writeSync(fd, page);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+  } finally {
+    closeSync(fd);
+  }
+  return taken;
 }

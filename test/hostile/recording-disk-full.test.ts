@@ -15,7 +15,7 @@ import type { WebSocket } from 'ws';
 import { startTowerGateway, type TowerGateway } from '../helpers/gateway.js';
 import { useCleanups } from '../helpers/cleanups.js';
 import { LIST_RECORDINGS, OPEN_CONSOLE, openLive, vmIds } from '../helpers/recorded-consoles.js';
-import { mountTmpfs, tmpfsUnavailable } from '../helpers/tmpfs.js';
+import { mountTmpfs, takeRemainingSpace, tmpfsUnavailable } from '../helpers/tmpfs.js';
 import { closed, mustOpen } from '../helpers/ws.js';
 import type { RfbTestClient } from '../rfb/rfb-test-client.js';
 import { ConsoleCloseCode } from '../../src/websocket-codes.js';
@@ -188,7 +188,9 @@ describe.skipIf(unavailable !== null)('a recording disk that fills mid-recording
     expect((await bystanderClosed).code).toBe(1000);
 
     // A console opened while the disk is full: it works, and its recording (its status could not
-    // even be written) is FAILED disk_full, not CORRUPT or RECORDING.
+    // even be written) is FAILED disk_full, not CORRUPT or RECORDING. The pages the bystander's final
+    // status freed are taken first, or that status could land.
+    takeRemainingSpace(dir);
     const late = await openLive(env, web, cleanups.sockets);
     const lateId = await recordingOf(env, web);
     late.rfb.requestUpdate(false, CORNER);
@@ -198,7 +200,7 @@ describe.skipIf(unavailable !== null)('a recording disk that fills mid-recording
     late.ws.close(1000);
     expect((await lateClosed).code).toBe(1000);
     expect(await metrics(env)).toMatch(/console_recording_failures_total\{reason="disk_full"\} 3\n/);
-    expect(env.logs.records().some((l) => l.msg === 'console recording status not written' && l.recordingId === lateId)).toBe(true);
+    expect(env.logs.records().some((l) => l.msg === 'console recording final status held: the disk refused it' && l.recordingId === lateId)).toBe(true);
 
     // Space freed (the big recording removed): the next console records again, and the status the
     // full disk refused is written now.
@@ -269,16 +271,23 @@ describe.skipIf(unavailable !== null)('a recording disk that fills mid-recording
   });
 
   it('maxHeldStatuses: while that many refused statuses wait in memory, no recording starts and the console goes on', async () => {
-    const { env } = await startOnTmpfs(512 * KiB, { maxHeldStatuses: 1 });
+    const { env, dir } = await startOnTmpfs(512 * KiB, { maxHeldStatuses: 1 });
     const { web, db } = await vmIds(env);
     const filler = await openLive(env, web, cleanups.sockets);
-    await fillUntilFailure(env, filler.rfb, await recordingOf(env, web));
+    const fillerId = await recordingOf(env, web);
+    await fillUntilFailure(env, filler.rfb, fillerId);
+    // The filler's final status, written over its reserve, frees a page or two: once it is written,
+    // they are taken, so the next recording's status has no room at all (with a page free it could
+    // land, and nothing would be held).
+    expect(await settledEntry(env, fillerId)).toMatchObject({ state: 'FAILED', failure: 'disk_full' });
+    takeRemainingSpace(dir);
 
     // A console opened on the full disk: its recording fails and its final status is held (the one allowed).
     await openLive(env, db, cleanups.sockets); // left open: its recording is the held one
     const heldId = await recordingOf(env, db);
     expect(await settledEntry(env, heldId)).toMatchObject({ state: 'FAILED', failure: 'disk_full' });
-    await eventually('the refused status held', () => (env.logs.records().some((l) => l.msg === 'console recording status not written' && l.recordingId === heldId) ? true : undefined));
+    const held = await eventually('the refused status held', () => env.logs.records().find((l) => l.msg === 'console recording final status held: the disk refused it' && l.recordingId === heldId));
+    expect(held).toMatchObject({ level: 40, errCode: 'ENOSPC', heldStatuses: 1, maxHeldStatuses: 1 });
 
     // The next console is not recorded at all, and works.
     const next = await openLive(env, db, cleanups.sockets);
