@@ -15,7 +15,7 @@ import type { AnyUpstreamKind } from './upstreams/descriptor.js';
 import { upstreamKinds } from './upstreams/kinds.js';
 import { redisSchema } from './fleet/config.js';
 import { eventsSchema } from './events/config.js';
-import { recordingSchema } from './recording/config.js';
+import { checkRecordingAgainstConsole, recordingSchema } from './recording/config.js';
 import { httpUrl } from './upstreams/shared/config.js';
 import { parseHost } from './auth/host.js';
 
@@ -208,6 +208,7 @@ export function configSchemaFor<const Kinds extends readonly AnyUpstreamKind[]>(
         seen.add(p.name);
       });
       checkAuthAgainstConfig(cfg, (path, message) => ctx.addIssue({ code: 'custom', path, message }));
+      checkRecordingAgainstConsole(cfg, (path, message) => ctx.addIssue({ code: 'custom', path, message }));
       // Off loopback the bound address (0.0.0.0 in the image) is not what browsers reach: console URLs would read ws://0.0.0.0:4000/...
       if (!isLoopbackHost(cfg.server.host) && cfg.server.publicUrl === undefined) {
         ctx.addIssue({

@@ -92,6 +92,16 @@ describe('CLI', () => {
     expect(r.output()).toContain('providers.0.url: must be an absolute http:// or https:// URL');
   });
 
+  it('refuses a recording bound smaller than twice what a console forwards at once, naming both keys', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cg-cli-'));
+    const file = join(dir, 'recording.yaml');
+    writeFileSync(file, `recording:\n  dir: ${join(dir, 'rec')}\n  maxBufferedBytes: 1048576\nproviders:\n  - name: t\n    kind: cloudtower\n    url: https://tower.example\n    token: abc\n`);
+    const r = run(['--config', file]);
+    child = r.proc;
+    expect(await r.exited).toBe(78);
+    expect(r.output()).toMatch(/recording\.maxBufferedBytes: must be at least 2097152 .*console\.maxFrameBytes \(1048576\)/);
+  });
+
   it('refuses to bind a non-loopback address without server.publicUrl, naming the key', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cg-cli-'));
     const file = join(dir, 'open.yaml');

@@ -1,5 +1,6 @@
 /** The `recording` section of the config. */
 import { z } from 'zod';
+import { TCP_READ_BYTES } from '../console/legs/tcp.js';
 
 /**
  * Console recording (README "Recording"). Off until `dir` is set (CONSOLE_GATEWAY_RECORDING_DIR);
@@ -39,10 +40,11 @@ export const recordingSchema = z
     minFreeBytes: z.number().int().min(0).default(512 * 1024 * 1024),
     /**
      * Bytes one recording may have queued for a disk slower than the console. Past half of it the
-     * console's VNC side stops being read until the disk catches up; past all of it (one read larger
-     * than the half left) the recording fails (onRecordingFailure). @default 4194304 (4 MiB)
+     * console's VNC side stops being read until the disk catches up; the read already under way still
+     * lands, so the other half must hold the largest one (checked by checkRecordingAgainstConsole).
+     * @default 4194304 (4 MiB)
      */
-    maxBufferedBytes: z.number().int().min(65536).default(4 * 1024 * 1024),
+    maxBufferedBytes: z.number().int().min(2 * TCP_READ_BYTES).default(4 * 1024 * 1024),
     /** Seconds a console may wait for its recording's queue to drain; past it the recording fails `disk_too_slow` and the console goes on. @default 10 */
     maxStallSeconds: z.number().int().min(1).max(3600).default(10),
     /**
@@ -57,3 +59,22 @@ export const recordingSchema = z
   })
   .strict()
   .prefault({});
+
+/**
+ * Cross-section check: what a console forwards at once (one TCP read, up to TCP_READ_BYTES, or one
+ * upstream WebSocket frame, up to `console.maxFrameBytes`) lands on the recording's queue even when
+ * it is already at half of `maxBufferedBytes`. A bound smaller than twice that would fail recordings
+ * on an ordinary full-screen update, on a fast disk, so it is refused at start-up and at a reload.
+ */
+export function checkRecordingAgainstConsole(
+  cfg: { recording: { maxBufferedBytes: number }; console: { maxFrameBytes: number } },
+  addIssue: (path: (string | number)[], message: string) => void,
+): void {
+  const largestRead = Math.max(TCP_READ_BYTES, cfg.console.maxFrameBytes);
+  if (cfg.recording.maxBufferedBytes < 2 * largestRead) {
+    addIssue(
+      ['recording', 'maxBufferedBytes'],
+      `must be at least ${2 * largestRead} (twice the most a console forwards at once: ${TCP_READ_BYTES} for a TCP read, console.maxFrameBytes (${cfg.console.maxFrameBytes}) for a WebSocket frame); below that one full-screen update can fail a recording on a fast disk`,
+    );
+  }
+}

@@ -92,40 +92,12 @@ describe('console recording', () => {
     expect(readdirSync(dir)).toEqual([]);
   });
 
-  it('a recording that cannot keep up fails: stop-recording keeps the console, the status and metric say why', async () => {
-    const dir = tempDir();
-    env = await startTowerGateway({ config: { recording: { dir, maxBufferedBytes: 65536 } } });
-    const { web } = await vmIds(env);
-    // A full-screen update (640x400x4 bytes) is more than 64 KiB queued for the disk at once.
-    const { code } = await useConsole(env, web);
-    expect(code).toBe(1000);
-    const [status] = await settled(dir);
-    expect(status).toMatchObject({ state: 'failed', failure: 'disk_too_slow' });
-    const metrics = await (await fetch(`${env.gateway.url}/metrics`)).text();
-    expect(metrics).toMatch(/console_recording_failures_total\{reason="disk_too_slow"\} 1/);
-    expect(env.logs.records().some((l: any) => l.msg === 'console recording failed' && l.reason === 'disk_too_slow')).toBe(true);
-    const listed: any = await env.gql(LIST);
-    expect(listed.data.consoleRecordings.nodes[0]).toMatchObject({ state: 'FAILED', failure: 'disk_too_slow' });
-  });
-
-  it('a recording that fails with close-console closes the console with 4020', async () => {
-    const dir = tempDir();
-    env = await startTowerGateway({ config: { recording: { dir, maxBufferedBytes: 65536, onRecordingFailure: 'close-console' } } });
-    const { web } = await vmIds(env);
-    const r: any = await env.gql(OPEN, { id: web });
-    const ws = await mustOpen(r.data.openConsole.url);
-    const ended = closed(ws);
-    const rfb = await RfbTestClient.handshake(createWebSocketStream(ws));
-    rfb.requestUpdate(false);
-    expect(await ended).toEqual({ code: ConsoleCloseCode.RecordingFailed, reason: 'recording failed' });
-    const [status] = await settled(dir);
-    expect(status).toMatchObject({ state: 'failed', failure: 'disk_too_slow' });
-  });
-
   it('a burst faster than the disk waits for the recording instead of failing it (backpressure), and every byte is recorded', async () => {
     const dir = tempDir();
-    // Half of 1 MiB is the mark (one full update, 1,024,000 bytes, passes it); half plus one read (256 KiB) stays under the bound.
-    env = await startTowerGateway({ config: { recording: { dir, maxBufferedBytes: 1024 * 1024 } } });
+    // The least bound allowed with console.maxFrameBytes at 1 MiB: the mark is its half (one full update,
+    // 1,024,000 bytes, nearly reaches it). Without the pause, such a burst overran 4 MiB in milliseconds.
+    // (A disk that stalls instead, and a recording that fails on it: test/hostile/recording-stalled-disk.test.ts.)
+    env = await startTowerGateway({ config: { recording: { dir, maxBufferedBytes: 2 * 1024 * 1024 } } });
     const { web } = await vmIds(env);
     const { ws, rfb } = await openLive(env, web);
     // 24 full-screen updates asked for at once: about 24 MB for the recording, as fast as the VNC side sends.
@@ -298,19 +270,18 @@ describe('recording after a reload', () => {
     return r.data.consoleRecordings.nodes.map(({ vmId, state, failure, includesInput }: any) => ({ vmId, state, failure, includesInput }));
   }
 
-  it('rules, includeInput and maxBufferedBytes apply to consoles opened after it; a live console keeps the recorder it had', async () => {
+  it('rules and includeInput apply to consoles opened after it; a live console keeps the recorder it had', async () => {
     const dir = tempDir();
     env = await startTowerGateway({ config: { recording: { dir, rules: [{ vmIds: ['tower:*'] }] } } });
     const { web, db } = await vmIds(env);
     const live = await openLive(env, web);
 
-    const report = await env.gateway.reload(withRecording(env, { dir, rules: [{ vmIds: [db] }], includeInput: true, maxBufferedBytes: 65536 }));
+    const report = await env.gateway.reload(withRecording(env, { dir, rules: [{ vmIds: [db] }], includeInput: true }));
     expect(report.needsRestart).toEqual([]);
-    // Opened after the reload: web is no longer selected; db is, with input, and a full-screen
-    // update (640x400x4 bytes) is more than the new 64 KiB bound.
+    // Opened after the reload: web is no longer selected; db is, with input.
     expect((await useConsole(env, web, { key: true })).code).toBe(1000);
     expect((await useConsole(env, db, { key: true })).code).toBe(1000);
-    // The live console: still recorded as before, without input and under the 4 MiB bound.
+    // The live console: still recorded as before, without input.
     live.rfb.send(keyEventMessage(true, 0x70), keyEventMessage(false, 0x70));
     live.rfb.requestUpdate(false);
     await live.rfb.readUpdate();
@@ -320,7 +291,7 @@ describe('recording after a reload', () => {
 
     await settled(dir);
     expect(await listed(env)).toEqual([
-      { vmId: db, state: 'FAILED', failure: 'disk_too_slow', includesInput: true },
+      { vmId: db, state: 'COMPLETE', failure: null, includesInput: true },
       { vmId: web, state: 'COMPLETE', failure: null, includesInput: false },
     ]);
   });
