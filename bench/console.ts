@@ -3,12 +3,16 @@
  * WebSocket echo (the limit: no proxy hop) and Debian's `websockify` (when installed).
  *
  *   npx tsx bench/console.ts [--quick] [--only=gateway,pipe,...] [--phases=throughput,...] [--profile=DIR] [--threads]
+ *                            [--gateway-flags="--flag ..."] [--idle-ms=N]
  *
  * --only runs a subset (keys: echo, pipe, gateway, gateway-recording, gateway-node-defaults,
  * websockify; the last gateway row only on a Node that needs the image's flags); --phases a subset
  * of throughput, latency, memory (a profile of one phase alone is easier to read). --profile writes a
  * V8 CPU profile of each Node server child into DIR (`--cpu-prof`; open it in Chrome DevTools or
  * summarise it with bench/cpu-profile-summary.ts): how the hot-path work in BENCHMARKS.md was found.
+ * --gateway-flags replaces the Node flags of the gateway rows (the image's, src/runtime-flags.ts);
+ * a child's lines that are not its JSON replies (`--trace-gc`) go to stderr. --idle-ms pauses that
+ * long before every measured throughput run: a gateway that has been idle, then gets a burst.
  *
  * Everything runs on loopback in one process tree: this process is the client; the TCP echo
  * target, the WebSocket echo, the gateway and websockify are child processes, so each server's
@@ -68,6 +72,10 @@ export interface ConsoleBenchOptions {
   threads?: boolean;
   /** Write a V8 CPU profile of each Node server child into this directory. @default none */
   profileDir?: string;
+  /** Node flags for the gateway rows instead of the image's (NODE_FLAGS). @default NODE_FLAGS on Node 22+ */
+  gatewayFlags?: string[];
+  /** Pause before every measured throughput run, milliseconds (the server idle, then a burst). @default 0 */
+  idleMs?: number;
 }
 
 export interface MemoryFigure {
@@ -202,7 +210,8 @@ async function spawnNodeChild(kind: string, args: string[] = [], profileDir: str
   });
   const lines = createInterface({ input: proc.stdout! });
   const waiters: Array<(line: string) => void> = [];
-  lines.on('line', (line) => waiters.shift()?.(line));
+  // Replies are JSON lines; anything else (a V8 trace flag's output) is passed on for the reader.
+  lines.on('line', (line) => (line.startsWith('{') ? waiters.shift()?.(line) : process.stderr.write(`${line}\n`)));
   const nextLine = (): Promise<string> =>
     new Promise((resolve, reject) => {
       waiters.push(resolve);
@@ -554,7 +563,7 @@ export async function runConsoleBench(options: ConsoleBenchOptions = {}): Promis
   const print = options.print ?? ((line: string) => console.log(line));
   print(bufferutilStatus());
   // The gateway runs as the image runs it: with its Node flags where this Node knows them (22 and later).
-  const gatewayFlags = Number(process.versions.node.split('.')[0]) >= 22 ? NODE_FLAGS : [];
+  const gatewayFlags = options.gatewayFlags ?? (Number(process.versions.node.split('.')[0]) >= 22 ? NODE_FLAGS : []);
   print(`node ${process.version}; the gateway rows run with ${gatewayFlags.length > 0 ? gatewayFlags.join(' ') : 'no extra Node flags (this Node has none of the image\'s)'}`);
 
   const dir = mkdtempSync(join(tmpdir(), 'console-bench-'));
@@ -637,6 +646,7 @@ export async function runConsoleBench(options: ConsoleBenchOptions = {}): Promis
     }
     for (let run = 0; phases.has('throughput') && run < runs; run++) {
       for (const l of ok()) {
+        if (options.idleMs) await new Promise((r) => setTimeout(r, options.idleMs));
         try {
           const cpuBefore = treeCpuSeconds(l.child.proc.pid ?? 0);
           const t = await withTimeout(measureThroughput(l.url, total, frame), phaseMs, 'throughput');
@@ -799,11 +809,15 @@ if (isMain) {
     const only = flag('only')?.split(',');
     const profileDir = flag('profile');
     const phases = flag('phases')?.split(',');
+    const gatewayFlags = flag('gateway-flags')?.split(' ').filter((f) => f !== '');
+    const idleMs = flag('idle-ms');
     runConsoleBench({
       ...(quick ? { throughputBytes: 32 * MiB, latencyRoundTrips: 500, latencyRounds: 3, connectionCounts: [200, 1_000] } : {}),
       ...(only ? { only } : {}),
       ...(profileDir ? { profileDir } : {}),
       ...(phases ? { phases } : {}),
+      ...(gatewayFlags ? { gatewayFlags } : {}),
+      ...(idleMs ? { idleMs: Number(idleMs) } : {}),
       ...(process.argv.includes('--threads') ? { threads: true } : {}),
     }).then(
       () => process.exit(0),
