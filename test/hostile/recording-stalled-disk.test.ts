@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startTowerGateway } from '../helpers/gateway.js';
 import { useCleanups } from '../helpers/cleanups.js';
-import { openLive, vmIds } from '../helpers/recorded-consoles.js';
+import { openLive, settled, vmIds } from '../helpers/recorded-consoles.js';
 import { closed } from '../helpers/ws.js';
 import { stallFileIo } from '../helpers/stalled-disk.js';
 import { ConsoleCloseCode } from '../../src/websocket-codes.js';
@@ -50,6 +50,8 @@ describe('a recording disk that stalls', () => {
     expect(metrics).toMatch(/console_recording_failures_total\{reason="disk_too_slow"\} 1\n/);
 
     await release();
+    // The final status is written once the file I/O it queued behind the stall has run.
+    await settled(join(dir, 'recordings'));
     const listed: any = await env.gql('{ consoleRecordings { nodes { state failure } } }');
     expect(listed.data.consoleRecordings.nodes).toEqual([{ state: 'FAILED', failure: 'disk_too_slow' }]);
     const done = closed(live.ws);
@@ -68,6 +70,8 @@ describe('a recording disk that stalls', () => {
     expect(failure).toMatchObject({ level: 40, reason: 'disk_too_slow', detail: 'stalled', closeConsole: true });
 
     await release();
+    // The final status is written once the file I/O it queued behind the stall has run.
+    await settled(join(dir, 'recordings'));
     const listed: any = await env.gql('{ consoleRecordings { nodes { state failure } } }');
     expect(listed.data.consoleRecordings.nodes).toEqual([{ state: 'FAILED', failure: 'disk_too_slow' }]);
   });
