@@ -147,7 +147,7 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
     },
     publicUrl: () => config.server.publicUrl ?? listening!.url,
     playbackTtlMs: () => (reloader?.current ?? config).recording.playbackUrlTtlSeconds * 1000,
-    unwrittenStatus: (dir, id) => recordings.unwrittenStatus(dir, id),
+    statusInMemory: (dir, id) => recordings.statusInMemory(dir, id),
     now: () => clock.now(),
   });
   attachRecordingCatalog(gateway, recordingCatalog);

@@ -38,8 +38,8 @@ export interface RecordingCatalogOptions {
   publicUrl: () => string;
   playbackTtlMs: () => number;
   now: () => number;
-  /** A final status this process holds because the disk refused it (RecordingService.unwrittenStatus); it wins over the file's. */
-  unwrittenStatus?: (dir: string, id: string) => RecordingStatus | null;
+  /** The status this process holds in memory (RecordingService.statusInMemory: a live recording, or a final status the disk refused); it wins over the file's. */
+  statusInMemory?: (dir: string, id: string) => RecordingStatus | null;
 }
 
 /** The header line is at most this long; a longer first line is a corrupt file. */
@@ -104,12 +104,14 @@ export class RecordingCatalog {
   async #getIn(dir: string | null, id: string): Promise<RecordingEntry | null> {
     const path = pathIn(dir, id);
     if (path === null) return null;
-    const status = this.#opts.unwrittenStatus?.(dir!, id) ?? (await readStatus(dir!, id));
+    const inMemory = this.#opts.statusInMemory?.(dir!, id) ?? null;
+    const status = inMemory ?? (await readStatus(dir!, id));
     const header = await readHeader(path);
     if (header === 'missing') return null;
-    // A recording that failed before its header reached the disk (a full disk) is what its status says.
-    const failedBeforeHeader = header === HEADER_CUT && status?.state === 'failed';
-    if (status === null || (typeof header === 'string' && !failedBeforeHeader)) {
+    // A recording this process is writing may not have its header on disk yet, and one that failed
+    // before its header reached the disk (a full disk) never will: each is what its status says.
+    const headerNotOnDisk = header === HEADER_CUT && (inMemory !== null || status?.state === 'failed');
+    if (status === null || (typeof header === 'string' && !headerNotOnDisk)) {
       const base: RecordingEntry = {
         id,
         sessionId: typeof header === 'object' ? header.sessionId : (status?.sessionId ?? ''),

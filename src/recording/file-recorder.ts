@@ -40,6 +40,8 @@ export class FileRecorder implements SessionRecorder {
   readonly #failConsole: () => void;
   /** Null once the file is closing (ended or failed): nothing more is written to it. */
   #stream: WriteStream | null;
+  /** The same stream, kept after closing: what it has written so far. */
+  readonly #file: WriteStream;
   #sinceDiskCheck = 0;
   /** The session has ended: a failure while the file is flushed does not close the console again. */
   #ended = false;
@@ -72,7 +74,7 @@ export class FileRecorder implements SessionRecorder {
     const { format: _f, version: _v, ...rest } = header;
     this.#status = { ...rest, state: 'recording', endedAt: null, durationMs: null, bytes: 0, frames: 0, failure: null };
     // write() returns false past half the bound, and 'drain' follows once the queue is empty.
-    this.#stream = createWriteStream(join(cfg.dir, id + RECORDING_EXT), { flags: 'wx', highWaterMark: Math.floor(cfg.maxBufferedBytes / 2) });
+    this.#stream = this.#file = createWriteStream(join(cfg.dir, id + RECORDING_EXT), { flags: 'wx', highWaterMark: Math.floor(cfg.maxBufferedBytes / 2) });
     this.#stream.on('error', (err: NodeJS.ErrnoException) => this.#fail(err.code === 'ENOSPC' ? 'disk_full' : 'write_error', err.code ?? null));
     this.#stream.on('drain', () => this.#drained());
     this.#write(Buffer.from(`${JSON.stringify(header)}\n`));
@@ -82,6 +84,19 @@ export class FileRecorder implements SessionRecorder {
 
   get id(): string {
     return this.#status.id;
+  }
+
+  get dir(): string {
+    return this.#cfg.dir;
+  }
+
+  /**
+   * The status as it stands, for a listing while this process writes the recording: until the final
+   * status is on disk, the file's says `recording` (or is not there yet), and its header may not
+   * have reached the disk either.
+   */
+  get currentStatus(): RecordingStatus {
+    return { ...this.#status, bytes: this.#file.bytesWritten };
   }
 
   toClient(chunk: Buffer): boolean {

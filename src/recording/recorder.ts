@@ -98,7 +98,8 @@ export class RecordingService {
   readonly #now: () => number;
   readonly #metrics: RecordingMetrics;
   readonly #ulid = monotonicFactory();
-  readonly #active = new Set<string>();
+  /** Recordings this process is writing, until their final status is on disk (or held). */
+  readonly #active = new Map<string, FileRecorder>();
   /** Final statuses the disk refused, by recording id, with the directory they belong in. */
   readonly #unwritten = new Map<string, { dir: string; status: RecordingStatus }>();
   #sweepTimer: NodeJS.Timeout | null = null;
@@ -171,8 +172,9 @@ export class RecordingService {
     }
     const id = this.#ulid(this.#now());
     this.#metrics.started.inc();
-    this.#active.add(id);
-    return new FileRecorder(this, { ...cfg, dir }, id, subject, failConsole);
+    const recorder = new FileRecorder(this, { ...cfg, dir }, id, subject, failConsole);
+    this.#active.set(id, recorder);
+    return recorder;
   }
 
   /** @internal used by FileRecorder */
@@ -199,8 +201,13 @@ export class RecordingService {
     );
   }
 
-  /** A final status of a recording in `dir` that the disk refused and this process holds, or null. */
-  unwrittenStatus(dir: string, id: string): RecordingStatus | null {
+  /**
+   * The status this process holds for a recording in `dir`, or null: the live one of a recording it
+   * is writing (until the final status is on disk), or a final status the disk refused.
+   */
+  statusInMemory(dir: string, id: string): RecordingStatus | null {
+    const live = this.#active.get(id);
+    if (live !== undefined && live.dir === dir) return live.currentStatus;
     const held = this.#unwritten.get(id);
     return held !== undefined && held.dir === dir ? held.status : null;
   }

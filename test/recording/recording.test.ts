@@ -240,6 +240,33 @@ describe('recordings over GraphQL', () => {
     expect(junk.body.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
   });
 
+  it('lists a recording still being written as RECORDING, with the bytes it has written so far', async () => {
+    const dir = tempDir();
+    env = await startTowerGateway({ config: { recording: { dir } } });
+    const { web } = await vmIds(env);
+    const live = await openLive(env, web);
+    live.rfb.requestUpdate(false);
+    await live.rfb.readUpdate();
+    // One full-screen update (640x400x4 bytes) is on its way to the disk; the listing follows it, not
+    // the `recording` status file written at the start (0 bytes).
+    let entry: any;
+    for (let i = 0; i < 200; i++) {
+      const r: any = await env.gql(LIST);
+      expect(r.errors).toBeUndefined();
+      entry = r.data.consoleRecordings.nodes[0];
+      if (entry?.bytes > 640 * 400 * 4) break;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    expect(entry).toMatchObject({ vmId: web, state: 'RECORDING', failure: null });
+    expect(entry.bytes).toBeGreaterThan(640 * 400 * 4);
+    const done = closed(live.ws);
+    live.ws.close(1000);
+    await done;
+    const [status] = await settled(dir);
+    const r: any = await env.gql(LIST);
+    expect(r.data.consoleRecordings.nodes[0]).toMatchObject({ state: 'COMPLETE', bytes: status!.bytes });
+  });
+
   it('a corrupt recording is listed as CORRUPT and the others stay playable', async () => {
     const dir = tempDir();
     env = await startTowerGateway({ config: { recording: { dir } } });
