@@ -71,6 +71,20 @@ async function settledEntry(env: TowerGateway, id: string): Promise<Listed> {
   return eventually(`recording ${id} listed as finished`, async () => (await listed(env)).find((n) => n.id === id && n.state !== 'RECORDING'));
 }
 
+/**
+ * Once `id`'s final status is on disk (the listing says FAILED earlier, from the gateway's memory):
+ * writing it over its reserve frees a page or two, which a test that needs a full disk then takes.
+ */
+async function finalStatusOnDisk(dir: string, id: string): Promise<void> {
+  await eventually(`recording ${id}'s final status on disk`, () => {
+    try {
+      return JSON.parse(readFileSync(join(dir, `${id}.json`), 'utf8')).state !== 'recording' ? true : undefined;
+    } catch {
+      return undefined;
+    }
+  });
+}
+
 /** The recording of the newest console session on `vmId` (recording ids are ULIDs: they sort by time). */
 async function recordingOf(env: TowerGateway, vmId: string): Promise<string> {
   const r: any = await env.gql('query($f: ConsoleSessionFilter) { consoleSessions(filter: $f) { recordingId } }', { f: { vmId } });
@@ -155,7 +169,9 @@ describe.skipIf(unavailable !== null)('a recording disk that fills mid-recording
       expect(rects.reduce((n, r) => n + r.width * r.height, 0)).toBe(640 * 400);
     }
 
-    // Listed as FAILED disk_full while the console is still open: not RECORDING, not CORRUPT.
+    // Listed as FAILED disk_full while the console is still open: not RECORDING, not CORRUPT. (Read
+    // once the final status is on disk: the listing says FAILED from memory before that.)
+    await finalStatusOnDisk(dir, fillerId);
     const entry = await settledEntry(env, fillerId);
     expect(entry).toMatchObject({ vmId: web, state: 'FAILED', failure: 'disk_full' });
     expect(await metrics(env)).toMatch(/console_recording_failures_total\{reason="disk_full"\} 1\n/);
@@ -190,6 +206,7 @@ describe.skipIf(unavailable !== null)('a recording disk that fills mid-recording
     // A console opened while the disk is full: it works, and its recording (its status could not
     // even be written) is FAILED disk_full, not CORRUPT or RECORDING. The pages the bystander's final
     // status freed are taken first, or that status could land.
+    await finalStatusOnDisk(dir, bystanderId);
     takeRemainingSpace(dir);
     const late = await openLive(env, web, cleanups.sockets);
     const lateId = await recordingOf(env, web);
@@ -280,6 +297,7 @@ describe.skipIf(unavailable !== null)('a recording disk that fills mid-recording
     // they are taken, so the next recording's status has no room at all (with a page free it could
     // land, and nothing would be held).
     expect(await settledEntry(env, fillerId)).toMatchObject({ state: 'FAILED', failure: 'disk_full' });
+    await finalStatusOnDisk(dir, fillerId);
     takeRemainingSpace(dir);
 
     // A console opened on the full disk: its recording fails and its final status is held (the one allowed).
