@@ -1,21 +1,15 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Client } from 'graphql-ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ulid } from 'ulid';
 import { startDrpSimulator } from '../../src/simulators/drp/index.js';
 import type { TowerGateway } from '../helpers/gateway.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { collect, commandSeen, roundTrip } from '../helpers/subscriptions.js';
-import { CONSOLE_EVENTS, eventsOf, eventually, openAndCloseConsole, towerGateway, wsClient } from './events-helpers.js';
+import { CONSOLE_EVENTS, eventsOf, eventually, openAndCloseConsole, towerGateway, useEventGateways } from './events-helpers.js';
 
 let redis: RedisServer;
-const gateways: TowerGateway[] = [];
-const clients: Client[] = [];
+const { gateway, client, dispose } = useEventGateways();
 beforeAll(async () => {
   redis = await startRedisServer();
-});
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.dispose()));
-  await Promise.all(gateways.splice(0).map((g) => g.close()));
 });
 afterAll(async () => {
   await redis.stop();
@@ -24,14 +18,7 @@ afterAll(async () => {
 async function fleet(n: number, events: Record<string, number> = {}, extraProviders: Record<string, unknown>[] = []): Promise<TowerGateway[]> {
   const keyPrefix = `evt${Math.random().toString(36).slice(2, 8)}:`;
   const started = await Promise.all(Array.from({ length: n }, () => towerGateway(redis.url, events, keyPrefix, extraProviders)));
-  gateways.push(...started);
-  return started;
-}
-
-function client(t: TowerGateway): Client {
-  const c = wsClient(t);
-  clients.push(c);
-  return c;
+  return started.map(gateway);
 }
 
 describe('events across a fleet of replicas on one Redis', () => {
@@ -111,8 +98,7 @@ describe('events across a fleet of replicas on one Redis', () => {
       expect(machines(onB.received).map((e) => e.key)).toEqual(['m-1', 'm-2']);
       expect(machines(onA.received)[0]!.id).not.toBe(machines(onB.received)[0]!.id);
     } finally {
-      await Promise.all(clients.splice(0).map((c) => c.dispose()));
-      await Promise.all(gateways.splice(0).map((g) => g.close()));
+      await dispose();
       await drp.close();
     }
   });

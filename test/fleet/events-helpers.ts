@@ -2,6 +2,7 @@
 import { once } from 'node:events';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
+import { afterEach } from 'vitest';
 import { startTowerGateway, type TowerGateway } from '../helpers/gateway.js';
 import { mustOpen } from '../helpers/ws.js';
 
@@ -20,6 +21,32 @@ export function towerGateway(
 
 export function wsClient(t: TowerGateway): Client {
   return createClient({ url: `${t.gateway.url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, retryAttempts: 0, lazy: true });
+}
+
+/**
+ * For a test file: the gateways it passes to `gateway` and the clients `client` opens are disposed
+ * of after each test (clients first), or earlier by `dispose` (before something they use goes away).
+ */
+export function useEventGateways(): { gateway: (t: TowerGateway) => TowerGateway; client: (t: TowerGateway) => Client; dispose: () => Promise<void> } {
+  const gateways: TowerGateway[] = [];
+  const clients: Client[] = [];
+  const dispose = async (): Promise<void> => {
+    await Promise.all(clients.splice(0).map((c) => c.dispose()));
+    await Promise.all(gateways.splice(0).map((g) => g.close()));
+  };
+  afterEach(dispose);
+  return {
+    dispose,
+    gateway: (t) => {
+      gateways.push(t);
+      return t;
+    },
+    client: (t) => {
+      const c = wsClient(t);
+      clients.push(c);
+      return c;
+    },
+  };
 }
 
 /**

@@ -1,26 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import type { Client } from 'graphql-ws';
-import type { TowerGateway } from '../helpers/gateway.js';
+import { describe, expect, it } from 'vitest';
 import { collect, roundTrip } from '../helpers/subscriptions.js';
-import { CONSOLE_EVENTS, eventsOf, openAndCloseConsole, towerGateway, wsClient } from './events-helpers.js';
+import { CONSOLE_EVENTS, eventsOf, openAndCloseConsole, towerGateway, useEventGateways } from './events-helpers.js';
 
-let gw: TowerGateway | undefined;
-const clients: Client[] = [];
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.dispose()));
-  await gw?.close();
-  gw = undefined;
-});
-
-function client(t: TowerGateway): Client {
-  const c = wsClient(t);
-  clients.push(c);
-  return c;
-}
+const { gateway, client } = useEventGateways();
 
 describe('resumable events on one gateway without Redis (the ring in memory)', () => {
   it('replays exactly the events a subscriber missed, in order, then continues live', async () => {
-    gw = await towerGateway(null);
+    const gw = gateway(await towerGateway(null));
     const witnessClient = client(gw);
     const witness = collect(witnessClient, CONSOLE_EVENTS);
     await roundTrip(witnessClient);
@@ -46,7 +32,7 @@ describe('resumable events on one gateway without Redis (the ring in memory)', (
   });
 
   it('answers EVENTS_EXPIRED for an id older than events.retention, and replays from one still kept', async () => {
-    gw = await towerGateway(null, { retention: 3 });
+    const gw = gateway(await towerGateway(null, { retention: 3 }));
     const cl = client(gw);
     const live = collect(cl, CONSOLE_EVENTS);
     await roundTrip(cl);
@@ -64,7 +50,7 @@ describe('resumable events on one gateway without Redis (the ring in memory)', (
   });
 
   it('keeps no more than events.retentionBytes of events: older ones go first, and resuming from them is EVENTS_EXPIRED', async () => {
-    gw = await towerGateway(null, { retentionBytes: 1024 });
+    const gw = gateway(await towerGateway(null, { retentionBytes: 1024 }));
     const cl = client(gw);
     const live = collect(cl, CONSOLE_EVENTS);
     await roundTrip(cl);

@@ -1,32 +1,26 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Client } from 'graphql-ws';
 import type { TowerGateway } from '../helpers/gateway.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { collect, roundTrip } from '../helpers/subscriptions.js';
-import { CONSOLE_EVENTS, eventsOf, eventually, logCount, openAndCloseConsole, openConsole, towerGateway, wsClient } from './events-helpers.js';
+import { CONSOLE_EVENTS, eventsOf, eventually, logCount, openAndCloseConsole, openConsole, towerGateway, useEventGateways } from './events-helpers.js';
 
 const DOWN = "fleet events: Redis stream unavailable, this replica's events reach its own subscribers only";
 const BACK = 'fleet events: delivering through the Redis stream again';
 
 let redis: RedisServer;
-const gateways: TowerGateway[] = [];
-const clients: Client[] = [];
+const { gateway, client } = useEventGateways();
 beforeAll(async () => {
   redis = await startRedisServer();
 });
 afterAll(async () => {
-  await Promise.all(clients.map((c) => c.dispose()));
-  await Promise.all(gateways.map((g) => g.close()));
   await redis.stop();
 });
 
 describe('fleet events while Redis is down', () => {
   it("keeps delivering each replica's own events to its own subscribers, refuses resumes with STORE_UNAVAILABLE, and delivers the whole fleet's again once Redis is back; each transition logged once", async () => {
     const [a, b] = await Promise.all([towerGateway(redis.url), towerGateway(redis.url)]);
-    gateways.push(a!, b!);
     const [onA, onB] = [a!, b!].map((t) => {
-      const c = wsClient(t);
-      clients.push(c);
+      const c = client(gateway(t));
       return { c, sub: collect(c, CONSOLE_EVENTS) };
     });
     await roundTrip(onA!.c);
@@ -68,10 +62,8 @@ describe('fleet events while Redis is down', () => {
 
   it('does not deliver twice an event whose XADD timed out on a hung Redis (SIGSTOP) and was applied when it woke', async () => {
     const [a, b] = await Promise.all([0, 1].map(() => towerGateway(redis.url, {}, 'hung:', [], { commandTimeoutMs: 300 })));
-    gateways.push(a!, b!);
     const [onA, onB] = [a!, b!].map((t) => {
-      const c = wsClient(t);
-      clients.push(c);
+      const c = client(gateway(t));
       return { c, sub: collect(c, CONSOLE_EVENTS) };
     });
     await roundTrip(onA!.c);

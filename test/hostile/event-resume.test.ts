@@ -7,18 +7,12 @@
  */
 import type { Client } from 'graphql-ws';
 import { ulid } from 'ulid';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { TowerGateway } from '../helpers/gateway.js';
 import { collect, roundTrip } from '../helpers/subscriptions.js';
-import { CONSOLE_EVENTS, eventsOf, openAndCloseConsole, towerGateway, wsClient } from '../fleet/events-helpers.js';
+import { CONSOLE_EVENTS, eventsOf, openAndCloseConsole, towerGateway, useEventGateways } from '../fleet/events-helpers.js';
 
-let gw: TowerGateway | undefined;
-const clients: Client[] = [];
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.dispose()));
-  await gw?.close();
-  gw = undefined;
-});
+const { gateway, client } = useEventGateways();
 
 /** Runs one resume from `after` to its end and returns its error's extensions. */
 async function refused(cl: Client, after: unknown): Promise<Record<string, unknown> | undefined> {
@@ -35,9 +29,8 @@ async function metric(t: TowerGateway, name: string): Promise<string[]> {
 
 describe('hostile event resumes (the ring in memory)', () => {
   it('garbage cursors are BAD_USER_INPUT before anything is read; the connection goes on serving', async () => {
-    gw = await towerGateway(null);
-    const cl = wsClient(gw);
-    clients.push(cl);
+    const gw = gateway(await towerGateway(null));
+    const cl = client(gw);
     const garbage = [
       'not-an-event-id',
       'x'.repeat(10_000),
@@ -57,9 +50,8 @@ describe('hostile event resumes (the ring in memory)', () => {
   });
 
   it('absurd, foreign and too-old cursors are EVENTS_EXPIRED, counted and logged; none holds a subscriber, and live delivery goes on', async () => {
-    gw = await towerGateway(null, { retention: 4, replayMax: 2 });
-    const cl = wsClient(gw);
-    clients.push(cl);
+    const gw = gateway(await towerGateway(null, { retention: 4, replayMax: 2 }));
+    const cl = client(gw);
     const live = collect(cl, CONSOLE_EVENTS);
     await roundTrip(cl);
     await openAndCloseConsole(gw, 0);
