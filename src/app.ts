@@ -147,6 +147,8 @@ export async function startGateway(config: GatewayConfig, opts: StartGatewayOpti
     },
     publicUrl: () => config.server.publicUrl ?? listening!.url,
     playbackTtlMs: () => (reloader?.current ?? config).recording.playbackUrlTtlSeconds * 1000,
+    maxScanned: () => (reloader?.current ?? config).recording.maxScannedPerListing,
+    onScanCut: (scanned) => recordings.listingCut(scanned),
     statusInMemory: (dir, id) => recordings.statusInMemory(dir, id),
     now: () => clock.now(),
   });

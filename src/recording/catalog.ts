@@ -23,6 +23,12 @@ export interface RecordingEntry extends Omit<RecordingStatus, 'state'> {
   playbackUrl: string;
 }
 
+export interface RecordingPage {
+  entries: RecordingEntry[];
+  hasNextPage: boolean;
+  endCursor: string | null;
+}
+
 export interface RecordingFilter {
   vmId?: string | null;
   caller?: string | null;
@@ -38,6 +44,10 @@ export interface RecordingCatalogOptions {
   publicUrl: () => string;
   playbackTtlMs: () => number;
   now: () => number;
+  /** Recordings one listing reads at most (`recording.maxScannedPerListing`). Read on each call, so a reload applies. */
+  maxScanned: () => number;
+  /** A listing stopped at `maxScanned` before its page was full (logged and counted by the caller). */
+  onScanCut?: (scanned: number) => void;
   /** The status this process holds in memory (RecordingService.statusInMemory: a live recording, or a final status the disk refused); it wins over the file's. */
   statusInMemory?: (dir: string, id: string) => RecordingStatus | null;
 }
@@ -134,16 +144,21 @@ export class RecordingCatalog {
     return { ...status, playbackUrl: this.playbackUrl(id) };
   }
 
-  async list(filter: RecordingFilter | null | undefined, first: number, after: string | null | undefined): Promise<{ entries: RecordingEntry[]; hasNextPage: boolean }> {
+  /**
+   * A page of recordings, newest first. `endCursor` resumes after it: the last entry's id, or, when
+   * the page was cut at `maxScanned` recordings read, the last one read.
+   */
+  async list(filter: RecordingFilter | null | undefined, first: number, after: string | null | undefined): Promise<RecordingPage> {
     if (!Number.isInteger(first) || first < 1 || first > 200) throw new BadUserInputError('`first` must be 1-200', { field: 'first' });
     if (after != null && !RECORDING_ID.test(after)) throw new BadUserInputError('`after` is not a cursor this gateway issued', { field: 'after' });
     const dir = this.#opts.dir();
-    if (dir === null) return { entries: [], hasNextPage: false };
+    const empty: RecordingPage = { entries: [], hasNextPage: false, endCursor: null };
+    if (dir === null) return empty;
     let names: string[];
     try {
       names = await readdir(dir);
     } catch {
-      return { entries: [], hasNextPage: false };
+      return empty;
     }
     // Newest first: ULIDs sort by time.
     const ids = names
@@ -153,13 +168,20 @@ export class RecordingCatalog {
       .sort()
       .reverse();
     const entries: RecordingEntry[] = [];
+    const maxScanned = this.#opts.maxScanned();
+    let scanned = 0;
     for (const id of ids) {
+      if (scanned === maxScanned) {
+        this.#opts.onScanCut?.(scanned);
+        return { entries, hasNextPage: true, endCursor: ids[scanned - 1]! };
+      }
+      scanned++;
       const e = await this.#getIn(dir, id);
       if (e === null || !matches(e, filter)) continue;
-      if (entries.length === first) return { entries, hasNextPage: true };
+      if (entries.length === first) return { entries, hasNextPage: true, endCursor: entries.at(-1)!.id };
       entries.push(e);
     }
-    return { entries, hasNextPage: false };
+    return { entries, hasNextPage: false, endCursor: entries.at(-1)?.id ?? null };
   }
 
   /** For resolvers: the entry, or NOT_FOUND. */

@@ -54,6 +54,13 @@ export const recordingSchema = z
     maxHeldStatuses: z.number().int().min(1).default(1000),
     /** A failed recording (write error, disk full or too slow): `stop-recording` keeps the console, `close-console` closes it with 4020. @default stop-recording */
     onRecordingFailure: z.enum(['stop-recording', 'close-console']).default('stop-recording'),
+    /**
+     * Recordings one `consoleRecordings` request reads at most (two small reads each: its status and
+     * its header), checking its filter against each. A filter that matches little would otherwise read
+     * the whole directory on every request. Past it the page ends early: fewer than `first`,
+     * `hasNextPage` true and `endCursor` where the reading stopped, to go on from. @default 10000
+     */
+    maxScannedPerListing: z.number().int().min(1).default(10_000),
     /** Seconds a playback URL (`ConsoleRecording.playbackUrl`) stays valid. @default 600 */
     playbackUrlTtlSeconds: z.number().int().min(10).max(86400).default(600),
   })

@@ -71,6 +71,7 @@ export class RecordingMetrics {
   readonly started: Counter;
   readonly failures: Counter<'reason'>;
   readonly deleted: Counter<'reason'>;
+  readonly listingsCut: Counter;
   constructor(registry: Registry | null) {
     const registers = registry ? [registry] : [];
     this.started = new Counter({ name: 'console_recordings_started_total', help: 'Console recordings started.', registers });
@@ -81,6 +82,11 @@ export class RecordingMetrics {
       registers,
     });
     this.deleted = new Counter({ name: 'console_recordings_deleted_total', help: 'Recordings deleted by retention, by reason (age, size).', labelNames: ['reason'], registers });
+    this.listingsCut = new Counter({
+      name: 'console_recording_listings_cut_total',
+      help: 'consoleRecordings pages that ended early at recording.maxScannedPerListing recordings read.',
+      registers,
+    });
   }
 }
 
@@ -190,6 +196,12 @@ export class RecordingService {
   finished(id: string): void {
     this.#active.delete(id);
     void this.sweep();
+  }
+
+  /** A listing read `scanned` recordings (`recording.maxScannedPerListing`) and ended its page early. */
+  listingCut(scanned: number): void {
+    this.#metrics.listingsCut.inc();
+    this.#logger.info({ scanned, maxScannedPerListing: this.#cfg.maxScannedPerListing }, 'console recordings listing cut at the scan limit');
   }
 
   /** The disk refused this final status: listed from memory, written again at each sweep. */

@@ -343,7 +343,9 @@ export type Query = {
   consoleRecording?: Maybe<ConsoleRecording>;
   /**
    * Console recordings, newest first (README "Recording"). Needs the recording permission
-   * (`auth.recordingViewers`); without it, FORBIDDEN. An empty list when recording is off.
+   * (`auth.recordingViewers`); without it, FORBIDDEN. An empty list when recording is off. One request
+   * reads at most `recording.maxScannedPerListing` recordings: a page can hold fewer than `first` (none,
+   * even) with `pageInfo.hasNextPage` true; go on from `pageInfo.endCursor`.
    */
   consoleRecordings: ConsoleRecordingConnection;
   /**

@@ -37,12 +37,12 @@ export const recordingResolvers: Resolvers = {
       const catalog = catalogFor(ctx);
       const page = catalog
         ? await catalog.list(filter ? { ...filter, state: filter.state ? FROM_STATE[filter.state] : null } : null, first, after)
-        : { entries: [], hasNextPage: false };
+        : { entries: [], hasNextPage: false, endCursor: null };
       const nodes = page.entries.map(toGraphql);
       return {
         nodes,
         edges: nodes.map((node) => ({ cursor: node.id, node })),
-        pageInfo: { hasNextPage: page.hasNextPage, hasPreviousPage: after != null, startCursor: nodes[0]?.id ?? null, endCursor: nodes.at(-1)?.id ?? null },
+        pageInfo: { hasNextPage: page.hasNextPage, hasPreviousPage: after != null, startCursor: nodes[0]?.id ?? null, endCursor: page.endCursor },
       };
     },
     consoleRecording: async (_parent, { id }, ctx) => {
