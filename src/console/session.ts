@@ -12,11 +12,13 @@
  * close) whose per-chunk paths, flow control and close sequence read and write the same private
  * fields; split into classes, the hot path would pay for accessors. What is not the hot path lives
  * apart: the VNC password handshake in rfb-bridge.ts, the view-only and input reader in view-only.ts,
- * the options and audit record types in session-record.ts, the texts of close reasons in
- * close-reasons.ts, the recording tap in src/recording/. What stays here (about 650 lines) is the
- * state machine itself: phases, pause and resume of both sides, held bytes under their cap, the
- * ticker's deadlines (handshake, idle, ping, lifetime, input idle) and the close sequence, which all
- * read and write the same fields.
+ * the ticker's deadlines (handshake, lifetime, input idle, byte idle) in session-deadlines.ts, the
+ * options and audit record types in session-record.ts, the texts of close reasons in
+ * close-reasons.ts, the recording tap in src/recording/. What stays here (about 640 lines) is the
+ * state machine itself: phases, pause and resume of both sides (for the browser, the recording and
+ * the ping probe of a paused browser), held bytes under their cap, and the close sequence, which all
+ * read and write the same fields. Splitting the piping phase from the rest was weighed and left: it
+ * would put the flow-control flags the per-chunk path reads behind another object.
  */
 import { WebSocket } from 'ws';
 import type { Logger } from 'pino';
@@ -29,6 +31,7 @@ import { connectTcpLeg } from './legs/tcp.js';
 import { connectWebSocketLeg } from './legs/websocket.js';
 import { RfbBridge } from './rfb-bridge.js';
 import { ViewOnlyFilter, type DroppedInputCounts } from './view-only.js';
+import { SessionDeadlines, type PassedDeadline } from './session-deadlines.js';
 import type { SessionRecorder } from '../recording/recorder.js';
 
 export type { BackpressureDirection, ResolvedTarget, SessionHooks, SessionIdentity, SessionOptions, SessionSummary } from './session-record.js';
@@ -44,15 +47,13 @@ export class ConsoleSession {
   #resolveEnded: () => void = () => {};
   readonly #client: WebSocket;
   readonly #limits: LegOptions;
-  readonly #handshakeTimeoutMs: number;
   readonly #maxHeldBytes: number;
   readonly #logger: Logger;
   readonly #now: () => number;
   readonly #hooks: SessionHooks;
   readonly #startedAtMs: number;
   readonly #legEvents: LegEvents;
-  readonly #maxLifetimeMs: number;
-  readonly #inputIdleTimeoutMs: number;
+  readonly #deadlines: SessionDeadlines;
   readonly #recorder: SessionRecorder | null;
 
   #phase: Phase = 'connecting';
@@ -88,12 +89,8 @@ export class ConsoleSession {
   #viewOnly: ViewOnlyFilter | null = null;
   /** Set for interactive sessions with an input-idle timeout: counts the browser's input messages. */
   #inputReader: ViewOnlyFilter | null = null;
-  #lastInputSeen = 0;
-  #lastInputMs: number;
 
   #awaitingPong = false;
-  #lastBytesSeen = 0;
-  #lastActiveMs: number;
 
   #closeCode: number | null = null;
   #closeReason = '';
@@ -110,17 +107,17 @@ export class ConsoleSession {
     });
     this.#client = client;
     this.#limits = options.limits;
-    this.#handshakeTimeoutMs = options.handshakeTimeoutMs;
     this.#maxHeldBytes = options.maxHeldBytes;
     this.#logger = options.logger;
     this.#now = options.now;
     this.#hooks = options.hooks;
     this.#recorder = options.recorder ?? null;
     this.#startedAtMs = this.#now();
-    this.#lastActiveMs = this.#startedAtMs;
-    this.#lastInputMs = this.#startedAtMs;
-    this.#maxLifetimeMs = options.maxLifetimeMs ?? 0;
-    this.#inputIdleTimeoutMs = options.inputIdleTimeoutMs ?? 0;
+    this.#deadlines = new SessionDeadlines(this.#startedAtMs, {
+      handshakeTimeoutMs: options.handshakeTimeoutMs,
+      maxLifetimeMs: options.maxLifetimeMs ?? 0,
+      inputIdleTimeoutMs: options.inputIdleTimeoutMs ?? 0,
+    });
     this.#legEvents = {
       data: (chunk) => this.#onUpstreamData(chunk),
       drain: () => this.#resumeClient(),
@@ -129,7 +126,7 @@ export class ConsoleSession {
     // View-only sessions read the browser through the filter; interactive ones keep the bare path.
     // The input-idle timeout needs the browser's stream read as RFB; without it, the bare path too.
     if (options.identity.viewOnly) this.#viewOnly = new ViewOnlyFilter();
-    else if (this.#inputIdleTimeoutMs > 0) this.#inputReader = new ViewOnlyFilter();
+    else if (this.#deadlines.limits.inputIdleTimeoutMs > 0) this.#inputReader = new ViewOnlyFilter();
     client.on('message', this.#viewOnly ? this.#onViewOnlyMessage : this.#inputReader ? this.#onObservedMessage : this.#onClientMessage);
     client.on('pong', () => {
       this.#awaitingPong = false;
@@ -165,12 +162,12 @@ export class ConsoleSession {
     return this.#ended;
   }
 
-  /** A close has begun (the session is ending, or has ended). */
   /** The session's recording, or null when it is not recorded. */
   get recordingId(): string | null {
     return this.#recorder?.id ?? null;
   }
 
+  /** A close has begun (the session is ending, or has ended). */
   get closing(): boolean {
     return this.#closeCode !== null;
   }
@@ -235,34 +232,9 @@ export class ConsoleSession {
       }
       return;
     }
-    // Bytes flowing do not extend this one: a peer that floods during the handshake is still cut off.
-    if (this.#phase !== 'piping' && this.#handshakeTimeoutMs > 0 && nowMs - this.#startedAtMs >= this.#handshakeTimeoutMs) {
-      this.#logger.warn({ sessionId: this.identity.sessionId, target: this.#target, phase: this.#phase }, 'console handshake timeout');
-      this.#finish(ConsoleCloseCode.HandshakeTimeout, this.#phase);
-      return;
-    }
-    if (this.#maxLifetimeMs > 0 && nowMs - this.#startedAtMs >= this.#maxLifetimeMs) {
-      this.#logger.info({ sessionId: this.identity.sessionId, vmId: this.identity.vmId, maxLifetimeMs: this.#maxLifetimeMs }, 'console lifetime exceeded');
-      this.#finish(ConsoleCloseCode.LifetimeExceeded, null);
-      return;
-    }
-    if (this.#inputIdleTimeoutMs > 0) {
-      const input = this.#inputSeen();
-      if (input !== this.#lastInputSeen) {
-        this.#lastInputSeen = input;
-        this.#lastInputMs = nowMs;
-      } else if (nowMs - this.#lastInputMs >= this.#inputIdleTimeoutMs) {
-        this.#logger.info({ sessionId: this.identity.sessionId, vmId: this.identity.vmId, inputIdleTimeoutMs: this.#inputIdleTimeoutMs }, 'console input idle');
-        this.#finish(ConsoleCloseCode.InputIdleTimeout, null);
-        return;
-      }
-    }
-    const seen = this.#bytesToUpstream + this.#bytesToClient;
-    if (seen !== this.#lastBytesSeen) {
-      this.#lastBytesSeen = seen;
-      this.#lastActiveMs = nowMs;
-    } else if (idleTimeoutMs > 0 && nowMs - this.#lastActiveMs >= idleTimeoutMs) {
-      this.#finish(ConsoleCloseCode.IdleTimeout, null);
+    const passed = this.#deadlines.passed(nowMs, this.#phase === 'piping', this.#bytesToUpstream + this.#bytesToClient, this.#inputSeen, idleTimeoutMs);
+    if (passed !== null) {
+      this.#deadlinePassed(passed);
       return;
     }
     if (!ping || this.#client.readyState !== WebSocket.OPEN) return;
@@ -282,6 +254,23 @@ export class ConsoleSession {
     this.#awaitingPong = true;
     this.#client.ping();
     if (this.#clientPaused) this.#startProbe();
+  }
+
+  #deadlinePassed(passed: PassedDeadline): void {
+    const { sessionId, vmId } = this.identity;
+    const { maxLifetimeMs, inputIdleTimeoutMs } = this.#deadlines.limits;
+    if (passed === 'handshake') {
+      this.#logger.warn({ sessionId, target: this.#target, phase: this.#phase }, 'console handshake timeout');
+      this.#finish(ConsoleCloseCode.HandshakeTimeout, this.#phase);
+    } else if (passed === 'lifetime') {
+      this.#logger.info({ sessionId, vmId, maxLifetimeMs }, 'console lifetime exceeded');
+      this.#finish(ConsoleCloseCode.LifetimeExceeded, null);
+    } else if (passed === 'inputIdle') {
+      this.#logger.info({ sessionId, vmId, inputIdleTimeoutMs }, 'console input idle');
+      this.#finish(ConsoleCloseCode.InputIdleTimeout, null);
+    } else {
+      this.#finish(ConsoleCloseCode.IdleTimeout, null);
+    }
   }
 
   #startProbe(): void {
@@ -315,11 +304,11 @@ export class ConsoleSession {
    * Input messages from the browser so far (forwarded or dropped). A stream the reader cannot
    * follow (an RFB security type it does not know) counts every browser byte instead.
    */
-  #inputSeen(): number {
+  readonly #inputSeen = (): number => {
     const reader = this.#viewOnly ?? this.#inputReader;
     if (!reader) return 0;
     return reader.failure && !this.#viewOnly ? reader.input + this.#bytesToUpstream : reader.input;
-  }
+  };
 
   /** End the session with `code`; `detail` goes to the audit record (e.g. who terminated it). */
   end(code: number, detail: string | null): void {
@@ -516,13 +505,18 @@ export class ConsoleSession {
 
   // --- phases -------------------------------------------------------------------------------
 
-  #startPiping(): void {
-    this.#phase = 'piping';
-    const forUpstream = this.#heldForUpstream;
-    const forClient = this.#heldForClient;
+  /** Both held lists, emptied: what they hold goes on to the phase that starts now. */
+  #takeHeld(): { forClient: Buffer[]; forUpstream: Buffer[] } {
+    const held = { forClient: this.#heldForClient, forUpstream: this.#heldForUpstream };
     this.#heldForUpstream = [];
     this.#heldForClient = [];
     this.#heldBytes = 0;
+    return held;
+  }
+
+  #startPiping(): void {
+    this.#phase = 'piping';
+    const { forClient, forUpstream } = this.#takeHeld();
     // Paused while the browser's handshake caught up; a real backpressure pause is taken again below.
     if (this.#legPaused && !this.#legPauseReported) this.#resumeLeg();
     for (const chunk of forClient) this.#sendToClient(chunk);
@@ -537,11 +531,7 @@ export class ConsoleSession {
     this.#vncPassword = password;
     this.#rfb = new RfbBridge(password, { toClient: (chunk) => this.#sendToClient(chunk), toUpstream: (chunk) => this.#leg?.write(chunk) });
     this.#rfb.start();
-    const forUpstream = this.#heldForUpstream;
-    const forClient = this.#heldForClient;
-    this.#heldForUpstream = [];
-    this.#heldForClient = [];
-    this.#heldBytes = 0;
+    const { forClient, forUpstream } = this.#takeHeld();
     for (const chunk of forClient) this.#feedUpstreamRfb(chunk);
     for (const chunk of forUpstream) this.#feedBrowserRfb(chunk);
     // The browser must speak its part now, unless it is through and waiting for the VNC server.
